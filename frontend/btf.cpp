@@ -1,0 +1,170 @@
+// BTF: map definitions from the .maps DATASEC (through libbpf's btf API on
+// the raw .BTF bytes) and line info from .BTF.ext (parsed here: libbpf 1.1
+// exports no accessor for it).
+#include "frontend/internal.h"
+
+#include <bpf/btf.h>
+#include <linux/btf.h>
+
+#include <cstring>
+#include <memory>
+
+namespace pstack::detail {
+
+namespace {
+struct BtfDeleter {
+  void operator()(struct btf *b) const { btf__free(b); }
+};
+using BtfPtr = std::unique_ptr<struct btf, BtfDeleter>;
+
+BtfPtr openBtf(Bytes raw, std::string &error) {
+  // btf__new copies the bytes and validates them.
+  struct btf *b = btf__new(raw.data, uint32_t(raw.size));
+  if (!b) { // libbpf 1.x: NULL and errno on error
+    error = "malformed BTF (libbpf: " + std::string(std::strerror(errno ? errno : EINVAL)) + ")";
+    return nullptr;
+  }
+  return BtfPtr(b);
+}
+
+// __uint(name, N) is `int (*name)[N]`: the number is the array length.
+bool uintField(const struct btf *btf, uint32_t typeId, uint32_t &out) {
+  const struct btf_type *t = btf__type_by_id(btf, typeId);
+  if (!t || !btf_is_ptr(t))
+    return false;
+  const struct btf_type *arr = btf__type_by_id(btf, t->type);
+  if (!arr || !btf_is_array(arr))
+    return false;
+  out = btf_array(arr)->nelems;
+  return true;
+}
+
+// __type(key, T) is `T *key`: the size is sizeof(T).
+bool typeSize(const struct btf *btf, uint32_t typeId, uint32_t &out) {
+  const struct btf_type *t = btf__type_by_id(btf, typeId);
+  if (!t || !btf_is_ptr(t))
+    return false;
+  long sz = btf__resolve_size(btf, t->type);
+  if (sz < 0)
+    return false;
+  out = uint32_t(sz);
+  return true;
+}
+} // namespace
+
+std::vector<BtfMapInfo> parseBtfMaps(const std::string &, Bytes raw, std::string &error) {
+  std::vector<BtfMapInfo> out;
+  BtfPtr btf = openBtf(raw, error);
+  if (!btf)
+    return out;
+  int secId = btf__find_by_name_kind(btf.get(), ".maps", BTF_KIND_DATASEC);
+  if (secId < 0)
+    return out; // no BTF maps described
+  const struct btf_type *sec = btf__type_by_id(btf.get(), secId);
+  const struct btf_var_secinfo *vi = btf_var_secinfos(sec);
+  for (int i = 0; i < btf_vlen(sec); ++i, ++vi) {
+    const struct btf_type *var = btf__type_by_id(btf.get(), vi->type);
+    if (!var || !btf_is_var(var)) {
+      error = ".maps DATASEC entry " + std::to_string(i) + " is not a variable";
+      return out;
+    }
+    BtfMapInfo m;
+    m.name = btf__name_by_offset(btf.get(), var->name_off);
+    int defId = btf__resolve_type(btf.get(), var->type);
+    const struct btf_type *def = defId < 0 ? nullptr : btf__type_by_id(btf.get(), defId);
+    if (!def || !btf_is_struct(def)) {
+      error = "map " + m.name + ": definition is not a struct";
+      return out;
+    }
+    const struct btf_member *mem = btf_members(def);
+    for (int j = 0; j < btf_vlen(def); ++j, ++mem) {
+      std::string f = btf__name_by_offset(btf.get(), mem->name_off);
+      bool ok = true;
+      if (f == "type")
+        ok = uintField(btf.get(), mem->type, m.type);
+      else if (f == "max_entries")
+        ok = uintField(btf.get(), mem->type, m.maxEntries);
+      else if (f == "key_size")
+        ok = uintField(btf.get(), mem->type, m.keySize);
+      else if (f == "value_size")
+        ok = uintField(btf.get(), mem->type, m.valueSize);
+      else if (f == "key")
+        ok = typeSize(btf.get(), mem->type, m.keySize);
+      else if (f == "value")
+        ok = typeSize(btf.get(), mem->type, m.valueSize);
+      else if (f == "values") {
+        m.hasValues = true;
+        m.valuesOffset = btf_member_bit_offset(def, j) / 8;
+        // prog arrays / maps of maps: the value is a 4-byte id
+        if (!m.valueSize)
+          m.valueSize = 4;
+      }
+      if (!ok) {
+        error = "map " + m.name + ": field `" + f + "` is not in libbpf's __uint/__type form";
+        return out;
+      }
+    }
+    out.push_back(std::move(m));
+  }
+  return out;
+}
+
+LineTable parseBtfExtLines(const std::string &file, Bytes btfRaw, Bytes ext) {
+  LineTable out;
+  std::string err;
+  BtfPtr btf = openBtf(btfRaw, err);
+  if (!btf)
+    throw InputError(file, "section .BTF", err);
+  auto bad = [&](const std::string &why) {
+    return InputError(file, "section .BTF.ext", why);
+  };
+  auto u32 = [&](size_t at) {
+    if (at + 4 > ext.size)
+      throw bad("truncated at offset " + std::to_string(at));
+    const uint8_t *p = ext.data + at;
+    return uint32_t(p[0]) | uint32_t(p[1]) << 8 | uint32_t(p[2]) << 16 | uint32_t(p[3]) << 24;
+  };
+  if (ext.size < 8)
+    throw bad("too short for a header");
+  uint16_t magic = uint16_t(ext.data[0] | ext.data[1] << 8);
+  if (magic != 0xeB9F)
+    throw bad("bad magic (big-endian or not BTF.ext)");
+  uint32_t hdrLen = u32(4);
+  // struct btf_ext_header: magic, version, flags, hdr_len, func_info_off,
+  // func_info_len, line_info_off, line_info_len (offsets after the header)
+  if (hdrLen < 24)
+    throw bad("header length " + std::to_string(hdrLen) + " is below 24");
+  uint32_t lineOff = u32(16), lineLen = u32(20);
+  if (lineLen == 0)
+    return out;
+  size_t begin = size_t(hdrLen) + lineOff, end = begin + lineLen;
+  if (end > ext.size || end < begin)
+    throw bad("line_info lies outside the section");
+  uint32_t recSize = u32(begin);
+  if (recSize < 16)
+    throw bad("line_info record size " + std::to_string(recSize) + " is below 16");
+  auto str = [&](uint32_t off) -> std::string {
+    const char *s = btf__name_by_offset(btf.get(), off);
+    return s ? s : "";
+  };
+  for (size_t at = begin + 4; at < end;) {
+    uint32_t secName = u32(at), num = u32(at + 4);
+    at += 8;
+    if (uint64_t(num) * recSize > end - at)
+      throw bad("line_info of section " + str(secName) + " overruns its table");
+    auto &lines = out[str(secName)];
+    for (uint32_t i = 0; i < num; ++i, at += recSize) {
+      SourceLoc loc;
+      uint32_t insnOff = u32(at);
+      loc.file = str(u32(at + 4));
+      loc.text = str(u32(at + 8));
+      uint32_t lc = u32(at + 12);
+      loc.line = lc >> 10;
+      loc.column = lc & 0x3ff;
+      lines[insnOff] = std::move(loc);
+    }
+  }
+  return out;
+}
+
+} // namespace pstack::detail

@@ -1,0 +1,173 @@
+// Pass: call graph over (program, function) pairs.
+// Reads:  Object (programs' reachable functions, calls, callbacks, tail calls).
+// Writes: CallGraph nodes and edges; cycles via Boost's strong_components.
+#include "frontend/frontend.h"
+
+#include <boost/graph/adjacency_list.hpp>
+#include <boost/graph/strong_components.hpp>
+
+#include <algorithm>
+#include <functional>
+#include <set>
+#include <sstream>
+
+namespace pstack {
+
+const char *edgeKindName(EdgeKind k) {
+  switch (k) {
+  case EdgeKind::Call: return "call";
+  case EdgeKind::TailCall: return "tail_call";
+  case EdgeKind::Callback: return "callback";
+  case EdgeKind::Nest: return "nest";
+  case EdgeKind::Reenter: return "reenter";
+  }
+  return "?";
+}
+
+CallGraph::CallGraph(const Object &obj) : obj_(obj) {
+  std::map<std::string, size_t> fnIndex;
+  for (size_t i = 0; i < obj.functions.size(); ++i)
+    fnIndex[obj.functions[i].name] = i;
+  for (size_t p = 0; p < obj.programs.size(); ++p)
+    for (size_t f : obj.programs[p].functions) {
+      index_[{p, f}] = nodes_.size();
+      nodes_.push_back({p, f});
+    }
+  std::map<std::string, size_t> progIndex;
+  for (size_t p = 0; p < obj.programs.size(); ++p)
+    progIndex[obj.programs[p].name] = p;
+  for (size_t n = 0; n < nodes_.size(); ++n) {
+    auto [p, f] = std::pair{nodes_[n].program, nodes_[n].function};
+    const Function &fn = obj.functions[f];
+    for (auto &c : fn.calls)
+      if (c.kind == CallKind::Local)
+        edges_.push_back({n, index_.at({p, fnIndex.at(c.target)}), EdgeKind::Call, c.insn, true, false});
+    for (auto &cb : fn.callbacks)
+      edges_.push_back({n, index_.at({p, fnIndex.at(cb.callback)}), EdgeKind::Callback, cb.insn,
+                        true, cb.async});
+    for (auto &tc : fn.tailCalls)
+      for (auto &t : tc.targets) {
+        auto it = progIndex.find(t);
+        if (it == progIndex.end())
+          continue;
+        size_t q = it->second;
+        edges_.push_back({n, index_.at({q, obj.programs[q].entry}), EdgeKind::TailCall, tc.insn,
+                          tc.resolved, false});
+      }
+  }
+}
+
+std::optional<size_t> CallGraph::node(size_t program, size_t function) const {
+  auto it = index_.find({program, function});
+  if (it == index_.end())
+    return std::nullopt;
+  return it->second;
+}
+
+std::string CallGraph::nodeName(size_t n) const {
+  return obj_.programs[nodes_[n].program].name + "/" + obj_.functions[nodes_[n].function].name;
+}
+
+std::vector<std::vector<size_t>> CallGraph::cycles() const {
+  using G = boost::adjacency_list<boost::vecS, boost::vecS, boost::directedS>;
+  G g(nodes_.size());
+  std::set<size_t> selfLoop;
+  for (auto &e : edges_) {
+    boost::add_edge(e.from, e.to, g);
+    if (e.from == e.to)
+      selfLoop.insert(e.from);
+  }
+  std::vector<int> comp(nodes_.size());
+  int n = nodes_.empty() ? 0 : boost::strong_components(g, comp.data());
+  std::vector<std::vector<size_t>> groups(n);
+  for (size_t v = 0; v < nodes_.size(); ++v)
+    groups[comp[v]].push_back(v);
+  std::vector<std::vector<size_t>> out;
+  for (auto &grp : groups)
+    if (grp.size() > 1 || (grp.size() == 1 && selfLoop.count(grp[0])))
+      out.push_back(grp);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+CallGraph::Chain CallGraph::deepestChain(size_t program, uint32_t round) const {
+  Chain best;
+  auto cost = [&](size_t n) {
+    uint32_t b = obj_.functions[nodes_[n].function].frame.bytes;
+    if (round >= 32) // the interpreter's granularity: even an empty frame counts
+      b = std::max<uint32_t>(b, 1);
+    return round ? (b + round - 1) / round * round : b;
+  };
+  auto start = node(program, obj_.programs[program].entry);
+  if (!start)
+    return best;
+  std::vector<size_t> path;
+  std::vector<bool> onPath(nodes_.size(), false);
+  std::function<void(size_t, uint32_t)> dfs = [&](size_t n, uint32_t sum) {
+    path.push_back(n);
+    onPath[n] = true;
+    sum += cost(n);
+    if (sum > best.bytes || (sum == best.bytes && path.size() > best.frames)) {
+      best.bytes = sum;
+      best.frames = uint32_t(path.size());
+      best.path = path;
+    }
+    for (auto &e : edges_) {
+      if (e.from != n || e.kind == EdgeKind::TailCall || (e.kind == EdgeKind::Callback && e.async))
+        continue;
+      if (onPath[e.to]) {
+        best.recursive = true;
+        continue;
+      }
+      if (path.size() < 64) // far beyond the kernel's 8 frames
+        dfs(e.to, sum);
+    }
+    onPath[n] = false;
+    path.pop_back();
+  };
+  dfs(*start, 0);
+  // frames: the longest chain in frames may differ from the deepest in bytes
+  uint32_t maxFrames = 0;
+  std::function<void(size_t, uint32_t)> depth = [&](size_t n, uint32_t d) {
+    onPath[n] = true;
+    maxFrames = std::max(maxFrames, d);
+    for (auto &e : edges_)
+      if (e.from == n && e.kind != EdgeKind::TailCall && !(e.kind == EdgeKind::Callback && e.async) &&
+          !onPath[e.to] && d < 64)
+        depth(e.to, d + 1);
+    onPath[n] = false;
+  };
+  depth(*start, 1);
+  best.frames = std::max(best.frames, maxFrames);
+  return best;
+}
+
+std::string CallGraph::dot() const {
+  std::ostringstream os;
+  os << "digraph callgraph {\n  rankdir=LR;\n  node [shape=box, fontname=\"monospace\"];\n";
+  for (size_t p = 0; p < obj_.programs.size(); ++p) {
+    os << "  subgraph \"cluster_" << obj_.programs[p].name << "\" {\n    label=\""
+       << obj_.programs[p].name << " (" << obj_.programs[p].section << ")\";\n";
+    for (size_t n = 0; n < nodes_.size(); ++n)
+      if (nodes_[n].program == p) {
+        const Function &f = obj_.functions[nodes_[n].function];
+        os << "    n" << n << " [label=\"" << f.name << "\\n" << f.frame.bytes << " B"
+           << (f.frame.bounded ? "" : " (unbounded)") << "\""
+           << (f.isProgram ? ", penwidth=2" : "") << "];\n";
+      }
+    os << "  }\n";
+  }
+  for (auto &e : edges_) {
+    os << "  n" << e.from << " -> n" << e.to << " [label=\"" << edgeKindName(e.kind) << " @"
+       << e.insn << "\"";
+    if (e.kind == EdgeKind::TailCall)
+      os << ", style=dashed, color=blue" << (e.resolved ? "" : ", fontcolor=red");
+    else if (e.kind == EdgeKind::Callback)
+      os << ", style=dotted" << (e.async ? ", color=orange" : "");
+    os << "];\n";
+  }
+  os << "}\n";
+  return os.str();
+}
+
+} // namespace pstack

@@ -1,0 +1,242 @@
+// frontend: from a BPF ELF object to an Object (programs, functions,
+// instructions, maps, calls, tail calls, callbacks, frame sizes, lines), and
+// from an Object to its call graph.
+//
+// No LLVM, libbpf or Boost type crosses this header: callers see only the
+// plain types below.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace pstack {
+
+// An input that cannot be read: names the file, where, and why. The CLI maps
+// it to exit status 2.
+class InputError : public std::runtime_error {
+public:
+  InputError(std::string file, std::string where, std::string reason);
+  const std::string &file() const { return file_; }
+  const std::string &where() const { return where_; }
+  const std::string &reason() const { return reason_; }
+
+private:
+  std::string file_, where_, reason_;
+};
+
+struct SourceLoc {
+  std::string file;
+  uint32_t line = 0;
+  uint32_t column = 0;
+  std::string text; // the source line itself when BTF carries it
+  std::string str() const; // "file:line:col"
+};
+
+// One BPF instruction. ld_imm64 is a single 16-byte instruction (`wide`);
+// `index` counts 8-byte slots from the start of the function, as the kernel
+// verifier and libbpf count instructions.
+struct Insn {
+  uint32_t index = 0;
+  uint8_t opcode = 0;
+  uint8_t dst = 0;
+  uint8_t src = 0;
+  int16_t off = 0;
+  int64_t imm = 0; // for ld_imm64: both halves combined
+  bool wide = false;
+  std::string text; // kernel BPF assembly, as LLVM MC prints it
+  std::optional<SourceLoc> loc;
+
+  uint8_t cls() const { return opcode & 7; }
+  bool isCall() const { return opcode == 0x85; }
+  bool isExit() const { return opcode == 0x95; }
+};
+
+enum class ProgType {
+  Unknown, SocketFilter, Kprobe, Tracepoint, RawTracepoint, Tracing, Lsm,
+  StructOps, PerfEvent, Xdp, SchedCls, SchedAct, CgroupSkb, CgroupSock,
+  CgroupSockAddr, CgroupSockopt, CgroupSysctl, CgroupDevice, SockOps, SkSkb,
+  SkMsg, SkLookup, SkReuseport, LwtIn, LwtOut, LwtXmit, LwtSeg6local,
+  FlowDissector, LircMode2, Syscall, Netfilter, Ext, Iter
+};
+const char *progTypeName(ProgType t);
+
+// Program type from a SEC() name, as libbpf maps it (prefix match).
+ProgType progTypeFromSection(const std::string &section);
+
+enum class CallKind { Helper, Local, Kfunc };
+
+struct CallSite {
+  uint32_t insn = 0;
+  CallKind kind = CallKind::Helper;
+  int32_t helper = 0;      // helper id for Helper
+  std::string target;      // callee function (Local) or kfunc name (Kfunc)
+};
+
+struct TailCallSite {
+  uint32_t insn = 0;
+  std::optional<std::string> map;   // prog array, when r2 is known
+  std::optional<int64_t> slot;      // r3, when constant
+  std::vector<std::string> targets; // program names
+  bool resolved = false; // false: targets is "every compatible program"
+};
+
+struct CallbackSite {
+  uint32_t insn = 0;      // the helper/kfunc call that takes the callback
+  std::string via;        // helper or kfunc name (bpf_loop, ...)
+  std::string callback;   // function name
+  bool async = false;     // may run later, nested on the same CPU
+};
+
+// An access below r10 that the analysis could not bound; kept, never dropped.
+struct UnboundedAccess {
+  uint32_t insn = 0;
+  std::string reason;
+};
+
+struct FrameSize {
+  uint32_t bytes = 0;   // deepest byte below r10 touched, rounded up to 8
+  bool bounded = true;  // false: see `unbounded`; `bytes` is then the
+                        // kernel's per-frame cap (512)
+  std::vector<UnboundedAccess> unbounded;
+  // Deepest direct access (instruction and offset) that fixed `bytes`.
+  std::optional<uint32_t> deepestInsn;
+};
+
+// One access to the stack frame, relative to r10: bytes [lo, lo + size).
+struct StackAccess {
+  uint32_t insn = 0;
+  int32_t lo = 0;
+  uint32_t size = 0;
+  bool viaPointer = false; // through a register derived from r10, or a
+                           // helper/callee given such a pointer
+};
+
+// A pointer into this function's frame (r10 + offset) passed to a callee as
+// argument register `arg` (1..5): the callee may touch bytes below it.
+struct PointerArg {
+  uint32_t insn = 0;
+  std::string callee;
+  uint8_t arg = 0;
+  int32_t offset = 0;
+  bool fromArg = false; // the pointer is this function's own argument
+  uint8_t ownArg = 0;   // ... number `ownArg`, plus `offset`
+};
+
+struct Function {
+  std::string name;
+  std::string section;
+  uint32_t sectionIndex = 0;
+  uint64_t offset = 0; // byte offset in its section
+  bool isProgram = false;
+  bool global = false;
+  std::vector<Insn> insns;
+  FrameSize frame;
+  std::vector<CallSite> calls;
+  std::vector<TailCallSite> tailCalls;
+  std::vector<CallbackSite> callbacks;
+  std::vector<StackAccess> stackAccesses;
+  std::vector<PointerArg> pointerArgs;
+  // Deepest byte below each argument pointer (r1..r5 on entry) that this
+  // function, or a callee it passes the pointer to, may touch.
+  int32_t argDeepest[6] = {0, 0, 0, 0, 0, 0};
+
+  const Insn *insnAt(uint32_t index) const;
+};
+
+struct Program {
+  std::string name;       // entry function name
+  std::string section;    // SEC() name
+  ProgType type = ProgType::Unknown;
+  size_t entry = 0;       // index into Object::functions
+  std::vector<size_t> functions; // entry first, then every reachable subprog
+                                 // (BPF-to-BPF calls and callbacks)
+};
+
+struct Map {
+  std::string name;
+  uint32_t type = 0; // BPF_MAP_TYPE_*
+  uint32_t keySize = 0, valueSize = 0, maxEntries = 0;
+  bool btfDefined = false;
+  std::string section;
+  std::map<uint32_t, std::string> progSlots; // prog array: slot -> program
+  bool isProgArray() const { return type == 3; }
+};
+const char *mapTypeName(uint32_t type);
+
+struct Object {
+  std::string path;
+  std::vector<Function> functions;
+  std::vector<Program> programs;
+  std::vector<Map> maps;
+  bool hasBtf = false;
+  bool hasLineInfo = false;
+  std::string lineInfoSource; // "BTF.ext", "DWARF" or ""
+
+  const Function *function(const std::string &name) const;
+  const Program *program(const std::string &name) const;
+  const Map *map(const std::string &name) const;
+};
+
+// Reads a BPF ELF object. Throws InputError for anything it cannot read.
+Object loadObject(const std::string &path);
+Object loadObjectFromMemory(const std::string &name, const std::vector<uint8_t> &bytes);
+
+// ---------------------------------------------------------------- call graph
+
+enum class EdgeKind { Call, TailCall, Callback, Nest, Reenter };
+const char *edgeKindName(EdgeKind k);
+
+// A vertex is a (program, function) pair: libbpf links a private copy of each
+// subprog into every program that reaches it.
+struct GraphNode {
+  size_t program = 0;
+  size_t function = 0;
+};
+
+struct GraphEdge {
+  size_t from = 0, to = 0; // node indices
+  EdgeKind kind = EdgeKind::Call;
+  uint32_t insn = 0;       // call site in `from`'s function
+  bool resolved = true;    // tail calls: from a known prog-array slot
+  bool async = false;      // callbacks
+};
+
+// Refers to the Object it was built from, which must outlive it and stay put.
+class CallGraph {
+public:
+  explicit CallGraph(const Object &obj);
+
+  const std::vector<GraphNode> &nodes() const { return nodes_; }
+  const std::vector<GraphEdge> &edges() const { return edges_; }
+  std::optional<size_t> node(size_t program, size_t function) const;
+  std::string nodeName(size_t node) const; // "prog/func"
+
+  // Strongly connected components with a cycle (recursion), as node lists.
+  std::vector<std::vector<size_t>> cycles() const;
+
+  // Deepest chain of frames a program's entry can build through calls and
+  // synchronous callbacks, as the kernel verifier counts it (each frame
+  // rounded to `round` bytes). Tail calls replace frames and are not part of
+  // one chain. `frames` is the number of frames on that chain.
+  struct Chain {
+    uint32_t bytes = 0;
+    uint32_t frames = 0;
+    std::vector<size_t> path; // nodes, entry first
+    bool recursive = false;
+  };
+  Chain deepestChain(size_t program, uint32_t round) const;
+
+  std::string dot() const;
+
+private:
+  const Object &obj_;
+  std::vector<GraphNode> nodes_;
+  std::vector<GraphEdge> edges_;
+  std::map<std::pair<size_t, size_t>, size_t> index_;
+};
+
+} // namespace pstack

@@ -1,0 +1,69 @@
+// Private to frontend/: pieces shared by the loader's passes.
+#pragma once
+
+#include "frontend/frontend.h"
+
+#include <cstddef>
+#include <memory>
+#include <string_view>
+
+namespace pstack::detail {
+
+// LLVM MC BPF disassembler behind a plain interface.
+class BpfDecoder {
+public:
+  BpfDecoder();
+  ~BpfDecoder();
+  // Decodes one instruction at `bytes` (at least 8 bytes available, 16 for
+  // ld_imm64). Returns its size (8 or 16) and fills `text`, or 0 when LLVM
+  // cannot decode it.
+  size_t decode(const uint8_t *bytes, size_t avail, std::string &text);
+
+private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Raw view of a section's bytes.
+struct Bytes {
+  const uint8_t *data = nullptr;
+  size_t size = 0;
+};
+
+// BTF-defined maps (.maps) described from the raw .BTF section; `offsets`
+// gives the offset of each map variable in .maps (from ELF symbols, since
+// libbpf 1.1 does not apply .rel.BTF).
+struct BtfMapInfo {
+  std::string name;
+  uint32_t type = 0, keySize = 0, valueSize = 0, maxEntries = 0;
+  uint32_t valuesOffset = 0; // offset of `values` in the map definition
+  bool hasValues = false;
+};
+std::vector<BtfMapInfo> parseBtfMaps(const std::string &file, Bytes btf,
+                                     std::string &error);
+
+// .BTF.ext line_info: per section name, (byte offset in section -> location).
+using LineTable = std::map<std::string, std::map<uint32_t, SourceLoc>>;
+LineTable parseBtfExtLines(const std::string &file, Bytes btf, Bytes btfExt);
+
+// Names of helpers by id (the subset the analysis and reports use).
+const char *helperName(int32_t id);
+// Number of arguments a helper takes (5 when the helper is not known).
+int helperArgs(int32_t id);
+
+// Frame-size analysis and constant propagation over one function; fills
+// frame, tailCalls (map/slot from r2/r3) and callbacks (from the registers
+// at helper calls). `symbolAt` resolves an ld_imm64 to a map or function
+// name as the loader recorded it.
+struct LdImmTarget {
+  enum Kind { None, Map, Func, Data } kind = None;
+  std::string name;
+};
+void analyzeFunction(Object &obj, Function &fn,
+                     const std::map<uint32_t, LdImmTarget> &ldimm);
+
+// After frames are known: stack a function's callees may reach through a
+// pointer argument into its own frame.
+void finishFrames(Object &obj);
+
+} // namespace pstack::detail

@@ -1,0 +1,751 @@
+// Pass: load a BPF ELF object.
+// Reads:  the ELF bytes (LLVM libObject), .BTF/.BTF.ext (our parser + libbpf's
+//         btf), DWARF line tables, relocations.
+// Writes: Object — functions with decoded instructions, calls, maps, programs,
+//         tail-call targets, callbacks, frame sizes, source lines.
+// Throws: InputError for anything that is not a readable little-endian BPF
+//         object; never lets an llvm::Error go unconsumed.
+#include "frontend/internal.h"
+
+#include <llvm/BinaryFormat/ELF.h>
+#include <llvm/DebugInfo/DWARF/DWARFContext.h>
+#include <llvm/Object/ELFObjectFile.h>
+#include <llvm/Object/ObjectFile.h>
+#include <llvm/Support/MemoryBuffer.h>
+
+#include <algorithm>
+#include <fstream>
+#include <functional>
+#include <set>
+#include <sstream>
+
+namespace pstack {
+
+InputError::InputError(std::string file, std::string where, std::string reason)
+    : std::runtime_error(file + (where.empty() ? "" : ": " + where) + ": " + reason),
+      file_(std::move(file)), where_(std::move(where)), reason_(std::move(reason)) {}
+
+std::string SourceLoc::str() const {
+  std::string s = file + ":" + std::to_string(line);
+  if (column)
+    s += ":" + std::to_string(column);
+  return s;
+}
+
+const Insn *Function::insnAt(uint32_t index) const {
+  auto it = std::lower_bound(insns.begin(), insns.end(), index,
+                             [](const Insn &i, uint32_t x) { return i.index < x; });
+  return it != insns.end() && it->index == index ? &*it : nullptr;
+}
+
+const Function *Object::function(const std::string &name) const {
+  for (auto &f : functions)
+    if (f.name == name)
+      return &f;
+  return nullptr;
+}
+const Program *Object::program(const std::string &name) const {
+  for (auto &p : programs)
+    if (p.name == name)
+      return &p;
+  return nullptr;
+}
+const Map *Object::map(const std::string &name) const {
+  for (auto &m : maps)
+    if (m.name == name)
+      return &m;
+  return nullptr;
+}
+
+namespace {
+
+using namespace llvm;
+using namespace llvm::object;
+using detail::LdImmTarget;
+
+constexpr uint32_t R_BPF_64_64 = 1, R_BPF_64_ABS64 = 2, R_BPF_64_ABS32 = 3,
+                   R_BPF_64_NODYLD32 = 4, R_BPF_64_32 = 10;
+
+std::string takeError(Error e) { return toString(std::move(e)); }
+
+template <typename T> T unwrap(Expected<T> v, const std::string &file, const std::string &what) {
+  if (!v)
+    throw InputError(file, what, takeError(v.takeError()));
+  return std::move(*v);
+}
+
+std::string hex(uint64_t v) {
+  std::ostringstream os;
+  os << "0x" << std::hex << v;
+  return os.str();
+}
+
+struct Section {
+  uint32_t index = 0;
+  std::string name;
+  uint64_t flags = 0;
+  uint32_t type = 0;
+  detail::Bytes bytes;
+  bool exec() const { return (flags & ELF::SHF_EXECINSTR) && type == ELF::SHT_PROGBITS; }
+};
+
+struct Symbol {
+  std::string name;
+  uint32_t section = 0; // 0: undefined
+  uint64_t value = 0, size = 0;
+  uint8_t type = 0, binding = 0;
+};
+
+struct Reloc {
+  uint32_t type = 0;
+  size_t symbol = 0; // index into symbols
+};
+
+class Loader {
+public:
+  Loader(std::string path, MemoryBufferRef buf) : path_(std::move(path)), buf_(buf) {}
+  Object run();
+
+private:
+  std::string path_;
+  MemoryBufferRef buf_;
+  Object obj_;
+  std::vector<Section> sections_; // by ELF section index
+  std::vector<Symbol> symbols_;
+  // relocations per (target section index) -> offset -> reloc
+  std::map<uint32_t, std::map<uint64_t, Reloc>> relocs_;
+  std::map<std::pair<uint32_t, uint64_t>, size_t> fnAt_; // (sec, byte off) -> function
+  std::map<std::string, uint64_t> mapOffset_;            // map name -> offset in its section
+  std::map<std::string, uint32_t> mapSize_;
+
+  [[noreturn]] void fail(const std::string &where, const std::string &why) {
+    throw InputError(path_, where, why);
+  }
+  const Section *sectionByName(const std::string &n) const {
+    for (auto &s : sections_)
+      if (s.name == n)
+        return &s;
+    return nullptr;
+  }
+  void readSections(const ELF64LEObjectFile &elf);
+  void readSymbols(const ELF64LEObjectFile &elf);
+  void readRelocations(const ELF64LEObjectFile &elf);
+  void splitFunctions();
+  void decodeFunctions();
+  void readMaps();
+  void readProgArraySlots();
+  void resolveCalls();
+  void readLines(const ELF64LEObjectFile &elf);
+  void buildPrograms();
+  void resolveTailCalls();
+  std::string where(const Function &f, uint32_t idx) const {
+    return "section " + f.section + " offset " + hex(f.offset + uint64_t(idx) * 8);
+  }
+  std::map<uint32_t, LdImmTarget> ldImmTargets(const Function &f);
+  std::optional<size_t> functionAt(uint32_t sec, uint64_t off) const {
+    auto it = fnAt_.find({sec, off});
+    if (it == fnAt_.end())
+      return std::nullopt;
+    return it->second;
+  }
+};
+
+Object Loader::run() {
+  obj_.path = path_;
+  if (buf_.getBufferSize() < 4 || std::memcmp(buf_.getBufferStart(), "\x7f" "ELF", 4) != 0)
+    fail("", "not an ELF file");
+  if (buf_.getBufferSize() >= 6) {
+    unsigned char cls = buf_.getBufferStart()[4], data = buf_.getBufferStart()[5];
+    if (cls != ELF::ELFCLASS64)
+      fail("ELF header", "not a 64-bit ELF file (BPF objects are ELF64)");
+    if (data == ELF::ELFDATA2MSB)
+      fail("ELF header", "big-endian object (bpfeb); only little-endian BPF is supported");
+    if (data != ELF::ELFDATA2LSB)
+      fail("ELF header", "unknown ELF data encoding " + std::to_string(data));
+  }
+  auto bin = createBinary(buf_);
+  if (!bin)
+    fail("ELF header", takeError(bin.takeError()));
+  auto *elf = dyn_cast<ELF64LEObjectFile>(bin->get());
+  if (!elf)
+    fail("ELF header", "not a little-endian 64-bit ELF object");
+  const auto &hdr = elf->getELFFile().getHeader();
+  // Objects from old LLVM carry EM_NONE; libbpf accepts them, so do we.
+  if (hdr.e_machine != ELF::EM_BPF && hdr.e_machine != ELF::EM_NONE)
+    fail("ELF header", "machine is " + std::to_string(hdr.e_machine) + ", not EM_BPF (247)");
+  if (hdr.e_type != ELF::ET_REL)
+    fail("ELF header", "not a relocatable object (e_type " + std::to_string(hdr.e_type) + ")");
+
+  readSections(*elf);
+  readSymbols(*elf);
+  readRelocations(*elf);
+  splitFunctions();
+  decodeFunctions();
+  readMaps();
+  readProgArraySlots();
+  resolveCalls();
+  readLines(*elf);
+  for (auto &f : obj_.functions)
+    detail::analyzeFunction(obj_, f, ldImmTargets(f));
+  detail::finishFrames(obj_);
+  buildPrograms();
+  resolveTailCalls();
+  return std::move(obj_);
+}
+
+void Loader::readSections(const ELF64LEObjectFile &elf) {
+  const auto &ef = elf.getELFFile();
+  auto shdrs = unwrap(ef.sections(), path_, "section headers");
+  sections_.resize(shdrs.size());
+  for (size_t i = 0; i < shdrs.size(); ++i) {
+    const auto &sh = shdrs[i];
+    Section &s = sections_[i];
+    s.index = i;
+    s.flags = sh.sh_flags;
+    s.type = sh.sh_type;
+    auto name = ef.getSectionName(sh);
+    if (!name)
+      fail("section " + std::to_string(i), "bad section name: " + takeError(name.takeError()));
+    s.name = name->str();
+    if (sh.sh_type != ELF::SHT_NOBITS && sh.sh_type != ELF::SHT_NULL) {
+      auto data = ef.getSectionContents(sh);
+      if (!data)
+        fail("section " + s.name, takeError(data.takeError()));
+      s.bytes = {data->data(), data->size()};
+    }
+  }
+}
+
+void Loader::readSymbols(const ELF64LEObjectFile &elf) {
+  const auto &ef = elf.getELFFile();
+  auto shdrs = unwrap(ef.sections(), path_, "section headers");
+  for (const auto &sh : shdrs) {
+    if (sh.sh_type != ELF::SHT_SYMTAB)
+      continue;
+    auto syms = ef.symbols(&sh);
+    if (!syms)
+      fail("symbol table", takeError(syms.takeError()));
+    auto strtab = ef.getStringTableForSymtab(sh);
+    if (!strtab)
+      fail("symbol table", takeError(strtab.takeError()));
+    for (const auto &sym : *syms) {
+      Symbol s;
+      auto name = sym.getName(*strtab);
+      if (!name)
+        fail("symbol table", "bad symbol name: " + takeError(name.takeError()));
+      s.name = name->str();
+      s.section = sym.st_shndx < ELF::SHN_LORESERVE ? sym.st_shndx : 0;
+      if (s.section >= sections_.size())
+        fail("symbol " + s.name, "section index " + std::to_string(s.section) + " out of range");
+      s.value = sym.st_value;
+      s.size = sym.st_size;
+      s.type = sym.getType();
+      s.binding = sym.getBinding();
+      if (s.type == ELF::STT_SECTION && s.name.empty())
+        s.name = sections_[s.section].name;
+      symbols_.push_back(std::move(s));
+    }
+    return; // one symbol table per object
+  }
+}
+
+void Loader::readRelocations(const ELF64LEObjectFile &elf) {
+  const auto &ef = elf.getELFFile();
+  auto shdrs = unwrap(ef.sections(), path_, "section headers");
+  for (const auto &sh : shdrs) {
+    if (sh.sh_type == ELF::SHT_RELA)
+      fail("section " + std::string(unwrap(ef.getSectionName(sh), path_, "section name")),
+           "RELA relocations are not used by BPF objects");
+    if (sh.sh_type != ELF::SHT_REL)
+      continue;
+    std::string rname = unwrap(ef.getSectionName(sh), path_, "section name").str();
+    if (sh.sh_info >= sections_.size())
+      fail("section " + rname, "relocates section index " + std::to_string(sh.sh_info) +
+                                   ", which does not exist");
+    auto rels = ef.rels(sh);
+    if (!rels)
+      fail("section " + rname, takeError(rels.takeError()));
+    const Section &target = sections_[sh.sh_info];
+    for (const auto &r : *rels) {
+      uint32_t symIdx = r.getSymbol(false);
+      if (symIdx >= symbols_.size())
+        fail("section " + rname, "relocation at " + hex(r.r_offset) + " names symbol " +
+                                     std::to_string(symIdx) + ", which does not exist");
+      if (r.r_offset >= target.bytes.size && target.type != ELF::SHT_NOBITS)
+        fail("section " + rname, "relocation offset " + hex(r.r_offset) + " is outside " +
+                                     target.name);
+      relocs_[sh.sh_info][r.r_offset] = Reloc{r.getType(false), symIdx};
+    }
+  }
+}
+
+void Loader::splitFunctions() {
+  for (const Section &sec : sections_) {
+    if (!sec.exec() || sec.bytes.size == 0)
+      continue;
+    if (sec.bytes.size % 8)
+      fail("section " + sec.name, "size " + std::to_string(sec.bytes.size) +
+                                      " is not a multiple of 8 (BPF instruction size)");
+    // Function starts: STT_FUNC symbols; old objects have none, then global
+    // symbols name the section's program; failing that, the section name.
+    std::map<uint64_t, const Symbol *> starts;
+    for (const Symbol &s : symbols_)
+      if (s.section == sec.index && s.type == ELF::STT_FUNC)
+        starts.emplace(s.value, &s);
+    if (starts.empty())
+      for (const Symbol &s : symbols_)
+        if (s.section == sec.index && s.type == ELF::STT_NOTYPE &&
+            s.binding == ELF::STB_GLOBAL)
+          starts.emplace(s.value, &s);
+    bool synthetic = false;
+    if (starts.empty() || starts.begin()->first != 0) {
+      if (sec.name == ".text" && !starts.empty())
+        fail("section .text", "code at offset 0 belongs to no function symbol");
+      synthetic = true;
+    }
+    std::vector<std::pair<uint64_t, std::string>> list;
+    if (synthetic)
+      list.push_back({0, sec.name});
+    for (auto &[off, s] : starts)
+      list.push_back({off, s->name});
+    for (size_t i = 0; i < list.size(); ++i) {
+      uint64_t off = list[i].first;
+      uint64_t end = i + 1 < list.size() ? list[i + 1].first : sec.bytes.size;
+      if (off % 8 || off >= sec.bytes.size)
+        fail("symbol " + list[i].second, "function offset " + hex(off) + " in " + sec.name +
+                                             " is not an instruction boundary");
+      Function f;
+      f.name = list[i].second;
+      f.section = sec.name;
+      f.sectionIndex = sec.index;
+      f.offset = off;
+      f.isProgram = sec.name != ".text";
+      for (const Symbol &s : symbols_)
+        if (s.section == sec.index && s.value == off && s.name == f.name)
+          f.global = s.binding == ELF::STB_GLOBAL;
+      // instructions are decoded later; remember the extent in `insns` size
+      f.insns.resize((end - off) / 8);
+      fnAt_[{sec.index, off}] = obj_.functions.size();
+      obj_.functions.push_back(std::move(f));
+    }
+  }
+  // Function names must be unique: everything downstream refers to them.
+  std::set<std::string> seen;
+  for (auto &f : obj_.functions)
+    if (!seen.insert(f.name).second)
+      f.name = f.section + ":" + f.name;
+}
+
+void Loader::decodeFunctions() {
+  detail::BpfDecoder dec;
+  for (auto &f : obj_.functions) {
+    const Section &sec = sections_[f.sectionIndex];
+    size_t slots = f.insns.size();
+    std::vector<Insn> out;
+    const uint8_t *base = sec.bytes.data + f.offset;
+    for (uint32_t i = 0; i < slots;) {
+      const uint8_t *p = base + size_t(i) * 8;
+      Insn in;
+      in.index = i;
+      in.opcode = p[0];
+      in.dst = p[1] & 0xf;
+      in.src = p[1] >> 4;
+      in.off = int16_t(uint16_t(p[2] | (p[3] << 8)));
+      int32_t imm32 = int32_t(uint32_t(p[4]) | uint32_t(p[5]) << 8 | uint32_t(p[6]) << 16 |
+                              uint32_t(p[7]) << 24);
+      in.imm = imm32;
+      if (in.opcode == 0x18) {
+        if (i + 1 >= slots)
+          fail(where(f, i), "ld_imm64 is cut off by the end of the function");
+        const uint8_t *q = p + 8;
+        uint32_t hi = uint32_t(q[4]) | uint32_t(q[5]) << 8 | uint32_t(q[6]) << 16 |
+                      uint32_t(q[7]) << 24;
+        if (q[0] || q[1] || q[2] || q[3])
+          fail(where(f, i), "ld_imm64 second half has non-zero opcode/registers/offset");
+        in.wide = true;
+        in.imm = int64_t(uint64_t(uint32_t(imm32)) | uint64_t(hi) << 32);
+      }
+      size_t avail = (slots - i) * 8;
+      size_t size = dec.decode(p, avail, in.text);
+      if (size == 0)
+        fail(where(f, i), "undecodable BPF instruction (opcode " + hex(in.opcode) + ")");
+      if (size != (in.wide ? 16u : 8u))
+        fail(where(f, i), "instruction size disagrees with its opcode (" + hex(in.opcode) + ")");
+      if (in.dst > 10 || in.src > 10) {
+        // src of calls/ld_imm64 is a pseudo kind, not a register
+        if (in.dst > 10 || !(in.opcode == 0x85 || in.opcode == 0x18))
+          fail(where(f, i), "register number out of range");
+      }
+      out.push_back(std::move(in));
+      i += size / 8;
+    }
+    f.insns = std::move(out);
+  }
+}
+
+// The maps of the object: BTF-defined ones in .maps, legacy ones in `maps`.
+void Loader::readMaps() {
+  for (const Section &sec : sections_) {
+    bool btfMaps = sec.name == ".maps";
+    bool legacy = sec.name == "maps" || sec.name.rfind("maps/", 0) == 0;
+    if (!btfMaps && !legacy)
+      continue;
+    std::vector<const Symbol *> syms;
+    for (const Symbol &s : symbols_)
+      if (s.section == sec.index && s.type != ELF::STT_SECTION && !s.name.empty())
+        syms.push_back(&s);
+    std::sort(syms.begin(), syms.end(),
+              [](const Symbol *a, const Symbol *b) { return a->value < b->value; });
+    if (btfMaps) {
+      const Section *btf = sectionByName(".BTF");
+      if (!btf) {
+        fail("section .maps", "BTF-defined maps need a .BTF section, and there is none");
+      }
+      std::string err;
+      auto infos = detail::parseBtfMaps(path_, btf->bytes, err);
+      if (!err.empty())
+        fail("section .BTF", err);
+      for (const Symbol *s : syms) {
+        auto it = std::find_if(infos.begin(), infos.end(),
+                               [&](const detail::BtfMapInfo &i) { return i.name == s->name; });
+        if (it == infos.end())
+          fail("section .maps", "map " + s->name + " has no BTF description");
+        Map m;
+        m.name = s->name;
+        m.type = it->type;
+        m.keySize = it->keySize;
+        m.valueSize = it->valueSize;
+        m.maxEntries = it->maxEntries;
+        m.btfDefined = true;
+        m.section = sec.name;
+        mapOffset_[m.name] = s->value;
+        mapSize_[m.name] = it->valuesOffset;
+        obj_.maps.push_back(std::move(m));
+      }
+    } else {
+      // struct bpf_map_def { type, key_size, value_size, max_entries, map_flags, ... }:
+      // the definition size is the section size over the number of maps.
+      if (syms.empty())
+        continue;
+      size_t defSize = sec.bytes.size / syms.size();
+      if (defSize < 16)
+        fail("section " + sec.name, "legacy map definitions of " + std::to_string(defSize) +
+                                        " bytes are too small (need 16)");
+      for (const Symbol *s : syms) {
+        if (s->value + 16 > sec.bytes.size)
+          fail("section " + sec.name, "map " + s->name + " lies outside the section");
+        auto u32 = [&](size_t at) {
+          const uint8_t *p = sec.bytes.data + s->value + at;
+          return uint32_t(p[0]) | uint32_t(p[1]) << 8 | uint32_t(p[2]) << 16 |
+                 uint32_t(p[3]) << 24;
+        };
+        Map m;
+        m.name = s->name;
+        m.type = u32(0);
+        m.keySize = u32(4);
+        m.valueSize = u32(8);
+        m.maxEntries = u32(12);
+        m.section = sec.name;
+        mapOffset_[m.name] = s->value;
+        obj_.maps.push_back(std::move(m));
+      }
+    }
+  }
+}
+
+// Prog-array initial slots: R_BPF_64_ABS64 in .rel.maps against a function.
+void Loader::readProgArraySlots() {
+  const Section *maps = sectionByName(".maps");
+  if (!maps)
+    return;
+  auto rit = relocs_.find(maps->index);
+  if (rit == relocs_.end())
+    return;
+  for (auto &[off, rel] : rit->second) {
+    const Symbol &sym = symbols_[rel.symbol];
+    // LLVM before 12 wrote R_BPF_64_64 here
+    if (rel.type != R_BPF_64_ABS64 && rel.type != R_BPF_64_64)
+      fail("section .rel.maps", "relocation type " + std::to_string(rel.type) + " at " +
+                                    hex(off) + " (expected R_BPF_64_ABS64)");
+    Map *owner = nullptr;
+    uint64_t best = 0;
+    for (auto &m : obj_.maps) {
+      if (m.section != ".maps")
+        continue;
+      uint64_t mo = mapOffset_[m.name];
+      if (mo <= off && mo >= best) {
+        best = mo;
+        owner = &m;
+      }
+    }
+    if (!owner)
+      fail("section .rel.maps", "relocation at " + hex(off) + " belongs to no map");
+    uint64_t valuesAt = best + mapSize_[owner->name];
+    if (off < valuesAt || (off - valuesAt) % 8)
+      fail("section .rel.maps", "relocation at " + hex(off) + " is not a slot of map " +
+                                    owner->name + "'s values");
+    uint32_t slot = (off - valuesAt) / 8;
+    if (owner->maxEntries && slot >= owner->maxEntries)
+      fail("section .rel.maps", "slot " + std::to_string(slot) + " of map " + owner->name +
+                                    " is beyond max_entries " + std::to_string(owner->maxEntries));
+    auto fn = functionAt(sym.section, sym.value);
+    if (!fn)
+      fail("section .rel.maps", "slot " + std::to_string(slot) + " of map " + owner->name +
+                                    " points at " + sym.name + ", which is not a function");
+    owner->progSlots[slot] = obj_.functions[*fn].name;
+  }
+}
+
+std::map<uint32_t, LdImmTarget> Loader::ldImmTargets(const Function &f) {
+  std::map<uint32_t, LdImmTarget> out;
+  auto rit = relocs_.find(f.sectionIndex);
+  for (const Insn &in : f.insns) {
+    if (!in.wide)
+      continue;
+    uint64_t at = f.offset + uint64_t(in.index) * 8;
+    const Reloc *rel = nullptr;
+    if (rit != relocs_.end()) {
+      auto r = rit->second.find(at);
+      if (r != rit->second.end())
+        rel = &r->second;
+    }
+    LdImmTarget t;
+    if (rel) {
+      const Symbol &sym = symbols_[rel->symbol];
+      const Section &tsec = sections_[sym.section];
+      if (sym.section == 0) {
+        t.kind = LdImmTarget::Data; // extern (ksym/kconfig)
+        t.name = sym.name;
+      } else if (tsec.name == ".maps" || tsec.name == "maps" || tsec.name.rfind("maps/", 0) == 0) {
+        uint64_t off = sym.value + (sym.type == ELF::STT_SECTION ? uint64_t(in.imm) : 0);
+        for (auto &m : obj_.maps)
+          if (m.section == tsec.name && mapOffset_[m.name] == off)
+            t = {LdImmTarget::Map, m.name};
+        if (t.kind == LdImmTarget::None)
+          fail(where(f, in.index), "ld_imm64 refers to " + tsec.name + "+" + hex(off) +
+                                       ", which is no map");
+      } else if (tsec.exec()) {
+        // a function address: symbol value plus the immediate (bytes)
+        uint64_t off = sym.value + uint64_t(uint32_t(in.imm));
+        auto fn = functionAt(sym.section, off);
+        if (!fn)
+          fail(where(f, in.index), "ld_imm64 refers to " + tsec.name + "+" + hex(off) +
+                                       ", which is no function start");
+        t = {LdImmTarget::Func, obj_.functions[*fn].name};
+      } else {
+        t = {LdImmTarget::Data, sym.name.empty() ? tsec.name : sym.name};
+      }
+    } else if (in.src == 4) {
+      uint64_t off = f.offset + (uint64_t(in.index) + int64_t(int32_t(in.imm)) + 1) * 8;
+      auto fn = functionAt(f.sectionIndex, off);
+      if (!fn)
+        fail(where(f, in.index), "ld_imm64 of a function points at no function start");
+      t = {LdImmTarget::Func, obj_.functions[*fn].name};
+    }
+    if (t.kind != LdImmTarget::None)
+      out[in.index] = t;
+  }
+  return out;
+}
+
+void Loader::resolveCalls() {
+  for (auto &f : obj_.functions) {
+    auto rit = relocs_.find(f.sectionIndex);
+    for (const Insn &in : f.insns) {
+      if (!in.isCall())
+        continue;
+      uint64_t at = f.offset + uint64_t(in.index) * 8;
+      const Reloc *rel = nullptr;
+      if (rit != relocs_.end()) {
+        auto r = rit->second.find(at);
+        if (r != rit->second.end())
+          rel = &r->second;
+      }
+      CallSite cs;
+      cs.insn = in.index;
+      if (rel && symbols_[rel->symbol].section == 0) {
+        // A kfunc: clang 14 writes `call -1` (src_reg 1 or 0) against the
+        // extern symbol; libbpf turns it into src_reg 2 at load time.
+        cs.kind = CallKind::Kfunc;
+        cs.target = symbols_[rel->symbol].name;
+      } else if (in.src == 1) {
+        cs.kind = CallKind::Local;
+        uint32_t sec = f.sectionIndex;
+        int64_t target;
+        if (rel) {
+          const Symbol &sym = symbols_[rel->symbol];
+          if (rel->type != R_BPF_64_32)
+            fail(where(f, in.index), "call relocated with type " + std::to_string(rel->type) +
+                                         " (expected R_BPF_64_32)");
+          sec = sym.section;
+          target = int64_t(sym.value) + (int64_t(int32_t(in.imm)) + 1) * 8;
+        } else {
+          target = int64_t(at) + (int64_t(int32_t(in.imm)) + 1) * 8;
+        }
+        auto fn = target >= 0 ? functionAt(sec, uint64_t(target)) : std::nullopt;
+        if (!fn)
+          fail(where(f, in.index), "BPF-to-BPF call target " + sections_[sec].name + "+" +
+                                       hex(uint64_t(target)) + " is no function start");
+        cs.target = obj_.functions[*fn].name;
+      } else if (in.src == 2) {
+        cs.kind = CallKind::Kfunc;
+        if (rel)
+          cs.target = symbols_[rel->symbol].name;
+        else
+          cs.target = "kfunc#" + std::to_string(in.imm);
+      } else if (in.src == 0) {
+        if (rel)
+          fail(where(f, in.index), "helper call carries a relocation against " +
+                                       symbols_[rel->symbol].name + ", which is no extern");
+        cs.kind = CallKind::Helper;
+        cs.helper = int32_t(in.imm);
+      } else {
+        fail(where(f, in.index), "call with unknown src_reg " + std::to_string(in.src));
+      }
+      f.calls.push_back(std::move(cs));
+    }
+  }
+}
+
+void Loader::readLines(const ELF64LEObjectFile &elf) {
+  const Section *btf = sectionByName(".BTF");
+  const Section *ext = sectionByName(".BTF.ext");
+  obj_.hasBtf = btf != nullptr;
+  detail::LineTable table;
+  if (btf && ext) {
+    table = detail::parseBtfExtLines(path_, btf->bytes, ext->bytes);
+    if (!table.empty())
+      obj_.lineInfoSource = "BTF.ext";
+  }
+  if (table.empty() && sectionByName(".debug_line")) {
+    // DWARF: every section of a .o starts at address 0, so look up with the
+    // section index.
+    auto ctx = DWARFContext::create(elf, DWARFContext::ProcessDebugRelocations::Process,
+                                    nullptr, "", [](Error e) { consumeError(std::move(e)); },
+                                    [](Error e) { consumeError(std::move(e)); });
+    DILineInfoSpecifier spec(DILineInfoSpecifier::FileLineInfoKind::AbsoluteFilePath,
+                             DILineInfoSpecifier::FunctionNameKind::None);
+    for (auto &f : obj_.functions)
+      for (auto &in : f.insns) {
+        object::SectionedAddress addr{f.offset + uint64_t(in.index) * 8, f.sectionIndex};
+        DILineInfo li = ctx->getLineInfoForAddress(addr, spec);
+        if (li.Line && li.FileName != DILineInfo::BadString)
+          table[f.section][uint32_t(addr.Address)] = SourceLoc{li.FileName, li.Line, li.Column, ""};
+      }
+    if (!table.empty())
+      obj_.lineInfoSource = "DWARF";
+  }
+  if (table.empty())
+    return;
+  obj_.hasLineInfo = true;
+  // line_info records mark the first instruction of a source line; the ones
+  // after it (until the next record) belong to the same line.
+  for (auto &f : obj_.functions) {
+    auto st = table.find(f.section);
+    if (st == table.end())
+      continue;
+    const auto &lines = st->second;
+    for (auto &in : f.insns) {
+      uint32_t at = uint32_t(f.offset + uint64_t(in.index) * 8);
+      auto it = lines.upper_bound(at);
+      if (it == lines.begin())
+        continue;
+      --it;
+      if (it->first < f.offset)
+        continue; // belongs to an earlier function
+      in.loc = it->second;
+    }
+  }
+}
+
+void Loader::buildPrograms() {
+  std::map<std::string, size_t> byName;
+  for (size_t i = 0; i < obj_.functions.size(); ++i)
+    byName[obj_.functions[i].name] = i;
+  for (size_t i = 0; i < obj_.functions.size(); ++i) {
+    const Function &entry = obj_.functions[i];
+    if (!entry.isProgram)
+      continue;
+    Program p;
+    p.name = entry.name;
+    p.section = entry.section;
+    p.type = progTypeFromSection(entry.section);
+    p.entry = i;
+    // every function reachable through calls and callbacks, in DFS order
+    std::vector<size_t> stack{i};
+    std::set<size_t> seen{i};
+    while (!stack.empty()) {
+      size_t cur = stack.back();
+      stack.pop_back();
+      p.functions.push_back(cur);
+      std::vector<std::string> next;
+      for (auto &c : obj_.functions[cur].calls)
+        if (c.kind == CallKind::Local)
+          next.push_back(c.target);
+      for (auto &cb : obj_.functions[cur].callbacks)
+        next.push_back(cb.callback);
+      for (auto it = next.rbegin(); it != next.rend(); ++it) {
+        size_t t = byName.at(*it);
+        if (seen.insert(t).second)
+          stack.push_back(t);
+      }
+    }
+    obj_.programs.push_back(std::move(p));
+  }
+}
+
+// Tail-call targets. A prog array the object initialises statically is taken
+// as its contents (a constant slot -> that program; a variable slot -> every
+// initialised program). A prog array without initialised slots, or an
+// unknown map, means "any program of a compatible type", marked unresolved:
+// the model then treats the call as reaching every one of them (sound).
+void Loader::resolveTailCalls() {
+  for (auto &f : obj_.functions) {
+    // the type of the programs this function runs in
+    std::set<ProgType> types;
+    for (auto &p : obj_.programs)
+      for (size_t fi : p.functions)
+        if (obj_.functions[fi].name == f.name)
+          types.insert(p.type);
+    for (auto &tc : f.tailCalls) {
+      const Map *m = tc.map ? obj_.map(*tc.map) : nullptr;
+      if (m && !m->progSlots.empty()) {
+        tc.resolved = true;
+        if (tc.slot) {
+          auto it = m->progSlots.find(uint32_t(*tc.slot));
+          if (*tc.slot >= 0 && it != m->progSlots.end())
+            tc.targets.push_back(it->second);
+        } else {
+          for (auto &[slot, prog] : m->progSlots)
+            if (std::find(tc.targets.begin(), tc.targets.end(), prog) == tc.targets.end())
+              tc.targets.push_back(prog);
+        }
+      } else {
+        tc.resolved = false;
+        for (auto &p : obj_.programs)
+          if (types.count(p.type))
+            tc.targets.push_back(p.name);
+      }
+    }
+  }
+}
+
+} // namespace
+
+Object loadObjectFromMemory(const std::string &name, const std::vector<uint8_t> &bytes) {
+  MemoryBufferRef ref(StringRef(reinterpret_cast<const char *>(bytes.data()), bytes.size()),
+                      name);
+  return Loader(name, ref).run();
+}
+
+Object loadObject(const std::string &path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in)
+    throw InputError(path, "", std::string("cannot open: ") + std::strerror(errno));
+  std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (in.bad())
+    throw InputError(path, "", "read error");
+  return loadObjectFromMemory(path, bytes);
+}
+
+} // namespace pstack

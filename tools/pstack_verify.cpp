@@ -1,0 +1,149 @@
+// pstack-verify: parse options, call the library, print. Exit status per
+// DESIGN.md: 0 all safe, 1 a counterexample, 2 bad usage or unreadable
+// object, 3 no counterexample but something unknown.
+#include "tools/report.h"
+
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+
+using namespace pstack;
+
+namespace {
+
+constexpr int kExitSafe = 0, kExitUsage = 2, kExitUnknown = 3;
+
+const char *kUsage =
+    "usage: pstack-verify [--scheme kernel|per-subprog|per-prog|planned] [--kernel 6.1|6.13]\n"
+    "                     [--env FILE] [--format text|json|sarif] [--emit-plan FILE]\n"
+    "                     [--emit-jit DIR] [--emit-smt DIR] [--dot FILE]\n"
+    "                     [--timeout SECONDS] OBJECT...\n"
+    "\n"
+    "Proves that BPF programs running on a per-CPU private stack never have two\n"
+    "live frames overlap and never leave their buffer, or prints a counterexample.\n"
+    "\n"
+    "  --scheme S       frame layout scheme (default kernel)\n"
+    "  --kernel V       kernel whose rules the kernel scheme follows (default 6.13)\n"
+    "  --format F       text (default) or json\n"
+    "  --dot FILE       write the call graph of the (last) object as Graphviz DOT\n"
+    "  --timeout S      solver time limit per query in seconds (default 10)\n"
+    "\n"
+    "Exit status: 0 all safe, 1 counterexample, 2 bad usage or unreadable object,\n"
+    "3 no counterexample but at least one verdict unknown.\n";
+
+[[noreturn]] void usage(const std::string &msg) {
+  std::cerr << "pstack-verify: " << msg << "\n" << kUsage;
+  std::exit(kExitUsage);
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  cli::Options o;
+  std::vector<std::string> objects;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto value = [&]() -> std::string {
+      auto eq = a.find('=');
+      if (eq != std::string::npos) {
+        std::string v = a.substr(eq + 1);
+        a = a.substr(0, eq);
+        return v;
+      }
+      if (i + 1 >= argc)
+        usage(a + " needs a value");
+      return argv[++i];
+    };
+    std::string name = a.substr(0, a.find('='));
+    if (name == "-h" || name == "--help") {
+      std::cout << kUsage;
+      return 0;
+    } else if (name == "--scheme") {
+      o.scheme = value();
+      if (o.scheme != "kernel" && o.scheme != "per-subprog" && o.scheme != "per-prog" &&
+          o.scheme != "planned")
+        usage("unknown scheme '" + o.scheme + "'");
+    } else if (name == "--kernel") {
+      o.kernel = value();
+      if (o.kernel != "6.1" && o.kernel != "6.13")
+        usage("unknown kernel '" + o.kernel + "' (6.1 or 6.13)");
+    } else if (name == "--format") {
+      o.format = value();
+      if (o.format != "text" && o.format != "json")
+        usage("unsupported format '" + o.format + "' (text or json in this build)");
+    } else if (name == "--dot") {
+      o.dotFile = value();
+    } else if (name == "--env") {
+      o.envFile = value();
+    } else if (name == "--timeout") {
+      std::string v = value();
+      try {
+        size_t used = 0;
+        o.timeout = std::stod(v, &used);
+        if (used != v.size() || o.timeout <= 0)
+          throw std::invalid_argument(v);
+      } catch (const std::exception &) {
+        usage("--timeout needs a positive number of seconds, not '" + v + "'");
+      }
+    } else if (name == "--emit-plan" || name == "--emit-jit" || name == "--emit-smt") {
+      usage(name + " is not available in this build (needs the model)");
+    } else if (!a.empty() && a[0] == '-' && a != "-") {
+      usage("unknown option '" + a + "'");
+    } else {
+      objects.push_back(a);
+    }
+  }
+  if (objects.empty())
+    usage("no object given");
+
+  std::vector<cli::ObjectResult> results;
+  bool anyError = false;
+  for (auto &path : objects) {
+    cli::ObjectResult r;
+    r.path = path;
+    try {
+      if (std::filesystem::is_directory(path))
+        throw InputError(path, "", "is a directory, not a BPF object");
+      r.object = std::make_unique<Object>(loadObject(path));
+      r.graph = std::make_unique<CallGraph>(*r.object);
+    } catch (const InputError &e) {
+      r.error = e.what();
+      anyError = true;
+      std::cerr << "pstack-verify: " << e.what() << "\n";
+    } catch (const std::exception &e) {
+      r.error = std::string("internal error: ") + e.what();
+      anyError = true;
+      std::cerr << "pstack-verify: " << path << ": internal error: " << e.what() << "\n";
+    }
+    results.push_back(std::move(r));
+  }
+
+  if (o.format == "json") {
+    nlohmann::json doc;
+    doc["schema"] = "pstack-verify/1";
+    doc["scheme"] = o.scheme;
+    doc["kernel"] = o.kernel;
+    doc["objects"] = nlohmann::json::array();
+    for (auto &r : results)
+      doc["objects"].push_back(cli::toJson(r, o));
+    std::cout << doc.dump(2) << "\n";
+  } else {
+    for (auto &r : results)
+      if (r.object)
+        std::cout << cli::toText(r, o) << "\n";
+  }
+  if (!o.dotFile.empty()) {
+    for (auto it = results.rbegin(); it != results.rend(); ++it)
+      if (it->graph) {
+        std::ofstream out(o.dotFile);
+        if (!out)
+          usage("cannot write " + o.dotFile);
+        out << it->graph->dot();
+        break;
+      }
+  }
+  if (anyError)
+    return kExitUsage;
+  // Until the model proves something, every verdict is unknown.
+  return results.empty() ? kExitSafe : kExitUnknown;
+}

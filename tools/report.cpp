@@ -1,0 +1,172 @@
+#include "tools/report.h"
+
+#include <iomanip>
+#include <sstream>
+
+namespace pstack::cli {
+
+uint32_t chainRounding(const Options &o) { return o.kernel == "6.1" ? 32 : 16; }
+
+namespace {
+std::string joinNames(const Object &obj, const Program &p) {
+  std::string s;
+  for (size_t f : p.functions) {
+    if (!s.empty())
+      s += " ";
+    const Function &fn = obj.functions[f];
+    s += fn.name + ":" + std::to_string(fn.frame.bytes) + (fn.frame.bounded ? "" : "?");
+  }
+  return s;
+}
+} // namespace
+
+nlohmann::json toJson(const ObjectResult &r, const Options &o) {
+  using nlohmann::json;
+  json j;
+  j["path"] = r.path;
+  if (!r.object) {
+    j["verdict"] = "error";
+    j["error"] = r.error;
+    return j;
+  }
+  const Object &obj = *r.object;
+  const CallGraph &g = *r.graph;
+  // The model is not wired in yet: nothing is proved, so nothing is safe.
+  j["verdict"] = "unknown";
+  j["line_info"] = obj.lineInfoSource.empty() ? json(nullptr) : json(obj.lineInfoSource);
+  json progs = json::array();
+  for (size_t p = 0; p < obj.programs.size(); ++p) {
+    const Program &pr = obj.programs[p];
+    json jp;
+    jp["name"] = pr.name;
+    jp["section"] = pr.section;
+    jp["type"] = progTypeName(pr.type);
+    jp["verdict"] = "unknown";
+    json fns = json::array();
+    for (size_t f : pr.functions) {
+      const Function &fn = obj.functions[f];
+      json jf;
+      jf["name"] = fn.name;
+      jf["frame_size"] = fn.frame.bytes;
+      jf["frame_bounded"] = fn.frame.bounded;
+      jf["insns"] = fn.insns.empty() ? 0 : fn.insns.back().index + (fn.insns.back().wide ? 2 : 1);
+      if (!fn.frame.bounded) {
+        json u = json::array();
+        for (auto &a : fn.frame.unbounded)
+          u.push_back({{"insn", a.insn}, {"reason", a.reason}});
+        jf["unbounded"] = u;
+      }
+      fns.push_back(jf);
+    }
+    jp["functions"] = fns;
+    auto chain = g.deepestChain(p, chainRounding(o));
+    json path = json::array();
+    for (size_t n : chain.path)
+      path.push_back(obj.functions[g.nodes()[n].function].name);
+    jp["deepest_chain"] = {{"bytes", chain.bytes}, {"frames", chain.frames}, {"path", path},
+                           {"recursive", chain.recursive}, {"rounding", chainRounding(o)}};
+    progs.push_back(jp);
+  }
+  j["programs"] = progs;
+  json edges = json::array();
+  for (auto &e : g.edges()) {
+    json je = {{"from", g.nodeName(e.from)}, {"to", g.nodeName(e.to)},
+               {"kind", edgeKindName(e.kind)}, {"insn", e.insn}};
+    if (e.kind == EdgeKind::TailCall)
+      je["resolved"] = e.resolved;
+    if (e.kind == EdgeKind::Callback)
+      je["async"] = e.async;
+    edges.push_back(je);
+  }
+  j["edges"] = edges;
+  json maps = json::array();
+  for (auto &m : obj.maps) {
+    json jm = {{"name", m.name}, {"type", mapTypeName(m.type)}, {"key_size", m.keySize},
+               {"value_size", m.valueSize}, {"max_entries", m.maxEntries},
+               {"btf", m.btfDefined}};
+    if (m.isProgArray()) {
+      json slots = json::object();
+      for (auto &[s, prog] : m.progSlots)
+        slots[std::to_string(s)] = prog;
+      jm["slots"] = slots;
+    }
+    maps.push_back(jm);
+  }
+  j["maps"] = maps;
+  json cyc = json::array();
+  for (auto &c : g.cycles()) {
+    json names = json::array();
+    for (size_t n : c)
+      names.push_back(g.nodeName(n));
+    cyc.push_back(names);
+  }
+  j["cycles"] = cyc;
+  j["plan"] = nullptr;
+  j["violations"] = json::array();
+  return j;
+}
+
+std::string toText(const ObjectResult &r, const Options &o) {
+  std::ostringstream os;
+  if (!r.object) {
+    os << r.path << ": error: " << r.error << "\n";
+    return os.str();
+  }
+  const Object &obj = *r.object;
+  const CallGraph &g = *r.graph;
+  os << r.path << " (" << obj.programs.size() << " programs, " << obj.functions.size()
+     << " functions, line info: " << (obj.lineInfoSource.empty() ? "none" : obj.lineInfoSource)
+     << ")\n";
+  struct Row {
+    std::string cells[6];
+  };
+  std::vector<Row> rows;
+  rows.push_back({{"Program", "Section", "Type", "Frames (bytes)",
+                   "Deepest chain (" + std::string(o.kernel == "6.1" ? "6.1" : "6.13") + ")",
+                   "Verdict"}});
+  for (size_t p = 0; p < obj.programs.size(); ++p) {
+    const Program &pr = obj.programs[p];
+    auto chain = g.deepestChain(p, chainRounding(o));
+    std::string c = std::to_string(chain.frames) + " frames, " + std::to_string(chain.bytes) + " B";
+    if (chain.recursive)
+      c += ", recursive";
+    rows.push_back({{pr.name, pr.section, progTypeName(pr.type), joinNames(obj, pr), c, "unknown"}});
+  }
+  size_t w[6] = {0};
+  for (auto &row : rows)
+    for (int i = 0; i < 6; ++i)
+      w[i] = std::max(w[i], row.cells[i].size());
+  for (size_t k = 0; k < rows.size(); ++k) {
+    for (int i = 0; i < 6; ++i)
+      os << std::left << std::setw(int(w[i])) << rows[k].cells[i] << (i < 5 ? "  " : "\n");
+    if (k == 0) {
+      for (int i = 0; i < 6; ++i)
+        os << std::string(w[i], '-') << (i < 5 ? "  " : "\n");
+    }
+  }
+  // Findings that keep a frame from being bounded: never silently dropped.
+  for (auto &f : obj.functions)
+    for (auto &u : f.frame.unbounded) {
+      os << "  note: " << f.name << " insn " << u.insn;
+      if (auto *in = f.insnAt(u.insn); in && in->loc)
+        os << " (" << in->loc->str() << ")";
+      os << ": " << u.reason << "; frame taken as " << f.frame.bytes << " B\n";
+    }
+  for (auto &c : g.cycles()) {
+    os << "  note: recursion:";
+    for (size_t n : c)
+      os << " " << g.nodeName(n);
+    os << "\n";
+  }
+  for (auto &f : obj.functions)
+    for (auto &tc : f.tailCalls)
+      if (!tc.resolved)
+        os << "  note: " << f.name << " insn " << tc.insn << ": tail call through "
+           << (tc.map ? *tc.map : std::string("an unknown map"))
+           << " is unresolved: taken as reaching every compatible program ("
+           << tc.targets.size() << ")\n";
+  os << "verdict: unknown (the model is not available in this build: nothing is proved)\n";
+  return os.str();
+}
+
+} // namespace pstack::cli

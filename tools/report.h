@@ -1,0 +1,35 @@
+// Rendering of results for the CLI: text tables, JSON, DOT.
+#pragma once
+
+#include "frontend/frontend.h"
+
+#include <nlohmann/json.hpp>
+#include <memory>
+#include <string>
+
+namespace pstack::cli {
+
+struct Options {
+  std::string scheme = "kernel";
+  std::string kernel = "6.13";
+  std::string format = "text";
+  std::string dotFile;
+  std::string envFile;
+  double timeout = 10;
+};
+
+// Kernel rounding of frames on a call chain: 32 bytes on 6.1, 16 on 6.12+.
+uint32_t chainRounding(const Options &o);
+
+struct ObjectResult {
+  std::string path;
+  // heap-held: the graph refers to the object, which must not move
+  std::unique_ptr<Object> object;
+  std::unique_ptr<CallGraph> graph;
+  std::string error; // set when the object could not be read
+};
+
+nlohmann::json toJson(const ObjectResult &r, const Options &o);
+std::string toText(const ObjectResult &r, const Options &o);
+
+} // namespace pstack::cli
