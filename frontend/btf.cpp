@@ -27,6 +27,11 @@ BtfPtr openBtf(Bytes raw, std::string &error) {
   return BtfPtr(b);
 }
 
+const char *nameOf(const struct btf *btf, uint32_t off) {
+  const char *s = btf__name_by_offset(btf, off);
+  return s ? s : "";
+}
+
 // __uint(name, N) is `int (*name)[N]`: the number is the array length.
 bool uintField(const struct btf *btf, uint32_t typeId, uint32_t &out) {
   const struct btf_type *t = btf__type_by_id(btf, typeId);
@@ -69,7 +74,7 @@ std::vector<BtfMapInfo> parseBtfMaps(const std::string &, Bytes raw, std::string
       return out;
     }
     BtfMapInfo m;
-    m.name = btf__name_by_offset(btf.get(), var->name_off);
+    m.name = nameOf(btf.get(), var->name_off);
     int defId = btf__resolve_type(btf.get(), var->type);
     const struct btf_type *def = defId < 0 ? nullptr : btf__type_by_id(btf.get(), defId);
     if (!def || !btf_is_struct(def)) {
@@ -78,7 +83,7 @@ std::vector<BtfMapInfo> parseBtfMaps(const std::string &, Bytes raw, std::string
     }
     const struct btf_member *mem = btf_members(def);
     for (int j = 0; j < btf_vlen(def); ++j, ++mem) {
-      std::string f = btf__name_by_offset(btf.get(), mem->name_off);
+      std::string f = nameOf(btf.get(), mem->name_off);
       bool ok = true;
       if (f == "type")
         ok = uintField(btf.get(), mem->type, m.type);

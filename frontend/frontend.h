@@ -145,6 +145,9 @@ struct Function {
   int32_t argDeepest[6] = {0, 0, 0, 0, 0, 0};
 
   const Insn *insnAt(uint32_t index) const;
+  // Instruction index within the ELF section, as llvm-objdump numbers it;
+  // reports use it so that users can find the instruction in a listing.
+  uint32_t sectionInsn(uint32_t index) const { return uint32_t(offset / 8) + index; }
 };
 
 struct Program {

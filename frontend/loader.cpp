@@ -266,6 +266,11 @@ void Loader::readRelocations(const ELF64LEObjectFile &elf) {
     if (!rels)
       fail("section " + rname, takeError(rels.takeError()));
     const Section &target = sections_[sh.sh_info];
+    // Only code and map definitions matter here; LLVM applies DWARF's own.
+    bool wanted = target.exec() || target.name == ".maps" || target.name == "maps" ||
+                  target.name.rfind("maps/", 0) == 0;
+    if (!wanted)
+      continue;
     for (const auto &r : *rels) {
       uint32_t symIdx = r.getSymbol(false);
       if (symIdx >= symbols_.size())
@@ -306,14 +311,15 @@ void Loader::splitFunctions() {
     std::vector<std::pair<uint64_t, std::string>> list;
     if (synthetic)
       list.push_back({0, sec.name});
-    for (auto &[off, s] : starts)
+    for (auto &[off, s] : starts) {
+      if (off % 8 || off >= sec.bytes.size)
+        fail("symbol " + s->name, "function offset " + hex(off) + " in " + sec.name +
+                                      " is not an instruction boundary inside the section");
       list.push_back({off, s->name});
+    }
     for (size_t i = 0; i < list.size(); ++i) {
       uint64_t off = list[i].first;
       uint64_t end = i + 1 < list.size() ? list[i + 1].first : sec.bytes.size;
-      if (off % 8 || off >= sec.bytes.size)
-        fail("symbol " + list[i].second, "function offset " + hex(off) + " in " + sec.name +
-                                             " is not an instruction boundary");
       Function f;
       f.name = list[i].second;
       f.section = sec.name;
@@ -694,14 +700,14 @@ void Loader::buildPrograms() {
   }
 }
 
-// Tail-call targets. A prog array the object initialises statically is taken
-// as its contents (a constant slot -> that program; a variable slot -> every
-// initialised program). A prog array without initialised slots, or an
-// unknown map, means "any program of a compatible type", marked unresolved:
-// the model then treats the call as reaching every one of them (sound).
+// Tail-call targets (DESIGN.md): a constant slot of a prog array the object
+// initialises statically reaches that slot's program (none when the slot is
+// empty). A variable slot, a map without initialised slots, or an unknown
+// map reaches every program of a compatible type, marked unresolved: user
+// space may store any of them there, so the model takes all (sound).
 void Loader::resolveTailCalls() {
   for (auto &f : obj_.functions) {
-    // the type of the programs this function runs in
+    // the types of the programs this function runs in
     std::set<ProgType> types;
     for (auto &p : obj_.programs)
       for (size_t fi : p.functions)
@@ -709,17 +715,11 @@ void Loader::resolveTailCalls() {
           types.insert(p.type);
     for (auto &tc : f.tailCalls) {
       const Map *m = tc.map ? obj_.map(*tc.map) : nullptr;
-      if (m && !m->progSlots.empty()) {
+      if (m && !m->progSlots.empty() && tc.slot) {
         tc.resolved = true;
-        if (tc.slot) {
-          auto it = m->progSlots.find(uint32_t(*tc.slot));
-          if (*tc.slot >= 0 && it != m->progSlots.end())
-            tc.targets.push_back(it->second);
-        } else {
-          for (auto &[slot, prog] : m->progSlots)
-            if (std::find(tc.targets.begin(), tc.targets.end(), prog) == tc.targets.end())
-              tc.targets.push_back(prog);
-        }
+        auto it = m->progSlots.find(uint32_t(*tc.slot));
+        if (*tc.slot >= 0 && *tc.slot <= int64_t(UINT32_MAX) && it != m->progSlots.end())
+          tc.targets.push_back(it->second);
       } else {
         tc.resolved = false;
         for (auto &p : obj_.programs)

@@ -80,16 +80,19 @@ ProgType progTypeFromSection(const std::string &sec) {
   }
   if (best)
     return best->type;
-  // Pre-1.0 loaders (samples/bpf's bpf_load.c) matched bare prefixes:
-  // "socket1", "kprobe_sys_write", ... Keep that for old objects.
-  for (const auto &d : kSecDefs) {
-    size_t n = std::strlen(d.prefix);
-    if (n >= 4 && sec.compare(0, n, d.prefix) == 0 && n > bestLen) {
-      best = &d;
-      bestLen = n;
-    }
-  }
-  return best ? best->type : ProgType::Unknown;
+  // Pre-1.0 loaders (samples/bpf's bpf_load.c, iproute2) matched these bare
+  // prefixes: "socket1", "xdp_prog", ... Keep that for old objects.
+  static const SecDef legacy[] = {
+      {"socket", ProgType::SocketFilter}, {"xdp", ProgType::Xdp},
+      {"perf_event", ProgType::PerfEvent}, {"sockops", ProgType::SockOps},
+      {"sk_skb", ProgType::SkSkb}, {"sk_msg", ProgType::SkMsg},
+      {"cgroup/skb", ProgType::CgroupSkb}, {"cgroup/sock", ProgType::CgroupSock},
+      {"classifier", ProgType::SchedCls}, {"action", ProgType::SchedAct},
+      {"lwt_in", ProgType::LwtIn}, {"lwt_out", ProgType::LwtOut}, {"lwt_xmit", ProgType::LwtXmit}};
+  for (const auto &d : legacy)
+    if (sec.compare(0, std::strlen(d.prefix), d.prefix) == 0)
+      return d.type;
+  return ProgType::Unknown;
 }
 
 const char *progTypeName(ProgType t) {

@@ -70,8 +70,9 @@ nlohmann::json toJson(const ObjectResult &r, const Options &o) {
   j["programs"] = progs;
   json edges = json::array();
   for (auto &e : g.edges()) {
+    const Function &from = obj.functions[g.nodes()[e.from].function];
     json je = {{"from", g.nodeName(e.from)}, {"to", g.nodeName(e.to)},
-               {"kind", edgeKindName(e.kind)}, {"insn", e.insn}};
+               {"kind", edgeKindName(e.kind)}, {"insn", from.sectionInsn(e.insn)}};
     if (e.kind == EdgeKind::TailCall)
       je["resolved"] = e.resolved;
     if (e.kind == EdgeKind::Callback)

@@ -1,0 +1,82 @@
+// The CLI contract: exit codes, JSON fields, DOT, errors naming the file.
+#include "tests/support.h"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+using namespace pstack;
+using nlohmann::json;
+
+TEST(Cli, JsonHasTheContractFields) {
+  auto r = test::run({PSTACK_CLI, "--format", "json", test::casePath("recursion")});
+  EXPECT_EQ(r.status, 3) << "nothing is proved yet: unknown, never safe\n" << r.err;
+  json doc = json::parse(r.out);
+  EXPECT_EQ(doc["schema"], "pstack-verify/1");
+  ASSERT_EQ(doc["objects"].size(), 1u);
+  const json &o = doc["objects"][0];
+  EXPECT_EQ(o["path"], test::casePath("recursion"));
+  EXPECT_EQ(o["verdict"], "unknown");
+  ASSERT_EQ(o["programs"].size(), 1u);
+  EXPECT_EQ(o["programs"][0]["name"], "entry");
+  EXPECT_EQ(o["programs"][0]["section"], "raw_tp/sys_enter");
+  EXPECT_EQ(o["programs"][0]["functions"][0]["name"], "entry");
+  EXPECT_EQ(o["programs"][0]["functions"][0]["frame_size"], 96);
+  EXPECT_EQ(o["programs"][0]["functions"][1]["name"], "subprog1");
+  EXPECT_EQ(o["programs"][0]["functions"][1]["frame_size"], 64);
+  bool tail = false;
+  for (auto &e : o["edges"])
+    if (e["kind"] == "tail_call") {
+      EXPECT_EQ(e["from"], "entry/subprog1");
+      EXPECT_EQ(e["to"], "entry/entry");
+      EXPECT_EQ(e["insn"], 7);
+      tail = true;
+    }
+  EXPECT_TRUE(tail);
+  EXPECT_TRUE(o["violations"].is_array());
+  EXPECT_TRUE(o.contains("plan"));
+}
+
+TEST(Cli, TextTableListsProgramsAndFrames) {
+  auto r = test::run({PSTACK_CLI, test::casePath("over_limit_chain")});
+  EXPECT_EQ(r.status, 3);
+  EXPECT_NE(r.out.find("chain:160 c1:160 c2:160 c3:160"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("4 frames, 640 B"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("socket_filter"), std::string::npos);
+}
+
+TEST(Cli, KernelSixOneRoundsTo32) {
+  auto r = test::run({PSTACK_CLI, "--kernel", "6.1", test::casePath("over_limit_depth")});
+  EXPECT_NE(r.out.find("9 frames, 288 B"), std::string::npos) << r.out;
+}
+
+TEST(Cli, UnreadableObjectExitsTwoNamingTheFile) {
+  std::string bad = test::tempPath("not-elf.o");
+  test::writeFile(bad, {'#', '!', '/', 'b', 'i', 'n'});
+  auto r = test::run({PSTACK_CLI, bad});
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find(bad + ": not an ELF file"), std::string::npos) << r.err;
+  auto d = test::run({PSTACK_CLI, "/"});
+  EXPECT_EQ(d.status, 2);
+  EXPECT_NE(d.err.find("is a directory"), std::string::npos) << d.err;
+}
+
+TEST(Cli, BadUsageExitsTwo) {
+  EXPECT_EQ(test::run({PSTACK_CLI}).status, 2);
+  EXPECT_EQ(test::run({PSTACK_CLI, "--scheme", "nonsense", test::casePath("recursion")}).status, 2);
+  EXPECT_EQ(test::run({PSTACK_CLI, "--timeout", "abc", test::casePath("recursion")}).status, 2);
+  auto r = test::run({PSTACK_CLI, "--frobnicate", test::casePath("recursion")});
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("unknown option '--frobnicate'"), std::string::npos);
+}
+
+TEST(Cli, DotFile) {
+  std::string dot = test::tempPath("g.dot");
+  auto r = test::run({PSTACK_CLI, "--dot", dot, test::casePath("callbacks")});
+  EXPECT_EQ(r.status, 3);
+  std::ifstream in(dot);
+  std::string s((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_NE(s.find("digraph callgraph"), std::string::npos);
+  EXPECT_NE(s.find("callback @"), std::string::npos);
+  EXPECT_NE(s.find("color=orange"), std::string::npos) << "the async timer callback";
+}

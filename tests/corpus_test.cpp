@@ -1,0 +1,88 @@
+// The real-world corpus (../shared/corpus): every object reads without a
+// crash — a result or an InputError — and known facts hold.
+#include "tests/support.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+using namespace pstack;
+namespace fs = std::filesystem;
+
+namespace {
+std::string corpus(const std::string &rel) { return test::corpusDir() + "/ebpf-samples/" + rel; }
+} // namespace
+
+TEST(Corpus, EveryObjectReadsOrGivesAClearError) {
+  if (test::corpusDir().empty())
+    GTEST_SKIP() << "../shared/corpus is not present";
+  int ok = 0, errors = 0;
+  for (auto &e : fs::recursive_directory_iterator(test::corpusDir())) {
+    if (!e.is_regular_file() || e.path().extension() != ".o")
+      continue;
+    try {
+      Object o = loadObject(e.path().string());
+      CallGraph g(o);
+      for (size_t p = 0; p < o.programs.size(); ++p)
+        (void)g.deepestChain(p, 16);
+      ++ok;
+    } catch (const InputError &err) {
+      EXPECT_NE(std::string(err.what()).find(e.path().string()), std::string::npos);
+      ++errors;
+    }
+  }
+  EXPECT_GT(ok, 140) << ok << " read, " << errors << " errors";
+}
+
+TEST(Corpus, InvalidObjectsAreRejected) {
+  if (test::corpusDir().empty())
+    GTEST_SKIP() << "../shared/corpus is not present";
+  for (auto name : {"invalid/badsymsize.o", "invalid/invalid-lddw.o"}) {
+    try {
+      loadObject(corpus(name));
+      ADD_FAILURE() << name << " was read";
+    } catch (const InputError &e) {
+      SUCCEED() << e.what();
+    }
+  }
+}
+
+TEST(Corpus, Bpf2BpfCalls) {
+  if (test::corpusDir().empty())
+    GTEST_SKIP() << "../shared/corpus is not present";
+  Object o = loadObject(corpus("build/bpf2bpf.o"));
+  ASSERT_EQ(o.programs.size(), 1u);
+  const Function *func = o.function("func");
+  ASSERT_NE(func, nullptr);
+  int local = 0;
+  for (auto &c : func->calls)
+    local += c.kind == CallKind::Local;
+  EXPECT_EQ(local, 2);
+  // func passes r10-80 to add1 and add2, which write through it
+  EXPECT_GE(func->frame.bytes, 80u);
+}
+
+TEST(Corpus, Sockex3TailCallsAreUnresolvedAndReachEverySocketProgram) {
+  if (test::corpusDir().empty())
+    GTEST_SKIP() << "../shared/corpus is not present";
+  Object o = loadObject(corpus("linux/sockex3_kern.o"));
+  EXPECT_EQ(o.programs.size(), 5u);
+  const Map *jt = o.map("jmp_table");
+  ASSERT_NE(jt, nullptr);
+  EXPECT_TRUE(jt->isProgArray());
+  EXPECT_FALSE(jt->btfDefined);
+  for (auto &f : o.functions)
+    for (auto &tc : f.tailCalls) {
+      EXPECT_EQ(tc.map, std::optional<std::string>("jmp_table"));
+      EXPECT_FALSE(tc.resolved);
+      EXPECT_EQ(tc.targets.size(), 5u);
+    }
+}
+
+TEST(Corpus, EmNoneObjectsFromOldLlvmLoad) {
+  if (test::corpusDir().empty())
+    GTEST_SKIP() << "../shared/corpus is not present";
+  Object o = loadObject(corpus("bpf_cilium_test/bpf_lb-DLB_L3.o"));
+  EXPECT_GE(o.programs.size(), 3u);
+  EXPECT_NE(o.program("from_netdev"), nullptr); // named by its symbol
+}
