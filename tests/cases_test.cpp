@@ -218,3 +218,41 @@ TEST(CallGraph, DotNamesEveryNodeAndEdgeKind) {
   EXPECT_NE(dot.find("tail_call @7"), std::string::npos);
   EXPECT_NE(dot.find("call @4"), std::string::npos);
 }
+
+// Ground truth: the running kernel's verifier printed `stack depth A+B+...`
+// for each program (cases.json, from ../shared/oracle/kernel-verifier
+// --host). Our frames, with the 24 bytes the kernel adds to a caller of an
+// inlined bpf_loop, must be the same multiset.
+TEST(KernelAgreement, FramesMatchTheVerifiersStackDepthLine) {
+  int compared = 0;
+  for (const auto &name : test::caseNames()) {
+    const json &k = test::caseFacts()[name]["kernel"];
+    if (!k.contains("6.18_detail"))
+      continue;
+    Object obj = test::loadCase(name);
+    for (auto &[prog, d] : k["6.18_detail"].items()) {
+      if (!d.contains("stack_depth") || d["stack_depth"].is_null() || d["load"] != 0)
+        continue; // a rejected program's line stops where the verifier did
+      std::multiset<uint32_t> kernel, ours;
+      std::string s = d["stack_depth"];
+      for (size_t at = 0; at <= s.size();) {
+        size_t plus = s.find('+', at);
+        kernel.insert(uint32_t(std::stoul(s.substr(at, plus - at))));
+        at = plus == std::string::npos ? s.size() + 1 : plus + 1;
+      }
+      const Program *p = obj.program(prog);
+      ASSERT_NE(p, nullptr) << name << "/" << prog;
+      for (size_t f : p->functions) {
+        const Function &fn = obj.functions[f];
+        uint32_t b = fn.frame.bytes;
+        for (auto &cb : fn.callbacks)
+          if (cb.via == "bpf_loop")
+            b += 24; // inlined bpf_loop keeps its state in the caller's frame
+        ours.insert(b);
+      }
+      EXPECT_EQ(ours, kernel) << name << "/" << prog << ": kernel says " << s;
+      ++compared;
+    }
+  }
+  EXPECT_GE(compared, 20);
+}
