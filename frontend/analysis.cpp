@@ -418,7 +418,11 @@ void Analyzer::call(const Insn &in, State &s) {
   if (passesStack && cs && cs->kind == CallKind::Local)
     for (auto &[o, sv] : s.slots)
       sv = join(sv, ret);
-  s.r[0] = passesStack ? ret : Val::scalar();
+  // Helpers never return stack pointers (the kernel has no such return
+  // type); a kfunc may hand back a buffer it was given (bpf_dynptr_slice),
+  // a subprog any pointer it was given.
+  bool mayReturnStack = passesStack && !(cs && cs->kind == CallKind::Helper);
+  s.r[0] = mayReturnStack ? ret : Val::scalar();
 }
 
 void Analyzer::transfer(const Insn &in, State &s) {

@@ -99,6 +99,7 @@ struct Symbol {
 struct Reloc {
   uint32_t type = 0;
   size_t symbol = 0; // index into symbols
+  std::optional<int64_t> addend; // RELA only (some old toolchains wrote it)
 };
 
 class Loader {
@@ -253,33 +254,38 @@ void Loader::readRelocations(const ELF64LEObjectFile &elf) {
   const auto &ef = elf.getELFFile();
   auto shdrs = unwrap(ef.sections(), path_, "section headers");
   for (const auto &sh : shdrs) {
-    if (sh.sh_type == ELF::SHT_RELA)
-      fail("section " + std::string(unwrap(ef.getSectionName(sh), path_, "section name")),
-           "RELA relocations are not used by BPF objects");
-    if (sh.sh_type != ELF::SHT_REL)
+    if (sh.sh_type != ELF::SHT_REL && sh.sh_type != ELF::SHT_RELA)
       continue;
     std::string rname = unwrap(ef.getSectionName(sh), path_, "section name").str();
     if (sh.sh_info >= sections_.size())
       fail("section " + rname, "relocates section index " + std::to_string(sh.sh_info) +
                                    ", which does not exist");
-    auto rels = ef.rels(sh);
-    if (!rels)
-      fail("section " + rname, takeError(rels.takeError()));
     const Section &target = sections_[sh.sh_info];
     // Only code and map definitions matter here; LLVM applies DWARF's own.
     bool wanted = target.exec() || target.name == ".maps" || target.name == "maps" ||
                   target.name.rfind("maps/", 0) == 0;
     if (!wanted)
       continue;
-    for (const auto &r : *rels) {
-      uint32_t symIdx = r.getSymbol(false);
+    auto add = [&](uint64_t offset, uint32_t symIdx, uint32_t type, std::optional<int64_t> addend) {
       if (symIdx >= symbols_.size())
-        fail("section " + rname, "relocation at " + hex(r.r_offset) + " names symbol " +
+        fail("section " + rname, "relocation at " + hex(offset) + " names symbol " +
                                      std::to_string(symIdx) + ", which does not exist");
-      if (r.r_offset >= target.bytes.size && target.type != ELF::SHT_NOBITS)
-        fail("section " + rname, "relocation offset " + hex(r.r_offset) + " is outside " +
-                                     target.name);
-      relocs_[sh.sh_info][r.r_offset] = Reloc{r.getType(false), symIdx};
+      if (offset >= target.bytes.size)
+        fail("section " + rname, "relocation offset " + hex(offset) + " is outside " + target.name);
+      relocs_[sh.sh_info][offset] = Reloc{type, symIdx, addend};
+    };
+    if (sh.sh_type == ELF::SHT_REL) {
+      auto rels = ef.rels(sh);
+      if (!rels)
+        fail("section " + rname, takeError(rels.takeError()));
+      for (const auto &r : *rels)
+        add(r.r_offset, r.getSymbol(false), r.getType(false), std::nullopt);
+    } else {
+      auto relas = ef.relas(sh);
+      if (!relas)
+        fail("section " + rname, takeError(relas.takeError()));
+      for (const auto &r : *relas)
+        add(r.r_offset, r.getSymbol(false), r.getType(false), int64_t(r.r_addend));
     }
   }
 }
@@ -486,6 +492,8 @@ void Loader::readProgArraySlots() {
     }
     if (!owner)
       fail("section .rel.maps", "relocation at " + hex(off) + " belongs to no map");
+    if (!owner->isProgArray())
+      continue; // maps of maps: inner map initialisers, not programs
     uint64_t valuesAt = best + mapSize_[owner->name];
     if (off < valuesAt || (off - valuesAt) % 8)
       fail("section .rel.maps", "relocation at " + hex(off) + " is not a slot of map " +
@@ -523,7 +531,8 @@ std::map<uint32_t, LdImmTarget> Loader::ldImmTargets(const Function &f) {
         t.kind = LdImmTarget::Data; // extern (ksym/kconfig)
         t.name = sym.name;
       } else if (tsec.name == ".maps" || tsec.name == "maps" || tsec.name.rfind("maps/", 0) == 0) {
-        uint64_t off = sym.value + (sym.type == ELF::STT_SECTION ? uint64_t(in.imm) : 0);
+        uint64_t off = sym.value + (rel->addend ? uint64_t(*rel->addend)
+                                    : sym.type == ELF::STT_SECTION ? uint64_t(uint32_t(in.imm)) : 0);
         for (auto &m : obj_.maps)
           if (m.section == tsec.name && mapOffset_[m.name] == off)
             t = {LdImmTarget::Map, m.name};
