@@ -10,13 +10,15 @@ using nlohmann::json;
 
 TEST(Cli, JsonHasTheContractFields) {
   auto r = test::run({PSTACK_CLI, "--format", "json", test::casePath("recursion")});
-  EXPECT_EQ(r.status, 3) << "nothing is proved yet: unknown, never safe\n" << r.err;
+  EXPECT_EQ(r.status, 0) << "kernel scheme: a tail-calling program keeps the normal stack\n" << r.err;
   json doc = json::parse(r.out);
   EXPECT_EQ(doc["schema"], "pstack-verify/1");
   ASSERT_EQ(doc["objects"].size(), 1u);
   const json &o = doc["objects"][0];
   EXPECT_EQ(o["path"], test::casePath("recursion"));
-  EXPECT_EQ(o["verdict"], "unknown");
+  EXPECT_EQ(o["verdict"], "safe");
+  EXPECT_EQ(o["programs"][0]["verdict"], "safe");
+  EXPECT_EQ(o["kernel_stack"]["with_private_stacks"], 34 * 96 + 64);
   ASSERT_EQ(o["programs"].size(), 1u);
   EXPECT_EQ(o["programs"][0]["name"], "entry");
   EXPECT_EQ(o["programs"][0]["section"], "raw_tp/sys_enter");
@@ -39,7 +41,9 @@ TEST(Cli, JsonHasTheContractFields) {
 
 TEST(Cli, TextTableListsProgramsAndFrames) {
   auto r = test::run({PSTACK_CLI, test::casePath("over_limit_chain")});
-  EXPECT_EQ(r.status, 3);
+  EXPECT_EQ(r.status, 1) << "kernel_limit";
+  EXPECT_NE(r.out.find("kernel_limit in chain: combined stack size of 4 calls is 640"),
+            std::string::npos) << r.out;
   EXPECT_NE(r.out.find("chain:160 c1:160 c2:160 c3:160"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("4 frames, 640 B"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("socket_filter"), std::string::npos);
@@ -73,10 +77,44 @@ TEST(Cli, BadUsageExitsTwo) {
 TEST(Cli, DotFile) {
   std::string dot = test::tempPath("g.dot");
   auto r = test::run({PSTACK_CLI, "--dot", dot, test::casePath("callbacks")});
-  EXPECT_EQ(r.status, 3);
+  EXPECT_EQ(r.status, 0);
   std::ifstream in(dot);
   std::string s((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   EXPECT_NE(s.find("digraph callgraph"), std::string::npos);
   EXPECT_NE(s.find("callback @"), std::string::npos);
   EXPECT_NE(s.find("color=orange"), std::string::npos) << "the async timer callback";
+}
+
+TEST(Cli, CounterexampleTraceInTextAndJson) {
+  auto t = test::run({PSTACK_CLI, "--scheme", "per-subprog", test::casePath("recursion")});
+  EXPECT_EQ(t.status, 1);
+  EXPECT_NE(t.out.find("alias in entry"), std::string::npos) << t.out;
+  EXPECT_NE(t.out.find("tail_call entry/entry (from insn 7)"), std::string::npos) << t.out;
+  EXPECT_NE(t.out.find("recursion.c:27"), std::string::npos) << t.out;
+  auto j = test::run({PSTACK_CLI, "--scheme=per-subprog", "--format=json", test::casePath("recursion")});
+  EXPECT_EQ(j.status, 1);
+  json doc = json::parse(j.out);
+  const json &v = doc["objects"][0]["violations"][0];
+  EXPECT_EQ(v["kind"], "alias");
+  ASSERT_EQ(v["trace"].size(), 3u);
+  EXPECT_EQ(v["trace"][2]["event"], "tail_call");
+  EXPECT_EQ(v["trace"][2]["insn"], 7);
+  EXPECT_EQ(v["trace"][2]["lo"], 0);
+  EXPECT_EQ(v["trace"][2]["hi"], 96);
+  EXPECT_NE(v["trace"][2]["source"].get<std::string>().find("recursion.c:27"), std::string::npos);
+}
+
+TEST(Cli, PlannedSchemeIsUnknownExitThree) {
+  auto r = test::run({PSTACK_CLI, "--scheme", "planned", test::casePath("recursion")});
+  EXPECT_EQ(r.status, 3);
+  EXPECT_NE(r.out.find("verdict: unknown"), std::string::npos);
+}
+
+TEST(Cli, EnvironmentErrorsExitTwoNamingTheKey) {
+  std::string env = test::tempPath("bad-env.json");
+  std::string text = "{\"nest\": {\"prog0\": [\"nosuch\"]}}";
+  test::writeFile(env, std::vector<uint8_t>(text.begin(), text.end()));
+  auto r = test::run({PSTACK_CLI, "--env", env, test::casePath("nested")});
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("key \"nest.prog0\": no program named nosuch"), std::string::npos) << r.err;
 }

@@ -11,7 +11,7 @@ using namespace pstack;
 
 namespace {
 
-constexpr int kExitSafe = 0, kExitUsage = 2, kExitUnknown = 3;
+constexpr int kExitSafe = 0, kExitUnsafe = 1, kExitUsage = 2, kExitUnknown = 3;
 
 const char *kUsage =
     "usage: pstack-verify [--scheme kernel|per-subprog|per-prog|planned] [--kernel 6.1|6.13]\n"
@@ -26,7 +26,9 @@ const char *kUsage =
     "  --kernel V       kernel whose rules the kernel scheme follows (default 6.13)\n"
     "  --format F       text (default) or json\n"
     "  --dot FILE       write the call graph of the (last) object as Graphviz DOT\n"
-    "  --timeout S      solver time limit per query in seconds (default 10)\n"
+    "  --timeout S      time limit per program in seconds (default 10)\n"
+    "  --env FILE       environment: nesting, re-entry, prog arrays, limits (JSON)\n"
+    "  --buffer-size N  per-prog: bytes of each program's buffer (default: computed)\n"
     "\n"
     "Exit status: 0 all safe, 1 counterexample, 2 bad usage or unreadable object,\n"
     "3 no counterexample but at least one verdict unknown.\n";
@@ -85,6 +87,16 @@ int main(int argc, char **argv) {
       } catch (const std::exception &) {
         usage("--timeout needs a positive number of seconds, not '" + v + "'");
       }
+    } else if (name == "--buffer-size") {
+      std::string v = value();
+      try {
+        size_t used = 0;
+        o.bufferSize = std::stoull(v, &used);
+        if (used != v.size())
+          throw std::invalid_argument(v);
+      } catch (const std::exception &) {
+        usage("--buffer-size needs a number of bytes, not '" + v + "'");
+      }
     } else if (name == "--emit-plan" || name == "--emit-jit" || name == "--emit-smt") {
       usage(name + " is not available in this build (needs the model)");
     } else if (!a.empty() && a[0] == '-' && a != "-") {
@@ -96,6 +108,19 @@ int main(int argc, char **argv) {
   if (objects.empty())
     usage("no object given");
 
+  VerifyOptions vo;
+  vo.scheme = *schemeFromName(o.scheme);
+  vo.kernel = o.kernel == "6.1" ? KernelVersion::V6_1 : KernelVersion::V6_13;
+  vo.timeoutSeconds = o.timeout;
+  vo.bufferSize = o.bufferSize;
+  if (!o.envFile.empty()) {
+    try {
+      vo.env = loadEnvironment(o.envFile);
+    } catch (const InputError &e) {
+      std::cerr << "pstack-verify: " << e.what() << "\n";
+      return kExitUsage;
+    }
+  }
   std::vector<cli::ObjectResult> results;
   bool anyError = false;
   for (auto &path : objects) {
@@ -105,13 +130,20 @@ int main(int argc, char **argv) {
       if (std::filesystem::is_directory(path))
         throw InputError(path, "", "is a directory, not a BPF object");
       r.object = std::make_unique<Object>(loadObject(path));
+      if (!o.envFile.empty())
+        applyEnvironment(*r.object, vo.env, o.envFile);
       r.graph = std::make_unique<CallGraph>(*r.object);
+      r.report = verify(*r.object, *r.graph, vo);
     } catch (const InputError &e) {
       r.error = e.what();
+      r.graph.reset(); // half-read: print nothing of it
+      r.object.reset();
       anyError = true;
       std::cerr << "pstack-verify: " << e.what() << "\n";
     } catch (const std::exception &e) {
       r.error = std::string("internal error: ") + e.what();
+      r.graph.reset();
+      r.object.reset();
       anyError = true;
       std::cerr << "pstack-verify: " << path << ": internal error: " << e.what() << "\n";
     }
@@ -144,6 +176,10 @@ int main(int argc, char **argv) {
   }
   if (anyError)
     return kExitUsage;
-  // Until the model proves something, every verdict is unknown.
-  return results.empty() ? kExitSafe : kExitUnknown;
+  bool unsafe = false, unknown = false;
+  for (auto &r : results) {
+    unsafe |= r.report->verdict == Verdict::Unsafe;
+    unknown |= r.report->verdict == Verdict::Unknown;
+  }
+  return unsafe ? kExitUnsafe : unknown ? kExitUnknown : kExitSafe;
 }

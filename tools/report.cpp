@@ -8,6 +8,11 @@ namespace pstack::cli {
 uint32_t chainRounding(const Options &o) { return o.kernel == "6.1" ? 32 : 16; }
 
 namespace {
+std::string trim(const std::string &s) {
+  size_t b = s.find_first_not_of(" \t"), e = s.find_last_not_of(" \t");
+  return b == std::string::npos ? "" : s.substr(b, e - b + 1);
+}
+
 std::string joinNames(const Object &obj, const Program &p) {
   std::string s;
   for (size_t f : p.functions) {
@@ -24,15 +29,15 @@ nlohmann::json toJson(const ObjectResult &r, const Options &o) {
   using nlohmann::json;
   json j;
   j["path"] = r.path;
-  if (!r.object) {
+  if (!r.object || !r.report) {
     j["verdict"] = "error";
     j["error"] = r.error;
     return j;
   }
   const Object &obj = *r.object;
   const CallGraph &g = *r.graph;
-  // The model is not wired in yet: nothing is proved, so nothing is safe.
-  j["verdict"] = "unknown";
+  const Report &rep = *r.report;
+  j["verdict"] = verdictName(rep.verdict);
   j["line_info"] = obj.lineInfoSource.empty() ? json(nullptr) : json(obj.lineInfoSource);
   json progs = json::array();
   for (size_t p = 0; p < obj.programs.size(); ++p) {
@@ -41,7 +46,13 @@ nlohmann::json toJson(const ObjectResult &r, const Options &o) {
     jp["name"] = pr.name;
     jp["section"] = pr.section;
     jp["type"] = progTypeName(pr.type);
-    jp["verdict"] = "unknown";
+    const ProgramReport &prr = rep.programs.at(p);
+    jp["verdict"] = verdictName(prr.verdict);
+    if (!prr.reason.empty())
+      jp["reason"] = prr.reason;
+    if (o.scheme == "kernel")
+      jp["private_stack"] = prr.privateStack;
+    jp["kernel_stack_bytes"] = prr.kernelStackBytes;
     json fns = json::array();
     for (size_t f : pr.functions) {
       const Function &fn = obj.functions[f];
@@ -102,14 +113,36 @@ nlohmann::json toJson(const ObjectResult &r, const Options &o) {
     cyc.push_back(names);
   }
   j["cycles"] = cyc;
-  j["plan"] = nullptr;
-  j["violations"] = json::array();
+  json plan = {{"scheme", schemeName(rep.scheme)}, {"bytes_per_cpu", rep.bytesPerCpu}};
+  json bufs = json::array();
+  for (auto &b : rep.buffers)
+    bufs.push_back({{"name", b.name}, {"bytes", b.bytes}, {"guard", b.guard}});
+  plan["buffers"] = bufs;
+  j["plan"] = plan;
+  j["kernel_stack"] = {{"with_private_stacks", rep.kernelStackWith},
+                       {"without_private_stacks", rep.kernelStackWithout}};
+  json viols = json::array();
+  for (auto &v : rep.violations) {
+    json jv = {{"kind", v.kind}, {"program", v.program}, {"message", v.message}};
+    json tr = json::array();
+    for (auto &st : v.trace) {
+      json js = {{"event", st.event}, {"program", st.program}, {"function", st.function},
+                 {"region", st.region}, {"lo", st.lo}, {"hi", st.hi}, {"clash", st.clash}};
+      js["insn"] = st.insn ? json(*st.insn) : json(nullptr);
+      if (st.source)
+        js["source"] = st.source->str();
+      tr.push_back(js);
+    }
+    jv["trace"] = tr;
+    viols.push_back(jv);
+  }
+  j["violations"] = viols;
   return j;
 }
 
 std::string toText(const ObjectResult &r, const Options &o) {
   std::ostringstream os;
-  if (!r.object) {
+  if (!r.object || !r.report) {
     os << r.path << ": error: " << r.error << "\n";
     return os.str();
   }
@@ -131,7 +164,11 @@ std::string toText(const ObjectResult &r, const Options &o) {
     std::string c = std::to_string(chain.frames) + " frames, " + std::to_string(chain.bytes) + " B";
     if (chain.recursive)
       c += ", recursive";
-    rows.push_back({{pr.name, pr.section, progTypeName(pr.type), joinNames(obj, pr), c, "unknown"}});
+    const ProgramReport &prr = r.report->programs.at(p);
+    std::string verdict = verdictName(prr.verdict);
+    if (o.scheme == "kernel" && prr.privateStack)
+      verdict += " (private stack)";
+    rows.push_back({{pr.name, pr.section, progTypeName(pr.type), joinNames(obj, pr), c, verdict}});
   }
   size_t w[6] = {0};
   for (auto &row : rows)
@@ -139,7 +176,7 @@ std::string toText(const ObjectResult &r, const Options &o) {
       w[i] = std::max(w[i], row.cells[i].size());
   for (size_t k = 0; k < rows.size(); ++k) {
     for (int i = 0; i < 6; ++i)
-      os << std::left << std::setw(int(w[i])) << rows[k].cells[i] << (i < 5 ? "  " : "\n");
+      os << std::left << std::setw(i < 5 ? int(w[i]) : 0) << rows[k].cells[i] << (i < 5 ? "  " : "\n");
     if (k == 0) {
       for (int i = 0; i < 6; ++i)
         os << std::string(w[i], '-') << (i < 5 ? "  " : "\n");
@@ -166,7 +203,29 @@ std::string toText(const ObjectResult &r, const Options &o) {
            << (tc.map ? *tc.map : std::string("an unknown map"))
            << " is unresolved: taken as reaching every compatible program ("
            << tc.targets.size() << ")\n";
-  os << "verdict: unknown (the model is not available in this build: nothing is proved)\n";
+  const Report &rep = *r.report;
+  for (auto &p : rep.programs)
+    if (p.verdict == Verdict::Unknown)
+      os << "  unknown: " << p.name << ": " << p.reason << "\n";
+  for (auto &v : rep.violations) {
+    os << "\n" << v.kind << " in " << v.program << ": " << v.message << "\n";
+    for (size_t i = 0; i < v.trace.size(); ++i) {
+      const TraceStep &st = v.trace[i];
+      os << "  " << (st.clash ? "*" : " ") << " #" << i << " " << std::left << std::setw(9)
+         << st.event << " " << st.program << "/" << st.function;
+      if (st.insn)
+        os << " (from insn " << *st.insn << ")";
+      os << "  " << st.region << " [" << st.lo << ", " << st.hi << ")";
+      if (st.source)
+        os << "  " << st.source->str() << (st.source->text.empty() ? "" : ": " + trim(st.source->text));
+      os << "\n";
+    }
+  }
+  os << "scheme " << schemeName(rep.scheme) << ": " << rep.bytesPerCpu << " bytes per CPU in "
+     << rep.buffers.size() << " buffers; kernel stack " << rep.kernelStackWith << " B";
+  if (rep.scheme == Scheme::Kernel && o.kernel != "6.1")
+    os << " (" << rep.kernelStackWithout << " B without private stacks)";
+  os << "\nverdict: " << verdictName(rep.verdict) << "\n";
   return os.str();
 }
 

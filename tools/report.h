@@ -2,6 +2,7 @@
 #pragma once
 
 #include "frontend/frontend.h"
+#include "model/model.h"
 
 #include <nlohmann/json.hpp>
 #include <memory>
@@ -16,6 +17,7 @@ struct Options {
   std::string dotFile;
   std::string envFile;
   double timeout = 10;
+  std::optional<uint64_t> bufferSize;
 };
 
 // Kernel rounding of frames on a call chain: 32 bytes on 6.1, 16 on 6.12+.
@@ -26,6 +28,7 @@ struct ObjectResult {
   // heap-held: the graph refers to the object, which must not move
   std::unique_ptr<Object> object;
   std::unique_ptr<CallGraph> graph;
+  std::optional<Report> report;
   std::string error; // set when the object could not be read
 };
 

@@ -1,0 +1,127 @@
+// Environment files (--env): what the object cannot say. Errors name the key.
+#include "model/model.h"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <fstream>
+
+namespace pstack {
+
+Environment loadEnvironment(const std::string &path) {
+  std::ifstream in(path);
+  if (!in)
+    throw InputError(path, "", "cannot open environment file");
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(in);
+  } catch (const nlohmann::json::exception &e) {
+    throw InputError(path, "", std::string("not valid JSON: ") + e.what());
+  }
+  auto bad = [&](const std::string &key, const std::string &why) {
+    return InputError(path, "key \"" + key + "\"", why);
+  };
+  if (!j.is_object())
+    throw bad("", "the environment must be a JSON object");
+  Environment env;
+  for (auto &[key, v] : j.items()) {
+    if (key == "nest") {
+      if (!v.is_object())
+        throw bad(key, "must map a program to the list of programs its kfunc calls may run");
+      for (auto &[prog, list] : v.items()) {
+        if (!list.is_array())
+          throw bad("nest." + prog, "must be a list of program names");
+        for (auto &q : list) {
+          if (!q.is_string())
+            throw bad("nest." + prog, "must be a list of program names");
+          env.nest[prog].push_back(q.get<std::string>());
+        }
+      }
+    } else if (key == "reenter") {
+      if (!v.is_array())
+        throw bad(key, "must be a list of program names");
+      for (auto &q : v) {
+        if (!q.is_string())
+          throw bad(key, "must be a list of program names");
+        env.reenter.insert(q.get<std::string>());
+      }
+    } else if (key == "prog_arrays") {
+      if (!v.is_object())
+        throw bad(key, "must map a prog array to {\"slot\": \"program\"}");
+      for (auto &[map, slots] : v.items()) {
+        if (!slots.is_object())
+          throw bad("prog_arrays." + map, "must map slot numbers to program names");
+        for (auto &[slot, prog] : slots.items()) {
+          size_t used = 0;
+          unsigned long n = 0;
+          try {
+            n = std::stoul(slot, &used);
+          } catch (const std::exception &) {
+            used = 0;
+          }
+          if (used != slot.size() || !prog.is_string())
+            throw bad("prog_arrays." + map + "." + slot, "must be a slot number mapped to a program name");
+          env.progArrays[map][uint32_t(n)] = prog.get<std::string>();
+        }
+      }
+    } else if (key == "tail_call_limit") {
+      if (!v.is_number_unsigned())
+        throw bad(key, "must be a non-negative integer (the kernel's is 33)");
+      env.tailCallLimit = v.get<uint32_t>();
+    } else if (key == "kernel_stack_budget") {
+      if (!v.is_number_unsigned() || v.get<uint64_t>() == 0)
+        throw bad(key, "must be a positive number of bytes (x86-64: 16384)");
+      env.kernelStackBudget = v.get<uint32_t>();
+    } else if (key == "$schema" || key == "comment") {
+      continue;
+    } else {
+      throw bad(key, "unknown key (known: nest, reenter, prog_arrays, tail_call_limit, "
+                     "kernel_stack_budget)");
+    }
+  }
+  return env;
+}
+
+void applyEnvironment(Object &obj, const Environment &env, const std::string &envPath) {
+  auto bad = [&](const std::string &key, const std::string &why) {
+    return InputError(envPath, "key \"" + key + "\"", why + " in " + obj.path);
+  };
+  for (auto &[p, list] : env.nest) {
+    if (!obj.program(p))
+      throw bad("nest." + p, "no program named " + p);
+    for (auto &q : list)
+      if (!obj.program(q))
+        throw bad("nest." + p, "no program named " + q);
+  }
+  for (auto &p : env.reenter)
+    if (!obj.program(p))
+      throw bad("reenter", "no program named " + p);
+  for (auto &[map, slots] : env.progArrays) {
+    const Map *m = obj.map(map);
+    if (!m || !m->isProgArray())
+      throw bad("prog_arrays." + map, "no prog array named " + map);
+    for (auto &[slot, prog] : slots)
+      if (!obj.program(prog))
+        throw bad("prog_arrays." + map + "." + std::to_string(slot), "no program named " + prog);
+    // the environment is the contents: a constant slot reaches its program,
+    // a variable slot every program listed
+    for (auto &f : obj.functions)
+      for (auto &tc : f.tailCalls) {
+        if (!tc.map || *tc.map != map)
+          continue;
+        tc.targets.clear();
+        tc.resolved = true;
+        if (tc.slot) {
+          auto it = slots.find(uint32_t(*tc.slot));
+          if (it != slots.end())
+            tc.targets.push_back(it->second);
+        } else {
+          for (auto &[s, prog] : slots)
+            if (std::find(tc.targets.begin(), tc.targets.end(), prog) == tc.targets.end())
+              tc.targets.push_back(prog);
+        }
+      }
+  }
+}
+
+} // namespace pstack

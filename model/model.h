@@ -1,0 +1,108 @@
+// model: activation stacks of nested BPF programs on one CPU, where each
+// scheme puts every frame, and the properties of DESIGN.md ("The model").
+//
+// This header exposes only plain types: no Z3, no LLVM.
+#pragma once
+
+#include "frontend/frontend.h"
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace pstack {
+
+enum class Scheme { Kernel, PerSubprog, PerProg, Planned };
+const char *schemeName(Scheme s);
+std::optional<Scheme> schemeFromName(const std::string &s);
+
+enum class KernelVersion { V6_1, V6_13 };
+
+// What the object cannot say: which programs a kfunc call may run on the
+// same CPU, which programs may interrupt themselves, prog-array contents
+// filled by user space, and the limits.
+struct Environment {
+  std::map<std::string, std::vector<std::string>> nest; // program -> programs
+  std::set<std::string> reenter;
+  std::map<std::string, std::map<uint32_t, std::string>> progArrays; // map -> slots
+  uint32_t tailCallLimit = 33;       // MAX_TAIL_CALL_CNT
+  uint32_t kernelStackBudget = 16384; // x86-64 THREAD_SIZE
+};
+
+// Reads an environment file (JSON). Throws InputError naming the key.
+Environment loadEnvironment(const std::string &path);
+
+// Applies what the environment says to an object before its call graph is
+// built: prog-array contents replace the targets of tail calls through those
+// maps. Throws InputError (naming `envPath` and the key) for a program or
+// map the object does not have.
+void applyEnvironment(Object &obj, const Environment &env, const std::string &envPath);
+
+enum class Verdict { Safe, Unsafe, Unknown };
+const char *verdictName(Verdict v);
+
+struct TraceStep {
+  std::string event;    // enter|call|tail_call|callback|nest|reenter
+  std::string program;
+  std::string function;
+  std::optional<uint32_t> insn; // the site in the previous frame that led here
+  std::optional<SourceLoc> source;
+  std::string region;   // "kernel_stack" or the per-CPU buffer's name
+  int64_t lo = 0, hi = 0; // frame bytes [lo, hi) within the region
+  bool clash = false;   // one of the two frames the violation is about
+};
+
+struct Violation {
+  std::string kind; // alias|overflow|out_of_frame|r9_clobber|kernel_limit
+  std::string program;
+  std::string message;
+  std::vector<TraceStep> trace;
+};
+
+struct Buffer {
+  std::string name;  // "prog/func" or "prog"
+  uint64_t bytes = 0; // usable bytes
+  uint64_t guard = 0; // guard bytes at each end
+};
+
+struct ProgramReport {
+  std::string name;
+  Verdict verdict = Verdict::Unknown;
+  std::string reason;          // for unknown
+  bool privateStack = false;   // kernel scheme: does it get one
+  uint64_t bytesPerCpu = 0;    // its buffers, guards included
+  uint64_t kernelStackBytes = 0; // worst kernel-stack use of its chains
+};
+
+struct Report {
+  Verdict verdict = Verdict::Unknown;
+  Scheme scheme = Scheme::Kernel;
+  std::vector<ProgramReport> programs;
+  std::vector<Violation> violations;
+  std::vector<Buffer> buffers;
+  uint64_t bytesPerCpu = 0;
+  uint64_t kernelStackWith = 0, kernelStackWithout = 0; // worst nested chain
+  uint64_t statesExplored = 0;
+};
+
+struct VerifyOptions {
+  Scheme scheme = Scheme::Kernel;
+  KernelVersion kernel = KernelVersion::V6_13;
+  Environment env;
+  double timeoutSeconds = 10;
+  // per-prog: the buffer size of every program (default: what the tool
+  // computes as enough, when that is finite).
+  std::optional<uint64_t> bufferSize;
+  uint32_t maxCallDepth = 8; // bound of the bounded engine (frames per program)
+};
+
+// The bounded engine: explores every activation stack the environment
+// allows (calls to depth `maxCallDepth`, tail-call chains to the limit,
+// nesting and re-entry), places each frame as the scheme says, and checks
+// the properties. A state space it cannot finish in time is `unknown`.
+Report verify(const Object &obj, const CallGraph &graph, const VerifyOptions &opts);
+
+} // namespace pstack
