@@ -2,6 +2,8 @@
 // crash — a result or an InputError — and known facts hold.
 #include "tests/support.h"
 
+#include "model/model.h"
+
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -25,6 +27,20 @@ TEST(Corpus, EveryObjectReadsOrGivesAClearError) {
       CallGraph g(o);
       for (size_t p = 0; p < o.programs.size(); ++p)
         (void)g.deepestChain(p, 16);
+      // every scheme gives a verdict per program; unknown carries a reason
+      for (Scheme s : {Scheme::Kernel, Scheme::PerSubprog, Scheme::PerProg}) {
+        VerifyOptions vo;
+        vo.scheme = s;
+        vo.timeoutSeconds = 5;
+        Report r = verify(o, g, vo);
+        EXPECT_EQ(r.programs.size(), o.programs.size());
+        for (auto &p : r.programs)
+          if (p.verdict == Verdict::Unknown) {
+            EXPECT_FALSE(p.reason.empty()) << e.path() << " " << p.name;
+          }
+        for (auto &v : r.violations)
+          EXPECT_FALSE(v.trace.empty()) << e.path() << " " << v.kind;
+      }
       ++ok;
     } catch (const InputError &err) {
       EXPECT_NE(std::string(err.what()).find(e.path().string()), std::string::npos);
