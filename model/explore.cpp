@@ -191,9 +191,15 @@ Frame Explorer::place(const std::vector<Frame> &stack, size_t node, const std::s
       f.hi = f.lo + F;
     } else if (top && event == "tail_call") {
       // r9 unchanged: the new frame starts where the replaced one started
+      // (or, with r9 at the frame top, ends where the replaced one ended)
       f.region = top->region;
-      f.lo = top->lo;
-      f.hi = f.lo + F;
+      if (o_.perProgR9AtTop) {
+        f.hi = top->hi;
+        f.lo = f.hi - F;
+      } else {
+        f.lo = top->lo;
+        f.hi = f.lo + F;
+      }
     } else {
       // a new activation: the entry prologue sets r9 to its own buffer
       f.region = prog(node).name;
@@ -275,6 +281,14 @@ std::optional<Violation> Explorer::check(const std::vector<State> &states, int i
       v.trace = trace(states, idx, {st.size() - 1, st.size() - 1});
       return v;
     }
+  } else if (o_.scheme == Scheme::PerProg && top.lo < 0) {
+    Violation v;
+    v.kind = "overflow";
+    v.program = prog(st.front().node).name;
+    v.message = g_.nodeName(top.node) + " frame [" + std::to_string(top.lo) + ", " +
+                std::to_string(top.hi) + ") starts below buffer " + top.region;
+    v.trace = trace(states, idx, {st.size() - 1, st.size() - 1});
+    return v;
   } else if ((o_.scheme == Scheme::PerProg) && o_.bufferSize && uint64_t(top.hi) > *o_.bufferSize) {
     Violation v;
     v.kind = "overflow";
@@ -300,10 +314,13 @@ void Explorer::exploreFrom(size_t program, ProgramReport &pr) {
            std::to_string(f.tailCount) + "/" + std::to_string(f.chainFrames) + ";";
     return k;
   };
-  auto push = [&](std::vector<Frame> st, int parent) -> std::optional<Violation> {
+  // the first (so minimal) violation of each kind; a violating state is
+  // not expanded further
+  std::vector<Violation> found;
+  auto push = [&](std::vector<Frame> st, int parent) -> bool {
     std::string k = key(st);
     if (seen.count(k))
-      return std::nullopt;
+      return false;
     State s;
     s.stack = std::move(st);
     s.parent = parent;
@@ -313,18 +330,25 @@ void Explorer::exploreFrom(size_t program, ProgramReport &pr) {
     const Frame &top = states[idx].stack.back();
     if (top.region != "kernel_stack")
       bufferHi_[top.region] = std::max<uint64_t>(bufferHi_[top.region], uint64_t(top.hi));
-    if (auto v = check(states, idx))
-      return v;
+    if (auto v = check(states, idx)) {
+      v->program = obj_.programs[program].name; // the activation the search started from
+      bool newKind = true;
+      for (auto &f : found)
+        newKind &= f.kind != v->kind;
+      if (newKind)
+        found.push_back(std::move(*v));
+      return false;
+    }
     queue.push_back(idx);
-    return std::nullopt;
+    return false;
   };
-  std::optional<Violation> found = push({place({}, entryNode(program), "enter", std::nullopt, false)}, -1);
+  push({place({}, entryNode(program), "enter", std::nullopt, false)}, -1);
   bool cut = false;
   std::string cutReason;
   std::map<std::string, size_t> progIndex;
   for (size_t p = 0; p < obj_.programs.size(); ++p)
     progIndex[obj_.programs[p].name] = p;
-  while (!found && !queue.empty()) {
+  while (!queue.empty()) {
     if (states.size() > kMaxStates) {
       cut = true;
       cutReason = "more than " + std::to_string(kMaxStates) + " activation stacks";
@@ -357,8 +381,7 @@ void Explorer::exploreFrom(size_t program, ProgramReport &pr) {
         }
         auto next = st;
         next.push_back(place(st, e.to, e.kind == EdgeKind::Call ? "call" : "callback", e.insn, false));
-        if ((found = push(std::move(next), idx)))
-          break;
+        push(std::move(next), idx);
       } else if (e.kind == EdgeKind::TailCall) {
         if (top.tailCount >= o_.env.tailCallLimit)
           continue; // the kernel refuses the 34th tail call
@@ -367,12 +390,9 @@ void Explorer::exploreFrom(size_t program, ProgramReport &pr) {
         Frame f = place(st, e.to, "tail_call", e.insn, true);
         f.activation = top.activation;
         below.push_back(f);
-        if ((found = push(std::move(below), idx)))
-          break;
+        push(std::move(below), idx);
       }
     }
-    if (found)
-      break;
     // nesting through kfunc calls, re-entry, async callbacks: a new
     // activation on top
     std::vector<std::pair<size_t, std::string>> nested;
@@ -413,14 +433,14 @@ void Explorer::exploreFrom(size_t program, ProgramReport &pr) {
       f.event = ev;
       f.async = ev == "callback";
       next.push_back(f);
-      if ((found = push(std::move(next), idx)))
-        break;
+      push(std::move(next), idx);
     }
   }
   rep_.statesExplored += states.size();
-  if (found) {
+  if (!found.empty()) {
     pr.verdict = Verdict::Unsafe;
-    rep_.violations.push_back(*found);
+    for (auto &v : found)
+      rep_.violations.push_back(std::move(v));
   } else if (cut) {
     pr.verdict = Verdict::Unknown;
     pr.reason = cutReason;

@@ -97,6 +97,10 @@ struct VerifyOptions {
   // computes as enough, when that is finite).
   std::optional<uint64_t> bufferSize;
   uint32_t maxCallDepth = 8; // bound of the bounded engine (frames per program)
+  // per-prog variant: r9 points at the top of the frame instead of its
+  // base, and a tail call keeps r9 — a larger tail-callee then grows down
+  // into the frames below it.
+  bool perProgR9AtTop = false;
 };
 
 // The bounded engine: explores every activation stack the environment

@@ -232,3 +232,26 @@ TEST(Environment, ErrorsNameTheKey) {
         << e.what();
   }
 }
+
+TEST(Model, PerProgWithR9AtTheTopLetsALargerTailCalleeReachIntoTheCaller) {
+  Report base = run("recursion_top", Scheme::PerProg);
+  EXPECT_EQ(base.verdict, Verdict::Safe);
+  VerifyOptions o;
+  o.perProgR9AtTop = true;
+  Report top = run("recursion_top", Scheme::PerProg, o);
+  EXPECT_EQ(top.verdict, Verdict::Unsafe);
+  const Violation *alias = nullptr;
+  for (auto &v : top.violations)
+    if (v.kind == "alias")
+      alias = &v;
+  ASSERT_NE(alias, nullptr) << "big's frame grows down into small's live frame";
+  ASSERT_EQ(alias->trace.size(), 3u);
+  EXPECT_EQ(alias->trace[0].function, "small");
+  EXPECT_EQ(alias->trace[1].function, "relay");
+  EXPECT_EQ(alias->trace[2].event, "tail_call");
+  EXPECT_EQ(alias->trace[2].function, "big");
+  EXPECT_EQ(alias->trace[2].hi, 32 + 64); // ends where relay's frame ended
+  EXPECT_EQ(alias->trace[2].lo, 96 - 256);
+  EXPECT_TRUE(alias->trace[0].clash);
+  EXPECT_TRUE(alias->trace[2].clash);
+}

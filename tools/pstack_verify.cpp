@@ -29,6 +29,7 @@ const char *kUsage =
     "  --timeout S      time limit per program in seconds (default 10)\n"
     "  --env FILE       environment: nesting, re-entry, prog arrays, limits (JSON)\n"
     "  --buffer-size N  per-prog: bytes of each program's buffer (default: computed)\n"
+    "  --per-prog-r9 W  per-prog: r9 at the frame `base` (default) or `top`\n"
     "\n"
     "Exit status: 0 all safe, 1 counterexample, 2 bad usage or unreadable object,\n"
     "3 no counterexample but at least one verdict unknown.\n";
@@ -87,6 +88,11 @@ int main(int argc, char **argv) {
       } catch (const std::exception &) {
         usage("--timeout needs a positive number of seconds, not '" + v + "'");
       }
+    } else if (name == "--per-prog-r9") {
+      std::string v = value();
+      if (v != "base" && v != "top")
+        usage("--per-prog-r9 is base or top, not '" + v + "'");
+      o.r9AtTop = v == "top";
     } else if (name == "--buffer-size") {
       std::string v = value();
       try {
@@ -113,6 +119,7 @@ int main(int argc, char **argv) {
   vo.kernel = o.kernel == "6.1" ? KernelVersion::V6_1 : KernelVersion::V6_13;
   vo.timeoutSeconds = o.timeout;
   vo.bufferSize = o.bufferSize;
+  vo.perProgR9AtTop = o.r9AtTop;
   if (!o.envFile.empty()) {
     try {
       vo.env = loadEnvironment(o.envFile);

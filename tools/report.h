@@ -18,6 +18,7 @@ struct Options {
   std::string envFile;
   double timeout = 10;
   std::optional<uint64_t> bufferSize;
+  bool r9AtTop = false;
 };
 
 // Kernel rounding of frames on a call chain: 32 bytes on 6.1, 16 on 6.12+.
