@@ -24,6 +24,12 @@ const char *edgeKindName(EdgeKind k) {
   return "?";
 }
 
+uint32_t kernelFrameCost(uint32_t bytes, uint32_t round) {
+  if (round >= 32) // the interpreter's granularity: even an empty frame counts
+    bytes = std::max<uint32_t>(bytes, 1);
+  return round ? (bytes + round - 1) / round * round : bytes;
+}
+
 CallGraph::CallGraph(const Object &obj) : obj_(obj) {
   std::map<std::string, size_t> fnIndex;
   for (size_t i = 0; i < obj.functions.size(); ++i)
@@ -93,10 +99,7 @@ std::vector<std::vector<size_t>> CallGraph::cycles() const {
 CallGraph::Chain CallGraph::deepestChain(size_t program, uint32_t round) const {
   Chain best;
   auto cost = [&](size_t n) {
-    uint32_t b = obj_.functions[nodes_[n].function].frame.bytes;
-    if (round >= 32) // the interpreter's granularity: even an empty frame counts
-      b = std::max<uint32_t>(b, 1);
-    return round ? (b + round - 1) / round * round : b;
+    return kernelFrameCost(obj_.functions[nodes_[n].function].frame.bytes, round);
   };
   auto start = node(program, obj_.programs[program].entry);
   if (!start)

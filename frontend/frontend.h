@@ -208,6 +208,11 @@ struct GraphEdge {
   bool async = false;      // callbacks
 };
 
+// A frame as the kernel verifier counts it on a call chain: rounded up to
+// `round` bytes (32 on 6.1, whose interpreter counts even an empty frame;
+// 16 on 6.12+ when JITed).
+uint32_t kernelFrameCost(uint32_t bytes, uint32_t round);
+
 // Refers to the Object it was built from, which must outlive it and stay put.
 class CallGraph {
 public:

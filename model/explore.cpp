@@ -253,51 +253,43 @@ std::vector<TraceStep> Explorer::trace(const std::vector<State> &states, int idx
 std::optional<Violation> Explorer::check(const std::vector<State> &states, int idx) {
   const auto &st = states[idx].stack;
   const Frame &top = st.back();
+  const size_t last = st.size() - 1;
+  // the caller (exploreFrom) sets `program`: the activation it started from
+  auto violation = [&](const char *kind, const std::string &msg, size_t other) {
+    Violation v;
+    v.kind = kind;
+    v.message = msg;
+    v.trace = trace(states, idx, {other, last});
+    return v;
+  };
+  auto range = [](const Frame &f) {
+    return "[" + std::to_string(f.lo) + ", " + std::to_string(f.hi) + ")";
+  };
   // alias: the new top frame against every live frame below it
-  for (size_t i = 0; i + 1 < st.size(); ++i) {
+  for (size_t i = 0; i < last; ++i) {
     const Frame &f = st[i];
     if (f.region != top.region || f.region == "kernel_stack")
       continue;
-    if (f.lo < top.hi && top.lo < f.hi && f.hi > f.lo && top.hi > top.lo) {
-      Violation v;
-      v.kind = "alias";
-      v.program = prog(st.front().node).name;
-      std::ostringstream m;
-      m << g_.nodeName(top.node) << " frame [" << top.lo << ", " << top.hi << ") overlaps live "
-        << g_.nodeName(f.node) << " frame [" << f.lo << ", " << f.hi << ") in " << f.region;
-      v.message = m.str();
-      v.trace = trace(states, idx, {i, st.size() - 1});
-      return v;
-    }
+    if (f.lo < top.hi && top.lo < f.hi && f.hi > f.lo && top.hi > top.lo)
+      return violation("alias", g_.nodeName(top.node) + " frame " + range(top) + " overlaps live " +
+                                    g_.nodeName(f.node) + " frame " + range(f) + " in " + f.region,
+                       i);
   }
-  // overflow: a private buffer of fixed size, or the kernel-stack budget
+  // overflow: the kernel-stack budget, or a per-prog buffer
   if (top.region == "kernel_stack") {
-    if (uint64_t(top.hi) > o_.env.kernelStackBudget) {
-      Violation v;
-      v.kind = "overflow";
-      v.program = prog(st.front().node).name;
-      v.message = "kernel stack reaches " + std::to_string(top.hi) + " bytes, over the budget of " +
-                  std::to_string(o_.env.kernelStackBudget);
-      v.trace = trace(states, idx, {st.size() - 1, st.size() - 1});
-      return v;
-    }
+    if (uint64_t(top.hi) > o_.env.kernelStackBudget)
+      return violation("overflow", "kernel stack reaches " + std::to_string(top.hi) +
+                                       " bytes, over the budget of " +
+                                       std::to_string(o_.env.kernelStackBudget),
+                       last);
   } else if (o_.scheme == Scheme::PerProg && top.lo < 0) {
-    Violation v;
-    v.kind = "overflow";
-    v.program = prog(st.front().node).name;
-    v.message = g_.nodeName(top.node) + " frame [" + std::to_string(top.lo) + ", " +
-                std::to_string(top.hi) + ") starts below buffer " + top.region;
-    v.trace = trace(states, idx, {st.size() - 1, st.size() - 1});
-    return v;
-  } else if ((o_.scheme == Scheme::PerProg) && o_.bufferSize && uint64_t(top.hi) > *o_.bufferSize) {
-    Violation v;
-    v.kind = "overflow";
-    v.program = prog(st.front().node).name;
-    v.message = g_.nodeName(top.node) + " frame [" + std::to_string(top.lo) + ", " +
-                std::to_string(top.hi) + ") leaves buffer " + top.region + " of " +
-                std::to_string(*o_.bufferSize) + " bytes";
-    v.trace = trace(states, idx, {st.size() - 1, st.size() - 1});
-    return v;
+    return violation("overflow", g_.nodeName(top.node) + " frame " + range(top) +
+                                     " starts below buffer " + top.region,
+                     last);
+  } else if (o_.scheme == Scheme::PerProg && o_.bufferSize && uint64_t(top.hi) > *o_.bufferSize) {
+    return violation("overflow", g_.nodeName(top.node) + " frame " + range(top) + " leaves buffer " +
+                                     top.region + " of " + std::to_string(*o_.bufferSize) + " bytes",
+                     last);
   }
   return std::nullopt;
 }
@@ -459,12 +451,7 @@ void Explorer::staticChecks() {
   uint32_t round = o_.kernel == KernelVersion::V6_1 ? 32 : 16;
   for (size_t p = 0; p < obj_.programs.size(); ++p) {
     const Program &pr = obj_.programs[p];
-    auto cost = [&](size_t node) -> uint32_t {
-      uint32_t b = frameBytes(node);
-      if (round == 32)
-        b = std::max<uint32_t>(b, 1);
-      return (b + round - 1) / round * round;
-    };
+    auto cost = [&](size_t node) { return kernelFrameCost(frameBytes(node), round); };
     auto addViolation = [&](const std::vector<size_t> &path, const std::string &msg) {
       Violation v;
       v.kind = "kernel_limit";

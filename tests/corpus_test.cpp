@@ -13,11 +13,17 @@ namespace fs = std::filesystem;
 
 namespace {
 std::string corpus(const std::string &rel) { return test::corpusDir() + "/ebpf-samples/" + rel; }
+
+class Corpus : public ::testing::Test {
+protected:
+  void SetUp() override {
+    if (test::corpusDir().empty())
+      GTEST_SKIP() << "../shared/corpus is not present";
+  }
+};
 } // namespace
 
-TEST(Corpus, EveryObjectReadsOrGivesAClearError) {
-  if (test::corpusDir().empty())
-    GTEST_SKIP() << "../shared/corpus is not present";
+TEST_F(Corpus, EveryObjectReadsOrGivesAClearError) {
   int ok = 0, errors = 0;
   for (auto &e : fs::recursive_directory_iterator(test::corpusDir())) {
     if (!e.is_regular_file() || e.path().extension() != ".o")
@@ -50,9 +56,7 @@ TEST(Corpus, EveryObjectReadsOrGivesAClearError) {
   EXPECT_GT(ok, 140) << ok << " read, " << errors << " errors";
 }
 
-TEST(Corpus, InvalidObjectsAreRejected) {
-  if (test::corpusDir().empty())
-    GTEST_SKIP() << "../shared/corpus is not present";
+TEST_F(Corpus, InvalidObjectsAreRejected) {
   for (auto name : {"invalid/badsymsize.o", "invalid/invalid-lddw.o"}) {
     try {
       loadObject(corpus(name));
@@ -63,9 +67,7 @@ TEST(Corpus, InvalidObjectsAreRejected) {
   }
 }
 
-TEST(Corpus, Bpf2BpfCalls) {
-  if (test::corpusDir().empty())
-    GTEST_SKIP() << "../shared/corpus is not present";
+TEST_F(Corpus, Bpf2BpfCalls) {
   Object o = loadObject(corpus("build/bpf2bpf.o"));
   ASSERT_EQ(o.programs.size(), 1u);
   const Function *func = o.function("func");
@@ -78,9 +80,7 @@ TEST(Corpus, Bpf2BpfCalls) {
   EXPECT_GE(func->frame.bytes, 80u);
 }
 
-TEST(Corpus, Sockex3TailCallsAreUnresolvedAndReachEverySocketProgram) {
-  if (test::corpusDir().empty())
-    GTEST_SKIP() << "../shared/corpus is not present";
+TEST_F(Corpus, Sockex3TailCallsAreUnresolvedAndReachEverySocketProgram) {
   Object o = loadObject(corpus("linux/sockex3_kern.o"));
   EXPECT_EQ(o.programs.size(), 5u);
   const Map *jt = o.map("jmp_table");
@@ -95,9 +95,7 @@ TEST(Corpus, Sockex3TailCallsAreUnresolvedAndReachEverySocketProgram) {
     }
 }
 
-TEST(Corpus, EmNoneObjectsFromOldLlvmLoad) {
-  if (test::corpusDir().empty())
-    GTEST_SKIP() << "../shared/corpus is not present";
+TEST_F(Corpus, EmNoneObjectsFromOldLlvmLoad) {
   Object o = loadObject(corpus("bpf_cilium_test/bpf_lb-DLB_L3.o"));
   EXPECT_GE(o.programs.size(), 3u);
   EXPECT_NE(o.program("from_netdev"), nullptr); // named by its symbol
