@@ -65,9 +65,12 @@ Environment loadEnvironment(const std::string &path) {
         }
       }
     } else if (key == "tail_call_limit") {
-      if (!v.is_number_unsigned())
-        throw bad(key, "must be a non-negative integer (the kernel's is 33)");
-      env.tailCallLimit = v.get<uint32_t>();
+      if (v.is_null())
+        env.tailCallLimit.reset();
+      else if (!v.is_number_unsigned())
+        throw bad(key, "must be a non-negative integer (the kernel's is 33) or null (no limit)");
+      else
+        env.tailCallLimit = v.get<uint32_t>();
     } else if (key == "kernel_stack_budget") {
       if (!v.is_number_unsigned() || v.get<uint64_t>() == 0)
         throw bad(key, "must be a positive number of bytes (x86-64: 16384)");

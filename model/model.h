@@ -28,7 +28,9 @@ struct Environment {
   std::map<std::string, std::vector<std::string>> nest; // program -> programs
   std::set<std::string> reenter;
   std::map<std::string, std::map<uint32_t, std::string>> progArrays; // map -> slots
-  uint32_t tailCallLimit = 33;       // MAX_TAIL_CALL_CNT
+  // MAX_TAIL_CALL_CNT; none: switched off, as in kernels before the
+  // tail-call-count fixes (only the unbounded engine can then decide)
+  std::optional<uint32_t> tailCallLimit = 33;
   uint32_t kernelStackBudget = 16384; // x86-64 THREAD_SIZE
 };
 
@@ -72,6 +74,8 @@ struct ProgramReport {
   std::string name;
   Verdict verdict = Verdict::Unknown;
   std::string reason;          // for unknown
+  std::string engine;          // which engine decided
+  std::string invariant;       // unbounded engine: the inductive invariant
   bool privateStack = false;   // kernel scheme: does it get one
   uint64_t bytesPerCpu = 0;    // its buffers, guards included
   uint64_t kernelStackBytes = 0; // worst kernel-stack use of its chains
@@ -85,7 +89,14 @@ struct Report {
   std::vector<Buffer> buffers;
   uint64_t bytesPerCpu = 0;
   uint64_t kernelStackWith = 0, kernelStackWithout = 0; // worst nested chain
+  bool kernelStackWithoutUnbounded = false; // without private stacks: no bound
   uint64_t statesExplored = 0;
+  // Auto: engines that disagree (a bug of ours): never hidden; the verdict
+  // is then the one the concrete replay confirms.
+  std::string engineDisagreement;
+  // planned scheme: per program, the frame offsets of the layout it proved
+  std::map<std::string, std::map<std::string, int64_t>> planOffsets;
+  std::string planNote; // planned: why there is no static layout, if so
 };
 
 struct VerifyOptions {
@@ -101,6 +112,14 @@ struct VerifyOptions {
   // base, and a tail call keeps r9 — a larger tail-callee then grows down
   // into the frames below it.
   bool perProgR9AtTop = false;
+  // Which engine decides. Auto: the explicit engine sizes buffers and finds
+  // traces, the bounded Z3 engine re-proves, Spacer takes over where the
+  // bounded one is not complete (recursion through nesting, re-entry, no
+  // tail-call limit). The others run one engine alone (for cross-checks).
+  enum class Engine { Auto, Explicit, Bounded, Unbounded } engine = Engine::Auto;
+  // Mutation for self-checks: move one frame (program/function) by `shift`
+  // bytes inside its buffer, as a broken layout would.
+  std::optional<std::pair<std::string, int64_t>> shiftFrame;
 };
 
 // The bounded engine: explores every activation stack the environment

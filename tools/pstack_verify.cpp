@@ -30,6 +30,7 @@ const char *kUsage =
     "  --env FILE       environment: nesting, re-entry, prog arrays, limits (JSON)\n"
     "  --buffer-size N  per-prog: bytes of each program's buffer (default: computed)\n"
     "  --per-prog-r9 W  per-prog: r9 at the frame `base` (default) or `top`\n"
+    "  --engine E       auto (default), explicit, bounded (Z3) or unbounded (Z3 Spacer)\n"
     "\n"
     "Exit status: 0 all safe, 1 counterexample, 2 bad usage or unreadable object,\n"
     "3 no counterexample but at least one verdict unknown.\n";
@@ -88,6 +89,11 @@ int main(int argc, char **argv) {
       } catch (const std::exception &) {
         usage("--timeout needs a positive number of seconds, not '" + v + "'");
       }
+    } else if (name == "--engine") {
+      o.engine = value();
+      if (o.engine != "auto" && o.engine != "explicit" && o.engine != "bounded" &&
+          o.engine != "unbounded")
+        usage("unknown engine '" + o.engine + "'");
     } else if (name == "--per-prog-r9") {
       std::string v = value();
       if (v != "base" && v != "top")
@@ -120,6 +126,9 @@ int main(int argc, char **argv) {
   vo.timeoutSeconds = o.timeout;
   vo.bufferSize = o.bufferSize;
   vo.perProgR9AtTop = o.r9AtTop;
+  using E = VerifyOptions::Engine;
+  vo.engine = o.engine == "explicit" ? E::Explicit : o.engine == "bounded" ? E::Bounded
+            : o.engine == "unbounded" ? E::Unbounded : E::Auto;
   if (!o.envFile.empty()) {
     try {
       vo.env = loadEnvironment(o.envFile);

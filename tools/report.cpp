@@ -120,7 +120,9 @@ nlohmann::json toJson(const ObjectResult &r, const Options &o) {
   plan["buffers"] = bufs;
   j["plan"] = plan;
   j["kernel_stack"] = {{"with_private_stacks", rep.kernelStackWith},
-                       {"without_private_stacks", rep.kernelStackWithout}};
+                       {"without_private_stacks", rep.kernelStackWithoutUnbounded
+                                                      ? json(nullptr)
+                                                      : json(rep.kernelStackWithout)}};
   json viols = json::array();
   for (auto &v : rep.violations) {
     json jv = {{"kind", v.kind}, {"program", v.program}, {"message", v.message}};
@@ -223,8 +225,12 @@ std::string toText(const ObjectResult &r, const Options &o) {
   }
   os << "scheme " << schemeName(rep.scheme) << ": " << rep.bytesPerCpu << " bytes per CPU in "
      << rep.buffers.size() << " buffers; kernel stack " << rep.kernelStackWith << " B";
-  if (rep.scheme == Scheme::Kernel && o.kernel != "6.1")
-    os << " (" << rep.kernelStackWithout << " B without private stacks)";
+  if (rep.scheme == Scheme::Kernel && o.kernel != "6.1") {
+    if (rep.kernelStackWithoutUnbounded)
+      os << " (unbounded without private stacks: a nesting cycle)";
+    else
+      os << " (" << rep.kernelStackWithout << " B without private stacks)";
+  }
   os << "\nverdict: " << verdictName(rep.verdict) << "\n";
   return os.str();
 }

@@ -19,6 +19,7 @@ struct Options {
   double timeout = 10;
   std::optional<uint64_t> bufferSize;
   bool r9AtTop = false;
+  std::string engine = "auto";
 };
 
 // Kernel rounding of frames on a call chain: 32 bytes on 6.1, 16 on 6.12+.

@@ -1,0 +1,110 @@
+#include "model/reach.h"
+
+#include <deque>
+#include <functional>
+#include <set>
+#include <tuple>
+
+namespace pstack::detail {
+
+TailReach tailReach(const System &sys) {
+  TailReach tr;
+  const size_t N = sys.nodes.size();
+  tr.dist.assign(N, {});
+  tr.firstEdge.assign(N, {});
+  for (size_t p = 0; p < N; ++p) {
+    std::deque<size_t> q{p};
+    tr.dist[p][p] = 0;
+    while (!q.empty()) {
+      size_t n = q.front();
+      q.pop_front();
+      const auto &edges = sys.tailsFrom[n];
+      for (size_t i = 0; i < edges.size(); ++i) {
+        size_t m = edges[i].to;
+        if (tr.dist[p].count(m))
+          continue;
+        tr.dist[p][m] = tr.dist[p][n] + 1;
+        tr.firstEdge[p][m] = n == p ? i : tr.firstEdge[p][n];
+        q.push_back(m);
+      }
+    }
+  }
+  return tr;
+}
+
+std::vector<size_t> TailReach::path(const System &sys, size_t from, size_t to) const {
+  std::vector<size_t> out;
+  while (from != to) {
+    size_t e = firstEdge[from].at(to);
+    out.push_back(e);
+    from = sys.tailsFrom[from][e].to;
+  }
+  return out;
+}
+
+std::optional<size_t> maxHeight(const System &sys, const TailReach &tr, size_t program) {
+  // abstract frame: final node, depth, tail count, async live, programs
+  // live below (kernel recursion guard only)
+  using Key = std::tuple<size_t, uint32_t, uint32_t, bool, std::vector<bool>>;
+  std::map<Key, size_t> memo;
+  std::set<Key> onPath;
+  bool unbounded = false;
+  size_t work = 0;
+  const bool guard = sys.opts.scheme == Scheme::Kernel;
+  std::function<size_t(const Key &)> height = [&](const Key &k) -> size_t {
+    if (unbounded)
+      return 0;
+    if (auto it = memo.find(k); it != memo.end())
+      return it->second;
+    if (onPath.count(k) || ++work > 2000000) {
+      unbounded = true;
+      return 0;
+    }
+    onPath.insert(k);
+    auto [n, depth, tc, async, below] = k;
+    size_t best = 1;
+    for (auto &e : sys.pushesFrom[n]) {
+      size_t q = sys.nodes[e.to].program;
+      uint32_t d2 = depth + 1, tc2 = tc;
+      bool async2 = async;
+      std::vector<bool> below2 = below;
+      if (guard)
+        below2[sys.nodes[n].program] = true;
+      if (newActivation(e.kind)) {
+        if (guard && sys.privateProgram[q] && below2[q])
+          continue;
+        if (e.kind == Event::Async && async)
+          continue;
+        async2 = async || e.kind == Event::Async;
+        d2 = 1;
+        tc2 = 0;
+      } else if (depth >= sys.opts.maxCallDepth) {
+        continue;
+      }
+      for (auto &[m, k2] : tr.dist[e.to]) {
+        if (sys.tailLimit && tc2 + k2 > *sys.tailLimit)
+          continue;
+        // without a limit the count is not part of the state: a cycle then
+        // shows as unbounded height
+        uint32_t tc3 = sys.tailLimit ? tc2 + k2 : 0;
+        best = std::max(best, 1 + height(Key{m, k2 ? 1u : d2, tc3, async2, below2}));
+      }
+    }
+    onPath.erase(k);
+    memo[k] = best;
+    return best;
+  };
+  std::vector<bool> none(guard ? sys.obj.programs.size() : 0, false);
+  size_t root = sys.entry(program);
+  size_t best = 0;
+  for (auto &[m, k2] : tr.dist[root]) {
+    if (sys.tailLimit && k2 > *sys.tailLimit)
+      continue;
+    best = std::max(best, height(Key{m, 1, sys.tailLimit ? k2 : 0, false, none}));
+  }
+  if (unbounded)
+    return std::nullopt;
+  return best;
+}
+
+} // namespace pstack::detail

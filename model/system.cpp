@@ -1,0 +1,279 @@
+#include "model/system.h"
+
+#include <algorithm>
+
+namespace pstack::detail {
+
+namespace {
+constexpr uint32_t kPrivateStackMin = 64; // frames below this keep the normal stack
+}
+
+const char *eventName(Event e) {
+  switch (e) {
+  case Event::Enter: return "enter";
+  case Event::Call: return "call";
+  case Event::Callback: return "callback";
+  case Event::TailCall: return "tail_call";
+  case Event::Nest: return "nest";
+  case Event::Reenter: return "reenter";
+  case Event::Async: return "callback";
+  }
+  return "?";
+}
+
+System::System(const Object &o, const CallGraph &g, const VerifyOptions &vo,
+               const std::map<size_t, int64_t> &plan)
+    : obj(o), graph(g), opts(vo), tailLimit(vo.env.tailCallLimit) {
+  const size_t N = g.nodes().size(), P = o.programs.size();
+  // kernel scheme: which programs get private stacks (6.13+)
+  privateProgram.assign(P, false);
+  if (vo.scheme == Scheme::Kernel && vo.kernel == KernelVersion::V6_13)
+    for (size_t p = 0; p < P; ++p) {
+      bool eligible = false;
+      switch (o.programs[p].type) {
+      case ProgType::Kprobe:
+      case ProgType::Tracepoint:
+      case ProgType::RawTracepoint:
+      case ProgType::PerfEvent:
+      case ProgType::Tracing:
+      case ProgType::Lsm:
+        eligible = true;
+        break;
+      default:
+        break;
+      }
+      // any tail call in the program: the whole program keeps the normal stack
+      for (size_t f : o.programs[p].functions)
+        eligible &= o.functions[f].tailCalls.empty();
+      privateProgram[p] = eligible;
+    }
+  std::vector<bool> asyncTarget(N, false);
+  for (auto &e : g.edges())
+    if (e.kind == EdgeKind::Callback && e.async)
+      asyncTarget[e.to] = true;
+
+  regionNames.push_back("kernel_stack");
+  nodes.resize(N);
+  for (size_t n = 0; n < N; ++n) {
+    NodeInfo &ni = nodes[n];
+    ni.program = g.nodes()[n].program;
+    ni.frame = o.functions[g.nodes()[n].function].frame.bytes;
+    switch (vo.scheme) {
+    case Scheme::Kernel:
+      // async callbacks that may nest keep the normal stack
+      if (privateProgram[ni.program] && ni.frame >= kPrivateStackMin && !asyncTarget[n]) {
+        ni.placement = Placement::Fixed;
+        ni.fixedRegion = int(regionNames.size());
+        regionNames.push_back(g.nodeName(n));
+      } else {
+        ni.placement = Placement::KernelStack;
+      }
+      break;
+    case Scheme::PerSubprog:
+      ni.placement = Placement::Fixed;
+      ni.fixedRegion = int(regionNames.size());
+      regionNames.push_back(g.nodeName(n));
+      break;
+    case Scheme::PerProg:
+    case Scheme::Planned:
+      ni.placement = Placement::Relative;
+      break;
+    }
+  }
+  if (vo.scheme == Scheme::PerProg || vo.scheme == Scheme::Planned) {
+    std::vector<int> progRegion(P);
+    for (size_t p = 0; p < P; ++p) {
+      progRegion[p] = int(regionNames.size());
+      regionNames.push_back(o.programs[p].name);
+    }
+    for (auto &ni : nodes)
+      ni.programRegion = progRegion[ni.program];
+    for (auto &[n, off] : plan) {
+      nodes[n].placement = Placement::Static;
+      nodes[n].offset = off;
+    }
+  }
+  if (vo.shiftFrame)
+    for (size_t n = 0; n < N; ++n)
+      if (g.nodeName(n) == vo.shiftFrame->first)
+        shift_ = {n, vo.shiftFrame->second};
+
+  // Edges: calls and sync callbacks from the graph; nesting through kfunc
+  // calls, re-entry and async callbacks from the environment.
+  pushesFrom.assign(N, {});
+  tailsFrom.assign(N, {});
+  for (auto &e : g.edges()) {
+    if (e.kind == EdgeKind::Call)
+      pushesFrom[e.from].push_back({e.from, e.to, Event::Call, e.insn});
+    else if (e.kind == EdgeKind::Callback && !e.async)
+      pushesFrom[e.from].push_back({e.from, e.to, Event::Callback, e.insn});
+    else if (e.kind == EdgeKind::TailCall)
+      tailsFrom[e.from].push_back({e.from, e.to, e.insn});
+  }
+  std::map<std::string, size_t> progIndex;
+  for (size_t p = 0; p < P; ++p)
+    progIndex[o.programs[p].name] = p;
+  for (size_t n = 0; n < N; ++n) {
+    const Program &prog = o.programs[nodes[n].program];
+    const Function &fn = o.functions[g.nodes()[n].function];
+    auto nest = vo.env.nest.find(prog.name);
+    if (nest != vo.env.nest.end())
+      for (auto &c : fn.calls)
+        if (c.kind == CallKind::Kfunc)
+          for (auto &q : nest->second)
+            if (progIndex.count(q))
+              pushesFrom[n].push_back({n, entry(progIndex[q]), Event::Nest, c.insn});
+    if (vo.env.reenter.count(prog.name))
+      pushesFrom[n].push_back({n, entry(nodes[n].program), Event::Reenter, std::nullopt});
+    // an async callback of this program may fire while any of its frames is
+    // on top (softirq on the same CPU)
+    for (auto &e : g.edges())
+      if (e.kind == EdgeKind::Callback && e.async && g.nodes()[e.from].program == nodes[n].program)
+        pushesFrom[n].push_back({n, e.to, Event::Async, std::nullopt});
+  }
+}
+
+size_t System::entry(size_t p) const { return *graph.node(p, obj.programs[p].entry); }
+const Function &System::function(size_t n) const {
+  return obj.functions[graph.nodes()[n].function];
+}
+const Program &System::program(size_t n) const { return obj.programs[nodes[n].program]; }
+
+FrameState System::placeNew(size_t node, const FrameState *below, Event ev) const {
+  const NodeInfo &ni = nodes[node];
+  FrameState f;
+  f.node = node;
+  f.event = ev;
+  int64_t ks = below ? below->kernelStack : 0;
+  switch (ni.placement) {
+  case Placement::KernelStack:
+    f.region = 0;
+    f.lo = ks;
+    f.hi = ks + ni.frame;
+    f.kernelStack = f.hi;
+    return f;
+  case Placement::Fixed:
+    f.region = ni.fixedRegion;
+    f.lo = 0;
+    f.hi = ni.frame;
+    f.kernelStack = ks;
+    return f;
+  case Placement::Relative:
+    f.kernelStack = ks;
+    if (below && (ev == Event::Call || ev == Event::Callback)) {
+      // push r9; r9 += F(caller); call; pop r9
+      f.region = below->region;
+      f.lo = below->lo + nodes[below->node].frame;
+    } else {
+      // a new activation: its entry prologue sets r9 to its own buffer
+      f.region = ni.programRegion;
+      f.lo = 0;
+    }
+    f.hi = f.lo + ni.frame;
+    return f;
+  case Placement::Static:
+    f.kernelStack = ks;
+    f.region = ni.programRegion;
+    f.lo = ni.offset;
+    f.hi = f.lo + ni.frame;
+    return f;
+  }
+  return f;
+}
+
+// Only layouts with a place per frame (fixed buffers, planned offsets) can
+// have one frame moved; r9-relative layouts are mutated by their buffer size.
+void System::applyShift(FrameState &f) const {
+  Placement pl = nodes[f.node].placement;
+  if (shift_ && f.node == shift_->first && (pl == Placement::Fixed || pl == Placement::Static)) {
+    f.lo += shift_->second;
+    f.hi += shift_->second;
+  }
+}
+
+FrameState System::enter(size_t program) const {
+  FrameState f = placeNew(entry(program), nullptr, Event::Enter);
+  applyShift(f);
+  f.programsBelow.assign(obj.programs.size(), false);
+  return f;
+}
+
+std::optional<FrameState> System::push(const FrameState &top, const PushEdge &e) const {
+  if (newActivation(e.kind)) {
+    // kernel scheme: a program with a private stack does not run again on
+    // a CPU where it is already active (its recursion counter)
+    size_t q = nodes[e.to].program;
+    if (opts.scheme == Scheme::Kernel && privateProgram[q] &&
+        (top.programsBelow[q] || nodes[top.node].program == q))
+      return std::nullopt;
+    // softirqs do not nest: one async callback at a time
+    if (e.kind == Event::Async && top.asyncLive)
+      return std::nullopt;
+  } else if (top.depth >= opts.maxCallDepth) {
+    return std::nullopt; // deeper chains are the kernel's to reject (kernel_limit)
+  }
+  FrameState f = placeNew(e.to, &top, e.kind);
+  applyShift(f);
+  f.insn = e.insn;
+  f.siteNode = top.node;
+  f.programsBelow = top.programsBelow;
+  f.programsBelow[nodes[top.node].program] = true;
+  f.asyncLive = top.asyncLive || e.kind == Event::Async;
+  if (newActivation(e.kind)) {
+    f.tailCount = 0;
+    f.depth = 1;
+  } else {
+    f.tailCount = top.tailCount;
+    f.depth = top.depth + 1;
+  }
+  return f;
+}
+
+std::optional<FrameState> System::tail(const FrameState &top, const TailEdge &e) const {
+  if (tailLimit && top.tailCount >= *tailLimit)
+    return std::nullopt; // the kernel refuses the tail call past the limit
+  const NodeInfo &ni = nodes[e.to];
+  FrameState f = top;
+  f.node = e.to;
+  f.event = Event::TailCall;
+  f.insn = e.insn;
+  f.siteNode = top.node;
+  f.tailCount = top.tailCount + 1;
+  f.depth = 1; // the verifier bounds each program's own chain afresh
+  int64_t ksBelow = top.kernelStack - (top.region == 0 ? top.hi - top.lo : 0);
+  switch (ni.placement) {
+  case Placement::KernelStack:
+    f.region = 0;
+    f.lo = ksBelow;
+    f.hi = ksBelow + ni.frame;
+    f.kernelStack = f.hi;
+    break;
+  case Placement::Fixed:
+    f.region = ni.fixedRegion;
+    f.lo = 0;
+    f.hi = ni.frame;
+    f.kernelStack = ksBelow;
+    break;
+  case Placement::Relative:
+    if (opts.perProgR9AtTop) {
+      // r9 unchanged and it points at the frame top
+      f.hi = top.hi;
+      f.lo = f.hi - ni.frame;
+    } else {
+      // r9 unchanged: the new frame starts where the replaced one started
+      f.hi = f.lo + ni.frame;
+    }
+    f.kernelStack = ksBelow;
+    break;
+  case Placement::Static:
+    f.region = ni.programRegion;
+    f.lo = ni.offset;
+    f.hi = f.lo + ni.frame;
+    f.kernelStack = ksBelow;
+    break;
+  }
+  applyShift(f);
+  return f;
+}
+
+} // namespace pstack::detail

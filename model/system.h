@@ -1,0 +1,105 @@
+// Private to model/: the transition system every engine reads — which
+// frames may be pushed on which, which tail calls replace which, and where
+// each scheme puts a frame. The explicit engine runs it on concrete states;
+// the Z3 engines (bmc.cpp, horn.cpp) encode the same rules symbolically.
+// The rules are written once, here and in system.cpp, as data the engines
+// interpret; the symbolic encodings mirror place()/push()/tail() and are
+// checked against them on every case (tests: engines agree).
+#pragma once
+
+#include "model/model.h"
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace pstack::detail {
+
+enum class Event { Enter, Call, Callback, TailCall, Nest, Reenter, Async };
+const char *eventName(Event e);
+inline bool newActivation(Event e) {
+  return e == Event::Enter || e == Event::Nest || e == Event::Reenter || e == Event::Async;
+}
+
+struct PushEdge {
+  size_t from = 0, to = 0; // graph nodes
+  Event kind = Event::Call;
+  std::optional<uint32_t> insn; // the site in `from` (function-relative)
+};
+
+struct TailEdge {
+  size_t from = 0, to = 0;
+  uint32_t insn = 0;
+};
+
+// Where a scheme puts frames of a node.
+enum class Placement {
+  KernelStack, // the normal stack: frames one after another, never aliasing
+  Fixed,       // its own buffer (per (program, function)): [0, F)
+  Relative,    // a per-program buffer, r9-relative (per-prog)
+  Static       // a per-program buffer at a planned offset (planned)
+};
+
+struct NodeInfo {
+  size_t program = 0;
+  uint32_t frame = 0;      // F
+  Placement placement = Placement::Fixed;
+  int fixedRegion = -1;    // for Fixed: region id
+  int programRegion = -1;  // for Relative/Static: the program's buffer
+  int64_t offset = 0;      // for Static: where the plan puts the frame
+};
+
+// A live frame as every engine sees it.
+struct FrameState {
+  size_t node = 0;
+  Event event = Event::Enter;
+  std::optional<uint32_t> insn; // site in the frame below (or replaced)
+  std::optional<size_t> siteNode;
+  int region = 0; // 0: kernel stack
+  int64_t lo = 0, hi = 0;
+  uint32_t tailCount = 0;   // tail calls of this activation so far
+  uint32_t depth = 1;       // frames of this program's own call chain
+  bool asyncLive = false;   // an async callback is live at or below
+  int64_t kernelStack = 0;  // kernel-stack bytes of this frame and below
+  std::vector<bool> programsBelow; // kernel scheme: programs live below
+};
+
+class System {
+public:
+  // `plan`: for the planned scheme, node -> offset in its program's buffer;
+  // programs without planned nodes stay r9-relative.
+  System(const Object &obj, const CallGraph &g, const VerifyOptions &o,
+         const std::map<size_t, int64_t> &plan = {});
+
+  const Object &obj;
+  const CallGraph &graph;
+  const VerifyOptions &opts;
+
+  std::vector<NodeInfo> nodes;
+  std::vector<std::vector<PushEdge>> pushesFrom; // by from-node
+  std::vector<std::vector<TailEdge>> tailsFrom;
+  std::vector<std::string> regionNames;          // by region id; 0 = kernel_stack
+  std::vector<bool> privateProgram;              // kernel scheme
+  std::optional<uint32_t> tailLimit;             // none: switched off
+
+  size_t entry(size_t program) const;
+  std::string nodeName(size_t node) const { return graph.nodeName(node); }
+  const Function &function(size_t node) const;
+  const Program &program(size_t node) const;
+
+  // Transitions on concrete states; nullopt when a guard forbids it (depth,
+  // tail-call limit, recursion counter, softirq nesting).
+  FrameState enter(size_t program) const;
+  std::optional<FrameState> push(const FrameState &top, const PushEdge &e) const;
+  std::optional<FrameState> tail(const FrameState &top, const TailEdge &e) const;
+
+  // Kernel-stack budget and, for per-prog, the fixed buffer size (if any).
+  uint64_t kernelBudget() const { return opts.env.kernelStackBudget; }
+
+private:
+  std::optional<std::pair<size_t, int64_t>> shift_; // mutation: node, bytes
+  FrameState placeNew(size_t node, const FrameState *below, Event ev) const;
+  void applyShift(FrameState &f) const;
+};
+
+} // namespace pstack::detail

@@ -1,0 +1,323 @@
+// Pass: verify — the kernel verifier's limits, the engines, the report.
+// Reads:  Object, CallGraph, VerifyOptions.
+// Writes: Report.
+// Invariant: a program is `safe` only when an engine that is complete for
+//         it proved every property and no engine found a violation; every
+//         violation reported was replayed on the concrete semantics.
+#include "model/engine.h"
+#include "model/plan.h"
+#include "model/reach.h"
+
+#include <algorithm>
+#include <functional>
+#include <set>
+
+namespace pstack {
+
+const char *schemeName(Scheme s) {
+  switch (s) {
+  case Scheme::Kernel: return "kernel";
+  case Scheme::PerSubprog: return "per-subprog";
+  case Scheme::PerProg: return "per-prog";
+  case Scheme::Planned: return "planned";
+  }
+  return "?";
+}
+
+std::optional<Scheme> schemeFromName(const std::string &s) {
+  for (Scheme x : {Scheme::Kernel, Scheme::PerSubprog, Scheme::PerProg, Scheme::Planned})
+    if (s == schemeName(x))
+      return x;
+  return std::nullopt;
+}
+
+const char *verdictName(Verdict v) {
+  switch (v) {
+  case Verdict::Safe: return "safe";
+  case Verdict::Unsafe: return "unsafe";
+  case Verdict::Unknown: return "unknown";
+  }
+  return "?";
+}
+
+namespace {
+
+using namespace detail;
+
+constexpr uint32_t kGuard = 8; // the kernel's guard bytes at each end of a buffer
+
+// What the in-kernel verifier would reject, per program (kernel scheme):
+// check_max_stack_depth's walk over calls and synchronous callbacks.
+std::vector<Violation> kernelLimits(const System &sys) {
+  std::vector<Violation> out;
+  const auto &g = sys.graph;
+  uint32_t round = sys.opts.kernel == KernelVersion::V6_1 ? 32 : 16;
+  auto cost = [&](size_t n) { return kernelFrameCost(sys.nodes[n].frame, round); };
+  auto onKernelStack = [&](size_t n) { return sys.nodes[n].placement == Placement::KernelStack; };
+  for (size_t p = 0; p < sys.obj.programs.size(); ++p) {
+    const Program &pr = sys.obj.programs[p];
+    auto add = [&](const std::vector<size_t> &path, const std::string &msg) {
+      Violation v;
+      v.kind = "kernel_limit";
+      v.program = pr.name;
+      v.message = msg;
+      for (size_t i = 0; i < path.size(); ++i) {
+        TraceStep s;
+        s.event = i == 0 ? "enter" : "call";
+        s.program = pr.name;
+        s.function = sys.function(path[i]).name;
+        if (i > 0)
+          for (auto &e : g.edges())
+            if (e.from == path[i - 1] && e.to == path[i]) {
+              s.insn = sys.function(path[i - 1]).sectionInsn(e.insn);
+              if (auto *in = sys.function(path[i - 1]).insnAt(e.insn); in && in->loc)
+                s.source = in->loc;
+              break;
+            }
+        s.region = onKernelStack(path[i]) ? "kernel_stack" : g.nodeName(path[i]);
+        s.hi = sys.nodes[path[i]].frame;
+        s.clash = i + 1 == path.size();
+        v.trace.push_back(s);
+      }
+      out.push_back(std::move(v));
+    };
+    std::vector<size_t> path;
+    bool reported = false;
+    std::function<void(size_t, uint32_t)> dfs = [&](size_t n, uint32_t sum) {
+      if (reported)
+        return;
+      path.push_back(n);
+      // with private stacks the sum restarts at each frame with its own buffer
+      sum = onKernelStack(n) ? sum + cost(n) : 0;
+      if (path.size() > 8) {
+        add(path, "the call stack of " + std::to_string(path.size()) +
+                      " frames is too deep (the kernel allows 8)");
+        reported = true;
+      } else if (sum > 512) {
+        add(path, "combined stack size of " + std::to_string(path.size()) + " calls is " +
+                      std::to_string(sum) + ". Too large (512)");
+        reported = true;
+      } else if (!sys.function(n).tailCalls.empty() && path.size() > 1) {
+        uint32_t callers = 0;
+        for (size_t i = 0; i + 1 < path.size(); ++i)
+          callers += cost(path[i]);
+        if (callers > 256) {
+          add(path, "tail_calls are not allowed when call stack of previous frames is " +
+                        std::to_string(callers) + " bytes. Too large (256)");
+          reported = true;
+        }
+      }
+      for (auto &e : sys.pushesFrom[n]) {
+        if (reported || (e.kind != Event::Call && e.kind != Event::Callback))
+          continue;
+        if (std::find(path.begin(), path.end(), e.to) != path.end()) {
+          path.push_back(e.to);
+          add(path, "recursive call from " + sys.function(n).name + " to " +
+                        sys.function(e.to).name);
+          reported = true;
+          path.pop_back();
+        } else {
+          dfs(e.to, sum);
+        }
+      }
+      path.pop_back();
+    };
+    dfs(sys.entry(p), 0);
+  }
+  return out;
+}
+
+// out_of_frame: an access at or above r10 (the frame size is the deepest
+// access, so k > F cannot happen by construction).
+std::vector<Violation> outOfFrame(const System &sys) {
+  std::vector<Violation> out;
+  for (size_t n = 0; n < sys.nodes.size(); ++n) {
+    const Function &f = sys.function(n);
+    for (auto &a : f.stackAccesses)
+      if (!a.viaPointer && int64_t(a.lo) + int64_t(a.size) > 0) {
+        Violation v;
+        v.kind = "out_of_frame";
+        v.program = sys.program(n).name;
+        v.message = f.name + " accesses r10" + (a.lo >= 0 ? "+" : "") + std::to_string(a.lo) +
+                    " (" + std::to_string(a.size) + " bytes): at or above the frame pointer";
+        TraceStep s;
+        s.event = "enter";
+        s.program = v.program;
+        s.function = f.name;
+        s.insn = f.sectionInsn(a.insn);
+        if (auto *in = f.insnAt(a.insn); in && in->loc)
+          s.source = in->loc;
+        s.lo = a.lo;
+        s.hi = int64_t(a.lo) + a.size;
+        s.region = "frame";
+        s.clash = true;
+        v.trace.push_back(s);
+        out.push_back(std::move(v));
+        break; // one per function copy
+      }
+  }
+  return out;
+}
+
+} // namespace
+
+Report verify(const Object &obj, const CallGraph &graph, const VerifyOptions &opts) {
+  Report rep;
+  rep.scheme = opts.scheme;
+  PlanResult plan;
+  if (opts.scheme == Scheme::Planned) {
+    plan = synthesizePlan(obj, graph, opts);
+    for (auto &[n, off] : plan.offsets)
+      rep.planOffsets[obj.programs[graph.nodes()[n].program].name]
+                     [obj.functions[graph.nodes()[n].function].name] = off;
+    rep.planNote = plan.note;
+  }
+  System sys(obj, graph, opts, plan.offsets);
+
+  std::vector<Violation> limits;
+  if (opts.scheme == Scheme::Kernel)
+    limits = kernelLimits(sys);
+  for (auto &v : outOfFrame(sys))
+    limits.push_back(v);
+
+  // Bounds known before any search: fixed buffers hold exactly their frame,
+  // per-prog buffers the size given, planned buffers the planned size.
+  Bounds given;
+  for (auto &ni : sys.nodes) {
+    if (ni.placement == Placement::Fixed)
+      given.region[ni.fixedRegion] = ni.frame;
+    if (ni.placement == Placement::Relative && opts.scheme == Scheme::PerProg && opts.bufferSize)
+      given.region[ni.programRegion] = int64_t(*opts.bufferSize);
+    if (ni.placement == Placement::Static)
+      given.region[ni.programRegion] = plan.programBytes.at(ni.program);
+  }
+
+  using E = VerifyOptions::Engine;
+  std::map<int, int64_t> sized = given.region; // final buffer sizes
+  for (size_t p = 0; p < obj.programs.size(); ++p) {
+    ProgramReport pr;
+    pr.name = obj.programs[p].name;
+    pr.privateStack = sys.privateProgram[p];
+    std::optional<EngineResult> sizing, z3;
+    // The explicit engine: minimal traces, and the size every r9-relative
+    // buffer needs (what it reaches) — the sizing, whichever engine proves.
+    bool needSizes = false;
+    for (auto &ni : sys.nodes)
+      needSizes |= ni.placement == Placement::Relative && !given.region.count(ni.programRegion);
+    if (opts.engine == E::Auto || opts.engine == E::Explicit || needSizes)
+      sizing = explicitEngine(sys, given, p);
+    // its verdict counts when it is one of the engines asked for
+    const EngineResult *ex =
+        sizing && (opts.engine == E::Auto || opts.engine == E::Explicit) ? &*sizing : nullptr;
+    Bounds b = given;
+    bool unsized = false;
+    for (auto &ni : sys.nodes)
+      if (ni.placement == Placement::Relative && !b.region.count(ni.programRegion)) {
+        if (sizing && sizing->verdict != Verdict::Unknown && sizing->regionHi.count(ni.programRegion))
+          b.region[ni.programRegion] = sizing->regionHi.at(ni.programRegion);
+        else if (ni.program == p || (sizing && sizing->regionHi.count(ni.programRegion)))
+          unsized = true; // reachable, but no size could be computed
+      }
+    // The Z3 engines prove it: bounded first, Spacer where that is not
+    // complete.
+    if (opts.engine == E::Auto || opts.engine == E::Bounded) {
+      z3 = boundedEngine(sys, b, p);
+      if (z3->verdict == Verdict::Unknown && opts.engine == E::Auto) {
+        EngineResult un = unboundedEngine(sys, b, p);
+        if (un.verdict != Verdict::Unknown)
+          z3 = un;
+        else
+          z3->reason += "; " + un.reason;
+      }
+    } else if (opts.engine == E::Unbounded) {
+      z3 = unboundedEngine(sys, b, p);
+    }
+    if (ex && z3 && ex->verdict != Verdict::Unknown && z3->verdict != Verdict::Unknown &&
+        ex->verdict != z3->verdict)
+      rep.engineDisagreement += pr.name + ": explicit " + verdictName(ex->verdict) + ", z3 " +
+                                verdictName(z3->verdict) + "; ";
+    // Every violation was replayed on the concrete semantics: it is real,
+    // whichever engine found it. The explicit engine's traces are minimal.
+    const EngineResult *traces = ex && !ex->violations.empty() ? ex
+                                 : z3 && !z3->violations.empty() ? &*z3
+                                                                 : nullptr;
+    if (traces) {
+      pr.verdict = Verdict::Unsafe;
+      pr.engine = traces == ex ? "explicit" : z3->invariant.empty() ? "bounded" : "spacer";
+      for (auto &v : traces->violations)
+        rep.violations.push_back(v);
+    } else if (z3 ? z3->verdict == Verdict::Safe : ex->verdict == Verdict::Safe) {
+      pr.verdict = Verdict::Safe;
+      pr.engine = !z3 ? "explicit" : z3->invariant.empty() ? "bounded" : "spacer";
+      pr.invariant = z3 ? z3->invariant : "";
+    } else {
+      pr.verdict = Verdict::Unknown;
+      pr.reason = z3 ? z3->reason : ex->reason;
+    }
+    if (pr.verdict == Verdict::Safe && unsized) {
+      pr.verdict = Verdict::Unknown;
+      pr.reason = "the buffer a frame needs could not be sized (give --buffer-size)";
+    }
+    if (sizing) {
+      pr.kernelStackBytes = uint64_t(sizing->kernelStackMax);
+      rep.statesExplored += sizing->states;
+      for (auto &[r, hi] : sizing->regionHi)
+        if (!given.region.count(r))
+          sized[r] = std::max(sized[r], hi);
+    }
+    for (auto &v : limits)
+      if (v.program == pr.name)
+        pr.verdict = Verdict::Unsafe;
+    bool unbounded = false;
+    for (size_t f : obj.programs[p].functions)
+      unbounded |= !obj.functions[f].frame.bounded;
+    if (pr.verdict == Verdict::Safe && unbounded) {
+      pr.verdict = Verdict::Unknown;
+      pr.reason = "a frame size could not be bounded";
+    }
+    rep.programs.push_back(std::move(pr));
+  }
+  for (auto &v : limits)
+    rep.violations.insert(rep.violations.begin(), v);
+
+  // buffers and bytes per CPU
+  for (auto &[r, bytes] : sized) {
+    if (r == 0)
+      continue;
+    Buffer b;
+    b.name = sys.regionNames[r];
+    b.bytes = uint64_t(bytes);
+    b.guard = opts.scheme == Scheme::Kernel ? kGuard : 0;
+    rep.buffers.push_back(b);
+    rep.bytesPerCpu += b.bytes + 2 * b.guard;
+  }
+  bool anyUnsafe = false, anyUnknown = false;
+  for (auto &p : rep.programs) {
+    anyUnsafe |= p.verdict == Verdict::Unsafe;
+    anyUnknown |= p.verdict == Verdict::Unknown;
+    rep.kernelStackWith = std::max(rep.kernelStackWith, p.kernelStackBytes);
+  }
+  rep.verdict = anyUnsafe ? Verdict::Unsafe : anyUnknown ? Verdict::Unknown : Verdict::Safe;
+
+  // the same chains with every frame on the kernel stack: why private
+  // stacks exist
+  rep.kernelStackWithout = rep.kernelStackWith;
+  if (opts.scheme == Scheme::Kernel && opts.kernel == KernelVersion::V6_13) {
+    VerifyOptions o61 = opts;
+    o61.kernel = KernelVersion::V6_1;
+    o61.env.kernelStackBudget = UINT32_MAX;
+    System s61(obj, graph, o61);
+    TailReach tr = tailReach(s61);
+    for (size_t p = 0; p < obj.programs.size(); ++p) {
+      if (!maxHeight(s61, tr, p)) {
+        rep.kernelStackWithoutUnbounded = true; // a nesting cycle nothing cuts
+        continue;
+      }
+      rep.kernelStackWithout = std::max<uint64_t>(
+          rep.kernelStackWithout, uint64_t(explicitEngine(s61, Bounds{}, p).kernelStackMax));
+    }
+  }
+  return rep;
+}
+
+} // namespace pstack
