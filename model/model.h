@@ -68,6 +68,7 @@ struct Buffer {
   std::string name;  // "prog/func" or "prog"
   uint64_t bytes = 0; // usable bytes
   uint64_t guard = 0; // guard bytes at each end
+  bool atLeast = false; // the search was cut short: `bytes` is a lower bound
 };
 
 struct ProgramReport {

@@ -194,6 +194,7 @@ Report verify(const Object &obj, const CallGraph &graph, const VerifyOptions &op
 
   using E = VerifyOptions::Engine;
   std::map<int, int64_t> sized = given.region; // final buffer sizes
+  std::set<int> atLeast;                       // ... of which only lower bounds
   for (size_t p = 0; p < obj.programs.size(); ++p) {
     ProgramReport pr;
     pr.name = obj.programs[p].name;
@@ -220,7 +221,10 @@ Report verify(const Object &obj, const CallGraph &graph, const VerifyOptions &op
       }
     // The Z3 engines prove it: bounded first, Spacer where that is not
     // complete.
-    if (opts.engine == E::Auto || opts.engine == E::Bounded) {
+    // (Auto: a violation the explicit engine found was replayed on the
+    // semantics already; the Z3 engines are there to prove the rest.)
+    bool settled = opts.engine == E::Auto && ex && !ex->violations.empty();
+    if (!settled && (opts.engine == E::Auto || opts.engine == E::Bounded)) {
       z3 = boundedEngine(sys, b, p);
       if (z3->verdict == Verdict::Unknown && opts.engine == E::Auto) {
         EngineResult un = unboundedEngine(sys, b, p);
@@ -264,6 +268,10 @@ Report verify(const Object &obj, const CallGraph &graph, const VerifyOptions &op
       for (auto &[r, hi] : sizing->regionHi)
         if (!given.region.count(r))
           sized[r] = std::max(sized[r], hi);
+      if (sizing->verdict == Verdict::Unknown) // cut short: what it saw is a lower bound
+        for (auto &[r, hi] : sizing->regionHi)
+          if (!given.region.count(r))
+            atLeast.insert(r);
     }
     for (auto &v : limits)
       if (v.program == pr.name)
@@ -286,6 +294,7 @@ Report verify(const Object &obj, const CallGraph &graph, const VerifyOptions &op
       continue;
     Buffer b;
     b.name = sys.regionNames[r];
+    b.atLeast = atLeast.count(r) > 0;
     b.bytes = uint64_t(bytes);
     b.guard = opts.scheme == Scheme::Kernel ? kGuard : 0;
     rep.buffers.push_back(b);

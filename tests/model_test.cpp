@@ -7,6 +7,9 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <set>
+
 using namespace pstack;
 
 namespace {
@@ -388,3 +391,60 @@ TEST(Model, PerProgWithR9AtTheTopLetsALargerTailCalleeReachIntoTheCaller) {
   EXPECT_TRUE(alias->trace[0].clash);
   EXPECT_TRUE(alias->trace[2].clash);
 }
+
+// cases/expected.json: the verdict of every case under every scheme.
+class ExpectedVerdicts : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(ExpectedVerdicts, MatchTheTable) {
+  std::ifstream in(std::string(PSTACK_SOURCE_DIR) + "/cases/expected.json");
+  auto table = nlohmann::json::parse(in)["verdicts"];
+  std::string key = GetParam(), name = key, env;
+  if (auto plus = key.find('+'); plus != std::string::npos) {
+    name = key.substr(0, plus);
+    env = key.substr(plus + 1);
+  }
+  for (auto &[scheme, want] : table[key].items()) {
+    if (scheme == "why")
+      continue;
+    VerifyOptions o;
+    Scheme s = Scheme::Kernel;
+    if (scheme == "kernel-6.1")
+      o.kernel = KernelVersion::V6_1;
+    else
+      s = *schemeFromName(scheme);
+    Report r = run(name, s, o, env);
+    std::string got = verdictName(r.verdict);
+    if (r.verdict == Verdict::Unsafe) {
+      std::set<std::string> kinds;
+      for (auto &v : r.violations) {
+        kinds.insert(v.kind);
+        EXPECT_FALSE(v.trace.empty()) << key << " " << scheme;
+        bool sourced = false;
+        for (auto &st : v.trace)
+          sourced |= st.source.has_value();
+        EXPECT_TRUE(sourced) << key << " " << scheme << ": a trace without source lines";
+      }
+      got = "unsafe:";
+      for (auto &k : kinds)
+        got += (got.back() == ':' ? "" : ",") + k;
+    }
+    EXPECT_EQ(got, want.get<std::string>()) << key << " under " << scheme;
+    EXPECT_TRUE(r.engineDisagreement.empty()) << r.engineDisagreement;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Cases, ExpectedVerdicts, ::testing::ValuesIn([] {
+                           std::ifstream in(std::string(PSTACK_SOURCE_DIR) + "/cases/expected.json");
+                           std::vector<std::string> keys;
+                           nlohmann::json doc = nlohmann::json::parse(in);
+                           for (auto &[k, v] : doc["verdicts"].items())
+                             keys.push_back(k);
+                           return keys;
+                         }()),
+                         [](const auto &info) {
+                           std::string n = info.param;
+                           for (auto &c : n)
+                             if (!isalnum(static_cast<unsigned char>(c)))
+                               c = '_';
+                           return n;
+                         });

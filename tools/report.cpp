@@ -53,6 +53,10 @@ nlohmann::json toJson(const ObjectResult &r, const Options &o) {
     if (o.scheme == "kernel")
       jp["private_stack"] = prr.privateStack;
     jp["kernel_stack_bytes"] = prr.kernelStackBytes;
+    if (!prr.engine.empty())
+      jp["engine"] = prr.engine;
+    if (!prr.invariant.empty())
+      jp["invariant"] = prr.invariant;
     json fns = json::array();
     for (size_t f : pr.functions) {
       const Function &fn = obj.functions[f];
@@ -116,8 +120,14 @@ nlohmann::json toJson(const ObjectResult &r, const Options &o) {
   json plan = {{"scheme", schemeName(rep.scheme)}, {"bytes_per_cpu", rep.bytesPerCpu}};
   json bufs = json::array();
   for (auto &b : rep.buffers)
-    bufs.push_back({{"name", b.name}, {"bytes", b.bytes}, {"guard", b.guard}});
+    bufs.push_back({{"name", b.name}, {"bytes", b.bytes}, {"guard", b.guard}, {"at_least", b.atLeast}});
   plan["buffers"] = bufs;
+  if (!rep.planOffsets.empty())
+    plan["offsets"] = rep.planOffsets;
+  if (!rep.planNote.empty())
+    plan["note"] = rep.planNote;
+  if (!rep.engineDisagreement.empty())
+    j["engine_disagreement"] = rep.engineDisagreement;
   j["plan"] = plan;
   j["kernel_stack"] = {{"with_private_stacks", rep.kernelStackWith},
                        {"without_private_stacks", rep.kernelStackWithoutUnbounded
@@ -223,8 +233,23 @@ std::string toText(const ObjectResult &r, const Options &o) {
       os << "\n";
     }
   }
-  os << "scheme " << schemeName(rep.scheme) << ": " << rep.bytesPerCpu << " bytes per CPU in "
-     << rep.buffers.size() << " buffers; kernel stack " << rep.kernelStackWith << " B";
+  bool atLeast = false;
+  for (auto &b : rep.buffers)
+    atLeast |= b.atLeast;
+  if (!rep.planNote.empty())
+    os << "  plan: " << rep.planNote << "\n";
+  for (auto &[prog, offs] : rep.planOffsets) {
+    os << "  plan " << prog << ":";
+    for (auto &[fn, off] : offs)
+      os << " " << fn << "@" << off;
+    os << "\n";
+  }
+  if (!rep.engineDisagreement.empty())
+    os << "  ENGINES DISAGREE (a bug of pstack-verify, please report): " << rep.engineDisagreement
+       << "\n";
+  os << "scheme " << schemeName(rep.scheme) << ": " << (atLeast ? "at least " : "")
+     << rep.bytesPerCpu << " bytes per CPU in " << rep.buffers.size()
+     << " buffers; kernel stack " << rep.kernelStackWith << " B";
   if (rep.scheme == Scheme::Kernel && o.kernel != "6.1") {
     if (rep.kernelStackWithoutUnbounded)
       os << " (unbounded without private stacks: a nesting cycle)";
