@@ -19,10 +19,14 @@
 #include <z3++.h>
 
 #include <chrono>
+#include <cstdio>
+#include <cstdlib>
 
 namespace pstack::detail {
 
 namespace {
+
+constexpr size_t kLemmaHeight = 16;
 
 class Bmc {
 public:
@@ -31,6 +35,15 @@ public:
     z3::params p(ctx_);
     p.set("timeout", unsigned(std::max(1.0, sys.opts.timeoutSeconds * 1000)));
     s_.set(p);
+    size_t most = sys.nodes.size();
+    for (auto &edges : sys.pushesFrom)
+      most = std::max(most, edges.size());
+    while ((size_t(1) << idBits_) <= most)
+      ++idBits_;
+    cyclic_ = nodesOnCycles(sys);
+    for (auto &ni : sys.nodes)
+      if (ni.placement == Placement::Fixed)
+        maxFixedRegion_ = std::max<int64_t>(maxFixedRegion_, ni.fixedRegion);
   }
   EngineResult run();
 
@@ -41,26 +54,23 @@ private:
   TailReach tr_;
   z3::context ctx_;
   z3::expr num(int64_t v) { return ctx_.int_val(v); }
+  // Node and edge numbers are bit-vectors: the many `n == k` cases of the
+  // encoding then bit-blast, which Z3 decides far faster than integer
+  // equalities (measured: 1,000 functions, 10 s -> well under 1 s).
+  unsigned idBits_ = 1;
+  z3::expr id(int64_t v) { return ctx_.bv_val(uint64_t(v), idBits_); }
   z3::solver s_;
   struct Pos {
     z3::expr pushed, node, tails, edge, region, lo, hi, tc, depth, async, ks;
     std::vector<z3::expr> liveBelow; // kernel scheme: program q live below
   };
   std::vector<Pos> pos_;
+  std::vector<bool> cyclic_; // node lies on a cycle of push and tail edges
+  int64_t maxFixedRegion_ = 0; // regions 1..this are per-node buffers
   z3::expr height_ = ctx_.int_const("height"); // frames on the stack
   // position i's constraints hold only when the stack is that high
   void add(size_t i, const z3::expr &e) { s_.add(i == 0 ? e : z3::implies(height_ > num(int64_t(i)), e)); }
 
-  z3::expr table(const z3::expr &n, const std::function<int64_t(size_t)> &val) {
-    // a nested ite over every node: small tables, constant-folded by Z3
-    z3::expr out = ctx_.int_val(int64_t(0));
-    for (size_t k = sys_.nodes.size(); k-- > 0;)
-      out = z3::ite(n == ctx_.int_val(int64_t(k)), ctx_.int_val(val(k)), out);
-    return out;
-  }
-  z3::expr F(const z3::expr &n) {
-    return table(n, [&](size_t k) { return int64_t(sys_.nodes[k].frame); });
-  }
   int64_t shiftOf(size_t k) const {
     if (!sys_.opts.shiftFrame || sys_.nodeName(k) != sys_.opts.shiftFrame->first)
       return 0;
@@ -68,14 +78,17 @@ private:
     return pl == Placement::Fixed || pl == Placement::Static ? sys_.opts.shiftFrame->second : 0;
   }
   void addPosition();
-  z3::expr violation(const std::string &kind);
+  z3::expr violationAt(const std::string &kind, size_t t);
   std::vector<Choice> pathFromModel(const z3::model &m, size_t height);
 };
 
 void Bmc::addPosition() {
   size_t i = pos_.size();
   auto I = [&](const char *n) { return ctx_.int_const((std::string(n) + std::to_string(i)).c_str()); };
-  Pos p{I("p"), I("n"), I("k"), I("e"), I("r"), I("lo"), I("hi"), I("tc"), I("d"),
+  auto V = [&](const char *n) {
+    return ctx_.bv_const((std::string(n) + std::to_string(i)).c_str(), idBits_);
+  };
+  Pos p{V("p"), V("n"), I("k"), V("e"), I("r"), I("lo"), I("hi"), I("tc"), I("d"),
         ctx_.bool_const(("async" + std::to_string(i)).c_str()), I("ks"), {}};
   const size_t N = sys_.nodes.size();
   if (sys_.opts.scheme == Scheme::Kernel)
@@ -86,11 +99,11 @@ void Bmc::addPosition() {
         lv = pos_[i - 1].liveBelow[q];
         for (size_t k = 0; k < N; ++k)
           if (sys_.nodes[k].program == q)
-            lv = lv || pos_[i - 1].node == num(int64_t(k));
+            lv = lv || pos_[i - 1].node == id(int64_t(k));
       }
       p.liveBelow.push_back(lv.simplify());
     }
-  add(i, p.node >= 0 && p.node < ctx_.int_val(int64_t(N)));
+  add(i, z3::ult(p.node, id(int64_t(N))));
 
   // the push: from the final node below, or the program's entry
   z3::expr_vector ways(ctx_);
@@ -100,17 +113,19 @@ void Bmc::addPosition() {
   z3::expr dPushed = ctx_.int_const(("dp" + std::to_string(i)).c_str());
   z3::expr relRegion = ctx_.int_const(("rr" + std::to_string(i)).c_str());
   z3::expr relLo = ctx_.int_const(("rl" + std::to_string(i)).c_str());
+  z3::expr pushedF = ctx_.int_const(("pf" + std::to_string(i)).c_str());
   if (i == 0) {
     size_t entry = sys_.entry(program_);
-    ways.push_back(p.pushed == ctx_.int_val(int64_t(entry)) && p.edge == -1 && tcPushed == 0 &&
+    ways.push_back(p.pushed == id(int64_t(entry)) && p.edge == id(0) && tcPushed == 0 &&
                    dPushed == 1 && !p.async &&
-                   relRegion == num(std::max(0, sys_.nodes[entry].programRegion)) && relLo == 0);
+                   relRegion == num(std::max(0, sys_.nodes[entry].programRegion)) && relLo == 0 &&
+                   pushedF == num(int64_t(sys_.nodes[entry].frame)));
   } else {
     const Pos &below = pos_[i - 1];
     for (size_t a = 0; a < N; ++a)
       for (size_t j = 0; j < sys_.pushesFrom[a].size(); ++j) {
         const PushEdge &e = sys_.pushesFrom[a][j];
-        z3::expr w = below.node == num(a) && p.pushed == num(e.to) && p.edge == num(j);
+        z3::expr w = below.node == id(a) && p.pushed == id(e.to) && p.edge == id(j);
         if (newActivation(e.kind)) {
           size_t q = sys_.nodes[e.to].program;
           if (sys_.opts.scheme == Scheme::Kernel && sys_.privateProgram[q])
@@ -123,9 +138,13 @@ void Bmc::addPosition() {
         } else {
           w = w && below.depth < num(sys_.opts.maxCallDepth) && tcPushed == below.tc &&
               dPushed == below.depth + 1 && p.async == below.async && relRegion == below.region &&
-              relLo == below.lo + F(below.node);
+              // r9 += F(caller): for an r9-relative frame below, that is its
+              // hi (stated so, the solver needs no case split on the node)
+              relLo == (sys_.nodes[a].placement == Placement::Relative
+                            ? below.hi
+                            : below.lo + num(int64_t(sys_.nodes[a].frame)));
         }
-        ways.push_back(w);
+        ways.push_back(w && pushedF == num(int64_t(sys_.nodes[e.to].frame)));
       }
   }
   add(i, z3::mk_or(ways));
@@ -134,7 +153,7 @@ void Bmc::addPosition() {
   z3::expr_vector tails(ctx_);
   for (size_t a = 0; a < N; ++a)
     for (auto &[m, k] : tr_.dist[a])
-      tails.push_back(p.pushed == num(a) && p.node == num(m) && p.tails == num(k));
+      tails.push_back(p.pushed == id(a) && p.node == id(m) && p.tails == num(k));
   add(i, z3::mk_or(tails));
   add(i, p.tc == tcPushed + p.tails);
   if (sys_.tailLimit)
@@ -147,7 +166,7 @@ void Bmc::addPosition() {
   for (size_t k = 0; k < N; ++k) {
     const NodeInfo &ni = sys_.nodes[k];
     z3::expr Fk = num(ni.frame), sh = num(shiftOf(k)), off = num(ni.offset);
-    z3::expr at = p.node == num(k);
+    z3::expr at = p.node == id(k);
     switch (ni.placement) {
     case Placement::KernelStack:
       place.push_back(at && p.region == 0 && p.lo == ksBelow && p.hi == ksBelow + Fk && p.ks == p.hi);
@@ -163,7 +182,7 @@ void Bmc::addPosition() {
     case Placement::Relative:
       if (sys_.opts.perProgR9AtTop)
         // r9 stays at the pushed frame's top across tail calls
-        place.push_back(at && p.region == relRegion && p.hi == relLo + F(p.pushed) &&
+        place.push_back(at && p.region == relRegion && p.hi == relLo + pushedF &&
                         p.lo == p.hi - Fk && p.ks == ksBelow);
       else
         place.push_back(at && p.region == relRegion && p.lo == relLo && p.hi == relLo + Fk &&
@@ -172,36 +191,49 @@ void Bmc::addPosition() {
     }
   }
   add(i, z3::mk_or(place));
+  // Redundant facts (each follows from the placement above) that spare the
+  // solver case splits over nodes: a frame never has negative size, and a
+  // node that lies on no cycle of the graph is on the stack at most once.
+  add(i, p.hi >= p.lo);
+  z3::expr onCycle = ctx_.bool_val(false);
+  for (size_t k = 0; k < N; ++k)
+    if (cyclic_[k])
+      onCycle = onCycle || p.node == id(int64_t(k));
+  // (pairwise: quadratic in the height, so only for short stacks, where
+  // they pay off; tall stacks come from tail-call chains, whose nodes are
+  // on cycles anyway)
+  for (size_t j = 0; j < i && i < kLemmaHeight; ++j) {
+    add(i, z3::implies(p.node == pos_[j].node, onCycle));
+    // a buffer of one (program, function) holds frames of that node only
+    add(i, z3::implies(p.region == pos_[j].region && p.region >= 1 &&
+                           p.region <= num(maxFixedRegion_),
+                       p.node == pos_[j].node));
+  }
   pos_.push_back(p);
 }
 
-// The property broken by the top frame, at whatever height the stack has.
-z3::expr Bmc::violation(const std::string &kind) {
-  z3::expr_vector atHeight(ctx_);
-  for (size_t t = 0; t < pos_.size(); ++t) {
-    const Pos &top = pos_[t];
-    z3::expr_vector any(ctx_);
-    if (kind == "alias") {
-      for (size_t j = 0; j < t; ++j) {
-        const Pos &f = pos_[j];
-        any.push_back(f.region == top.region && top.region != 0 && f.lo < top.hi &&
-                      top.lo < f.hi && f.hi > f.lo && top.hi > top.lo);
-      }
-    } else {
-      any.push_back(top.region == 0 && top.hi > num(int64_t(sys_.kernelBudget())));
-      any.push_back(top.region != 0 && top.lo < 0);
-      for (auto &[r, bytes] : b_.region)
-        any.push_back(top.region == r && top.hi > num(bytes));
+// The property broken by the top frame of a stack of height t + 1.
+z3::expr Bmc::violationAt(const std::string &kind, size_t t) {
+  const Pos &top = pos_[t];
+  z3::expr_vector any(ctx_);
+  if (kind == "alias") {
+    for (size_t j = 0; j < t; ++j) {
+      const Pos &f = pos_[j];
+      any.push_back(f.region == top.region && top.region != 0 && f.lo < top.hi && top.lo < f.hi &&
+                    f.hi > f.lo && top.hi > top.lo);
     }
-    if (!any.empty())
-      atHeight.push_back(height_ == num(int64_t(t + 1)) && z3::mk_or(any));
+  } else {
+    any.push_back(top.region == 0 && top.hi > num(int64_t(sys_.kernelBudget())));
+    any.push_back(top.region != 0 && top.lo < 0);
+    for (auto &[r, bytes] : b_.region)
+      any.push_back(top.region == r && top.hi > num(bytes));
   }
-  return atHeight.empty() ? ctx_.bool_val(false) : z3::mk_or(atHeight);
+  return any.empty() ? ctx_.bool_val(false) : z3::mk_or(any);
 }
 
 std::vector<Choice> Bmc::pathFromModel(const z3::model &m, size_t height) {
   std::vector<Choice> path;
-  auto val = [&](const z3::expr &e) { return m.eval(e, true).get_numeral_int64(); };
+  auto val = [&](const z3::expr &e) { return int64_t(m.eval(e, true).get_numeral_uint64()); };
   size_t root = size_t(val(pos_[0].pushed));
   for (size_t e : tr_.path(sys_, root, size_t(val(pos_[0].node))))
     path.push_back({true, e});
@@ -224,24 +256,41 @@ EngineResult Bmc::run() {
   while (pos_.size() < *limit)
     addPosition();
   s_.add(height_ >= 1 && height_ <= num(int64_t(*limit)));
+  // Frames on the kernel stack are laid one after another: when every frame
+  // is there, two can never alias, and the alias query is skipped.
+  bool anyBuffer = false;
+  for (auto &ni : sys_.nodes)
+    anyBuffer |= ni.placement != Placement::KernelStack;
+  // One query per property over every height at once (the height is a
+  // variable), then the fewest frames and the fewest tail calls by
+  // tightening; all on the solver that keeps the positions.
   for (const char *kind : {"alias", "overflow"}) {
+    if (!anyBuffer && std::string(kind) == "alias")
+      continue;
+    auto t0 = std::chrono::steady_clock::now();
     s_.push();
-    s_.add(violation(kind));
+    z3::expr_vector atHeight(ctx_);
+    for (size_t t = 0; t < *limit; ++t)
+      atHeight.push_back(height_ == num(int64_t(t + 1)) && violationAt(kind, t));
+    s_.add(z3::mk_or(atHeight));
     z3::check_result r = s_.check();
     ++res.states;
+    if (getenv("PSTACK_DEBUG_BMC"))
+      fprintf(stderr, "bmc %s: %.3f s\n", kind,
+              std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
     if (r == z3::unknown) {
+      s_.pop();
       res.verdict = Verdict::Unknown;
       res.reason = "solver: " + s_.reason_unknown();
       return res;
     }
     if (r == z3::sat) {
-      // minimal: the fewest frames, then the fewest tail calls
       z3::model m = s_.get_model();
-      auto shrink = [&](const std::function<z3::expr(int64_t)> &smaller, const z3::expr &measure) {
+      auto tighten = [&](const z3::expr &measure) {
         for (;;) {
           int64_t cur = m.eval(measure, true).get_numeral_int64();
           s_.push();
-          s_.add(smaller(cur));
+          s_.add(measure < num(cur));
           ++res.states;
           bool better = s_.check() == z3::sat;
           if (better)
@@ -251,13 +300,13 @@ EngineResult Bmc::run() {
             return cur;
         }
       };
-      int64_t h = shrink([&](int64_t c) { return height_ < num(c); }, height_);
-      s_.add(height_ == num(h));
+      size_t h = size_t(tighten(height_));
+      s_.add(height_ == num(int64_t(h)));
       z3::expr total = ctx_.int_val(0);
-      for (int64_t i = 0; i < h; ++i)
-        total = total + pos_[size_t(i)].tails;
-      shrink([&](int64_t c) { return total < num(c); }, total);
-      auto history = replay(sys_, program_, pathFromModel(m, size_t(h)));
+      for (size_t i = 0; i < h; ++i)
+        total = total + pos_[i].tails;
+      tighten(total);
+      auto history = replay(sys_, program_, pathFromModel(m, h));
       if (!history)
         throw std::logic_error("bounded engine: a model does not replay on the semantics");
       auto problem = checkTop(sys_, b_, history->back());

@@ -42,6 +42,51 @@ std::vector<size_t> TailReach::path(const System &sys, size_t from, size_t to) c
   return out;
 }
 
+std::vector<bool> nodesOnCycles(const System &sys) {
+  // Tarjan's strongly connected components over push and tail edges
+  const size_t N = sys.nodes.size();
+  std::vector<int> index(N, -1), low(N, 0);
+  std::vector<bool> onStack(N, false), cyclic(N, false);
+  std::vector<size_t> stack;
+  int counter = 0;
+  std::function<void(size_t)> visit = [&](size_t v) {
+    index[v] = low[v] = counter++;
+    stack.push_back(v);
+    onStack[v] = true;
+    auto edge = [&](size_t w) {
+      if (w == v)
+        cyclic[v] = true;
+      if (index[w] < 0) {
+        visit(w);
+        low[v] = std::min(low[v], low[w]);
+      } else if (onStack[w]) {
+        low[v] = std::min(low[v], index[w]);
+      }
+    };
+    for (auto &e : sys.pushesFrom[v])
+      edge(e.to);
+    for (auto &e : sys.tailsFrom[v])
+      edge(e.to);
+    if (low[v] == index[v]) {
+      std::vector<size_t> comp;
+      size_t w;
+      do {
+        w = stack.back();
+        stack.pop_back();
+        onStack[w] = false;
+        comp.push_back(w);
+      } while (w != v);
+      if (comp.size() > 1)
+        for (size_t c : comp)
+          cyclic[c] = true;
+    }
+  };
+  for (size_t v = 0; v < N; ++v)
+    if (index[v] < 0)
+      visit(v);
+  return cyclic;
+}
+
 std::optional<size_t> maxHeight(const System &sys, const TailReach &tr, size_t program) {
   // abstract frame: final node, depth, tail count, async live, programs
   // live below (kernel recursion guard only)

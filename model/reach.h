@@ -20,6 +20,10 @@ struct TailReach {
 };
 TailReach tailReach(const System &sys);
 
+// Nodes that lie on a cycle of push and tail edges (only they can be on one
+// stack twice).
+std::vector<bool> nodesOnCycles(const System &sys);
+
 // The most frames a stack rooted at `program` can hold, or nullopt when it
 // can grow without bound (nesting or re-entry cycles the kernel's guards do
 // not cut, or tail calls without a limit feeding calls).

@@ -250,10 +250,17 @@ Report verify(const Object &obj, const CallGraph &graph, const VerifyOptions &op
       pr.engine = traces == ex ? "explicit" : z3->invariant.empty() ? "bounded" : "spacer";
       for (auto &v : traces->violations)
         rep.violations.push_back(v);
-    } else if (z3 ? z3->verdict == Verdict::Safe : ex->verdict == Verdict::Safe) {
+    } else if (z3 && z3->verdict == Verdict::Safe) {
       pr.verdict = Verdict::Safe;
-      pr.engine = !z3 ? "explicit" : z3->invariant.empty() ? "bounded" : "spacer";
-      pr.invariant = z3 ? z3->invariant : "";
+      pr.engine = z3->invariant.empty() ? "bounded" : "spacer";
+      pr.invariant = z3->invariant;
+    } else if (ex && ex->verdict == Verdict::Safe) {
+      // the explicit search is exhaustive over the same semantics: it
+      // proves the program alone when the Z3 engines ran out of time
+      pr.verdict = Verdict::Safe;
+      pr.engine = "explicit";
+      if (z3)
+        pr.reason = "Z3 engines: " + z3->reason;
     } else {
       pr.verdict = Verdict::Unknown;
       pr.reason = z3 ? z3->reason : ex->reason;

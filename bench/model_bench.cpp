@@ -1,0 +1,66 @@
+// Verification time per case and per scheme, and growth with the number of
+// functions and of prog-array targets. Peak RSS is reported as a counter
+// (the process's high-water mark after the benchmark: run one benchmark per
+// process, --benchmark_filter, for a per-object figure; bench/run.sh does).
+//   cmake --build build --target bench && build/bench/pstack_bench
+#include "frontend/frontend.h"
+#include "model/model.h"
+
+#include <benchmark/benchmark.h>
+#include <sys/resource.h>
+
+using namespace pstack;
+
+namespace {
+
+void verifyObject(benchmark::State &state, const std::string &path, Scheme scheme) {
+  Object obj = loadObject(path);
+  CallGraph g(obj);
+  VerifyOptions o;
+  o.scheme = scheme;
+  o.timeoutSeconds = 60;
+  Report r;
+  for (auto _ : state) {
+    r = verify(obj, g, o);
+    benchmark::DoNotOptimize(r);
+  }
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  state.counters["functions"] = double(obj.functions.size());
+  state.counters["states"] = double(r.statesExplored);
+  state.counters["verdict"] = double(int(r.verdict)); // 0 safe, 1 unsafe, 2 unknown
+  state.counters["peak_rss_MiB"] = double(ru.ru_maxrss) / 1024.0;
+}
+
+void registerAll() {
+  const char *cases[] = {"recursion", "recursion_top", "nested", "callbacks", "tailcalls",
+                         "frames", "kfuncs", "multi_section", "kprobe_chain",
+                         "over_limit_chain", "over_limit_depth", "over_limit_tailcall"};
+  for (const char *c : cases)
+    for (Scheme s : {Scheme::Kernel, Scheme::PerSubprog, Scheme::PerProg, Scheme::Planned})
+      benchmark::RegisterBenchmark(
+          (std::string("case/") + c + "/" + schemeName(s)).c_str(),
+          [c, s](benchmark::State &st) {
+            verifyObject(st, std::string(PSTACK_CASES_DIR) + "/" + c + ".o", s);
+          })
+          ->Unit(benchmark::kMillisecond);
+  for (std::string gen : {"functions_10", "functions_100", "functions_1000", "progarray_1",
+                          "progarray_10", "progarray_100"})
+    for (Scheme s : {Scheme::Kernel, Scheme::PerProg})
+      benchmark::RegisterBenchmark(
+          ("generated/" + gen + "/" + schemeName(s)).c_str(),
+          [gen, s](benchmark::State &st) {
+            verifyObject(st, std::string(PSTACK_BENCH_DIR) + "/" + gen + ".o", s);
+          })
+          ->Unit(benchmark::kMillisecond)
+          ->Iterations(1);
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  registerAll();
+  benchmark::Initialize(&argc, argv);
+  benchmark::RunSpecifiedBenchmarks();
+  return 0;
+}
