@@ -251,6 +251,7 @@ EngineResult Bmc::run() {
   if (!limit) {
     res.verdict = Verdict::Unknown;
     res.reason = "bounded engine is not complete here: stacks can grow without bound";
+    res.incomplete = true;
     return res;
   }
   while (pos_.size() < *limit)

@@ -56,6 +56,7 @@ struct EngineResult {
   // pairs of nodes whose frames can be live together (explicit engine)
   std::vector<std::pair<size_t, size_t>> coLive;
   bool nodeLiveTwice = false;
+  bool incomplete = false; // bounded engine: stacks can outgrow any bound
 };
 
 EngineResult explicitEngine(const System &sys, const Bounds &b, size_t program);

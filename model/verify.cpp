@@ -226,7 +226,9 @@ Report verify(const Object &obj, const CallGraph &graph, const VerifyOptions &op
     bool settled = opts.engine == E::Auto && ex && !ex->violations.empty();
     if (!settled && (opts.engine == E::Auto || opts.engine == E::Bounded)) {
       z3 = boundedEngine(sys, b, p);
-      if (z3->verdict == Verdict::Unknown && opts.engine == E::Auto) {
+      // Spacer where the bounded engine cannot be complete (not where it
+      // merely ran out of time: Spacer would not do better there)
+      if (z3->incomplete && opts.engine == E::Auto) {
         EngineResult un = unboundedEngine(sys, b, p);
         if (un.verdict != Verdict::Unknown)
           z3 = un;

@@ -448,3 +448,15 @@ INSTANTIATE_TEST_SUITE_P(Cases, ExpectedVerdicts, ::testing::ValuesIn([] {
                                c = '_';
                            return n;
                          });
+
+TEST(Model, ATimeoutIsUnknownNeverSafe) {
+  VerifyOptions o;
+  o.timeoutSeconds = 1e-6;
+  Report r = run("recursion", Scheme::PerProg, o);
+  EXPECT_EQ(r.verdict, Verdict::Unknown);
+  EXPECT_FALSE(r.programs.at(0).reason.empty());
+  bool lowerBound = false;
+  for (auto &b : r.buffers)
+    lowerBound |= b.atLeast;
+  EXPECT_TRUE(lowerBound || r.buffers.empty()) << "sizes from a cut search are lower bounds";
+}
