@@ -98,6 +98,7 @@ struct Report {
   // planned scheme: per program, the frame offsets of the layout it proved
   std::map<std::string, std::map<std::string, int64_t>> planOffsets;
   std::string planNote; // planned: why there is no static layout, if so
+  std::optional<uint64_t> kernelBytesPerCpu; // planned: the kernel scheme's, beside it
 };
 
 struct VerifyOptions {

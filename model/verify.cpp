@@ -317,6 +317,15 @@ Report verify(const Object &obj, const CallGraph &graph, const VerifyOptions &op
   }
   rep.verdict = anyUnsafe ? Verdict::Unsafe : anyUnknown ? Verdict::Unknown : Verdict::Safe;
 
+  // planned: what the shipped kernel scheme spends, for comparison
+  if (opts.scheme == Scheme::Planned) {
+    VerifyOptions k = opts;
+    k.scheme = Scheme::Kernel;
+    k.engine = VerifyOptions::Engine::Explicit;
+    k.shiftFrame.reset();
+    rep.kernelBytesPerCpu = verify(obj, graph, k).bytesPerCpu;
+  }
+
   // the same chains with every frame on the kernel stack: why private
   // stacks exist
   rep.kernelStackWithout = rep.kernelStackWith;

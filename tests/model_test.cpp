@@ -222,6 +222,7 @@ TEST(Model, PlannedLayoutIsMinimalAndBeatsTheKernelsBytesPerCpu) {
       prog0 = b.bytes;
   EXPECT_EQ(prog0, 448u);
   EXPECT_LT(planned.bytesPerCpu, kernel.bytesPerCpu);
+  EXPECT_EQ(planned.kernelBytesPerCpu, std::optional<uint64_t>(kernel.bytesPerCpu));
   // frames that are never live together share bytes: kfuncs' kf_a calls
   // shared and global_sum one after the other
   Report kf = run("kfuncs", Scheme::Planned);

@@ -126,6 +126,8 @@ nlohmann::json toJson(const ObjectResult &r, const Options &o) {
     plan["offsets"] = rep.planOffsets;
   if (!rep.planNote.empty())
     plan["note"] = rep.planNote;
+  if (rep.kernelBytesPerCpu)
+    plan["kernel_scheme_bytes_per_cpu"] = *rep.kernelBytesPerCpu;
   if (!rep.engineDisagreement.empty())
     j["engine_disagreement"] = rep.engineDisagreement;
   j["plan"] = plan;
@@ -249,7 +251,10 @@ std::string toText(const ObjectResult &r, const Options &o) {
        << "\n";
   os << "scheme " << schemeName(rep.scheme) << ": " << (atLeast ? "at least " : "")
      << rep.bytesPerCpu << " bytes per CPU in " << rep.buffers.size()
-     << " buffers; kernel stack " << rep.kernelStackWith << " B";
+     << " buffers";
+  if (rep.kernelBytesPerCpu)
+    os << " (the kernel scheme: " << *rep.kernelBytesPerCpu << ")";
+  os << "; kernel stack " << rep.kernelStackWith << " B";
   if (rep.scheme == Scheme::Kernel && o.kernel != "6.1") {
     if (rep.kernelStackWithoutUnbounded)
       os << " (unbounded without private stacks: a nesting cycle)";
