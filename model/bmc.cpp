@@ -13,14 +13,12 @@
 //   property on the solver that keeps the positions.
 // Invariant: `safe` only when every height up to maxHeight is unsat for every
 //   property; a sat model is replayed on System before it becomes a trace.
+#include "model/encode.h"
 #include "model/engine.h"
 #include "model/reach.h"
 
 #include <z3++.h>
 
-#include <chrono>
-#include <cstdio>
-#include <cstdlib>
 
 namespace pstack::detail {
 
@@ -71,12 +69,6 @@ private:
   // position i's constraints hold only when the stack is that high
   void add(size_t i, const z3::expr &e) { s_.add(i == 0 ? e : z3::implies(height_ > num(int64_t(i)), e)); }
 
-  int64_t shiftOf(size_t k) const {
-    if (!sys_.opts.shiftFrame || sys_.nodeName(k) != sys_.opts.shiftFrame->first)
-      return 0;
-    Placement pl = sys_.nodes[k].placement;
-    return pl == Placement::Fixed || pl == Placement::Static ? sys_.opts.shiftFrame->second : 0;
-  }
   void addPosition();
   z3::expr violationAt(const std::string &kind, size_t t);
   std::vector<Choice> pathFromModel(const z3::model &m, size_t height);
@@ -164,31 +156,18 @@ void Bmc::addPosition() {
   z3::expr ksBelow = i == 0 ? ctx_.int_val(0) : pos_[i - 1].ks;
   z3::expr_vector place(ctx_);
   for (size_t k = 0; k < N; ++k) {
-    const NodeInfo &ni = sys_.nodes[k];
-    z3::expr Fk = num(ni.frame), sh = num(shiftOf(k)), off = num(ni.offset);
-    z3::expr at = p.node == id(k);
-    switch (ni.placement) {
-    case Placement::KernelStack:
-      place.push_back(at && p.region == 0 && p.lo == ksBelow && p.hi == ksBelow + Fk && p.ks == p.hi);
-      break;
-    case Placement::Fixed:
-      place.push_back(at && p.region == ni.fixedRegion && p.lo == sh && p.hi == Fk + sh &&
-                      p.ks == ksBelow);
-      break;
-    case Placement::Static:
-      place.push_back(at && p.region == ni.programRegion && p.lo == off + sh &&
-                      p.hi == off + sh + Fk && p.ks == ksBelow);
-      break;
-    case Placement::Relative:
-      if (sys_.opts.perProgR9AtTop)
-        // r9 stays at the pushed frame's top across tail calls
-        place.push_back(at && p.region == relRegion && p.hi == relLo + pushedF &&
-                        p.lo == p.hi - Fk && p.ks == ksBelow);
-      else
-        place.push_back(at && p.region == relRegion && p.lo == relLo && p.hi == relLo + Fk &&
-                        p.ks == ksBelow);
-      break;
+    z3::expr at = p.node == id(int64_t(k));
+    if (auto abs = absolutePlacement(sys_, k, p.region, p.lo, p.hi, p.ks, ksBelow)) {
+      place.push_back(at && *abs);
+      continue;
     }
+    z3::expr Fk = num(sys_.nodes[k].frame);
+    if (sys_.opts.perProgR9AtTop) // r9 stays at the pushed frame's top across tail calls
+      place.push_back(at && p.region == relRegion && p.hi == relLo + pushedF &&
+                      p.lo == p.hi - Fk && p.ks == ksBelow);
+    else
+      place.push_back(at && p.region == relRegion && p.lo == relLo && p.hi == relLo + Fk &&
+                      p.ks == ksBelow);
   }
   add(i, z3::mk_or(place));
   // Redundant facts (each follows from the placement above) that spare the
@@ -268,7 +247,6 @@ EngineResult Bmc::run() {
   for (const char *kind : {"alias", "overflow"}) {
     if (!anyBuffer && std::string(kind) == "alias")
       continue;
-    auto t0 = std::chrono::steady_clock::now();
     s_.push();
     z3::expr_vector atHeight(ctx_);
     for (size_t t = 0; t < *limit; ++t)
@@ -276,9 +254,6 @@ EngineResult Bmc::run() {
     s_.add(z3::mk_or(atHeight));
     z3::check_result r = s_.check();
     ++res.states;
-    if (getenv("PSTACK_DEBUG_BMC"))
-      fprintf(stderr, "bmc %s: %.3f s\n", kind,
-              std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
     if (r == z3::unknown) {
       s_.pop();
       res.verdict = Verdict::Unknown;

@@ -12,6 +12,7 @@
 //   unlimited tail-call chain is then Spacer's to decide.
 // Invariant: a derivation of Err is replayed on System before it becomes a
 //   trace; `safe` only when Spacer answers unsat.
+#include "model/encode.h"
 #include "model/engine.h"
 
 #include <z3++.h>
@@ -57,12 +58,6 @@ private:
   z3::expr bit(size_t prog) {
     return z3::shl(ctx_.bv_val(1, P_), ctx_.bv_val(uint64_t(prog), P_));
   }
-  int64_t shiftOf(size_t k) const {
-    if (!sys_.opts.shiftFrame || sys_.nodeName(k) != sys_.opts.shiftFrame->first)
-      return 0;
-    Placement pl = sys_.nodes[k].placement;
-    return pl == Placement::Fixed || pl == Placement::Static ? sys_.opts.shiftFrame->second : 0;
-  }
   void rule(const z3::expr &body, const z3::expr &head, const std::string &name,
             const z3::expr_vector &bound) {
     z3::expr r = bound.empty() ? z3::implies(body, head) : z3::forall(bound, z3::implies(body, head));
@@ -77,43 +72,23 @@ private:
 
 // `callerF`: the frame size of the node below (r9 moves by it on a call).
 z3::expr Horn::placeNew(size_t k, const Frame *below, Event ev, const Frame &f, int64_t callerF) {
-  const NodeInfo &ni = sys_.nodes[k];
-  z3::expr F = num(ni.frame), sh = num(shiftOf(k)), off = num(ni.offset);
   z3::expr ks = below ? below->ks : ctx_.int_val(0);
-  switch (ni.placement) {
-  case Placement::KernelStack:
-    return f.r == 0 && f.lo == ks && f.hi == ks + F && f.ks == f.hi;
-  case Placement::Fixed:
-    return f.r == ni.fixedRegion && f.lo == sh && f.hi == F + sh && f.ks == ks;
-  case Placement::Static:
-    return f.r == ni.programRegion && f.lo == off + sh && f.hi == off + sh + F &&
-           f.ks == ks;
-  case Placement::Relative:
-    if (below && (ev == Event::Call || ev == Event::Callback))
-      return f.r == below->r && f.lo == below->lo + num(callerF) && f.hi == f.lo + F && f.ks == ks;
-    return f.r == ni.programRegion && f.lo == 0 && f.hi == F && f.ks == ks;
-  }
-  return ctx_.bool_val(false);
+  if (auto abs = absolutePlacement(sys_, k, f.r, f.lo, f.hi, f.ks, ks))
+    return *abs;
+  z3::expr F = num(sys_.nodes[k].frame);
+  if (below && (ev == Event::Call || ev == Event::Callback))
+    return f.r == below->r && f.lo == below->lo + num(callerF) && f.hi == f.lo + F && f.ks == ks;
+  return f.r == sys_.nodes[k].programRegion && f.lo == 0 && f.hi == F && f.ks == ks;
 }
 
 z3::expr Horn::placeTail(size_t k, const Frame &top, const Frame &f) {
-  const NodeInfo &ni = sys_.nodes[k];
-  z3::expr F = num(ni.frame), sh = num(shiftOf(k)), off = num(ni.offset);
   z3::expr ksBelow = top.ks - z3::ite(top.r == 0, top.hi - top.lo, ctx_.int_val(0));
-  switch (ni.placement) {
-  case Placement::KernelStack:
-    return f.r == 0 && f.lo == ksBelow && f.hi == ksBelow + F && f.ks == f.hi;
-  case Placement::Fixed:
-    return f.r == ni.fixedRegion && f.lo == sh && f.hi == F + sh && f.ks == ksBelow;
-  case Placement::Static:
-    return f.r == ni.programRegion && f.lo == off + sh && f.hi == off + sh + F &&
-           f.ks == ksBelow;
-  case Placement::Relative:
-    if (sys_.opts.perProgR9AtTop)
-      return f.r == top.r && f.hi == top.hi && f.lo == top.hi - F && f.ks == ksBelow;
-    return f.r == top.r && f.lo == top.lo && f.hi == top.lo + F && f.ks == ksBelow;
-  }
-  return ctx_.bool_val(false);
+  if (auto abs = absolutePlacement(sys_, k, f.r, f.lo, f.hi, f.ks, ksBelow))
+    return *abs;
+  z3::expr F = num(sys_.nodes[k].frame);
+  if (sys_.opts.perProgR9AtTop)
+    return f.r == top.r && f.hi == top.hi && f.lo == top.hi - F && f.ks == ksBelow;
+  return f.r == top.r && f.lo == top.lo && f.hi == top.lo + F && f.ks == ksBelow;
 }
 
 EngineResult Horn::run() {

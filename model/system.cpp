@@ -139,61 +139,64 @@ const Function &System::function(size_t n) const {
 }
 const Program &System::program(size_t n) const { return obj.programs[nodes[n].program]; }
 
-FrameState System::placeNew(size_t node, const FrameState *below, Event ev) const {
+int64_t System::shiftOf(size_t node) const {
+  if (!shift_ || shift_->first != node)
+    return 0;
+  Placement pl = nodes[node].placement;
+  return pl == Placement::Fixed || pl == Placement::Static ? shift_->second : 0;
+}
+
+bool System::placeAbsolute(FrameState &f, size_t node, int64_t ksBelow) const {
   const NodeInfo &ni = nodes[node];
+  switch (ni.placement) {
+  case Placement::KernelStack:
+    // the kernel stack grows down; frames lie one after another
+    f.region = 0;
+    f.lo = ksBelow;
+    f.hi = ksBelow + ni.frame;
+    f.kernelStack = f.hi;
+    return true;
+  case Placement::Fixed:
+    f.region = ni.fixedRegion;
+    f.lo = shiftOf(node);
+    f.hi = f.lo + ni.frame;
+    f.kernelStack = ksBelow;
+    return true;
+  case Placement::Static:
+    f.region = ni.programRegion;
+    f.lo = ni.offset + shiftOf(node);
+    f.hi = f.lo + ni.frame;
+    f.kernelStack = ksBelow;
+    return true;
+  case Placement::Relative:
+    return false;
+  }
+  return false;
+}
+
+FrameState System::placeNew(size_t node, const FrameState *below, Event ev) const {
   FrameState f;
   f.node = node;
   f.event = ev;
   int64_t ks = below ? below->kernelStack : 0;
-  switch (ni.placement) {
-  case Placement::KernelStack:
-    f.region = 0;
-    f.lo = ks;
-    f.hi = ks + ni.frame;
-    f.kernelStack = f.hi;
+  if (placeAbsolute(f, node, ks))
     return f;
-  case Placement::Fixed:
-    f.region = ni.fixedRegion;
+  f.kernelStack = ks;
+  if (below && (ev == Event::Call || ev == Event::Callback)) {
+    // push r9; r9 += F(caller); call; pop r9
+    f.region = below->region;
+    f.lo = below->lo + nodes[below->node].frame;
+  } else {
+    // a new activation: its entry prologue sets r9 to its own buffer
+    f.region = nodes[node].programRegion;
     f.lo = 0;
-    f.hi = ni.frame;
-    f.kernelStack = ks;
-    return f;
-  case Placement::Relative:
-    f.kernelStack = ks;
-    if (below && (ev == Event::Call || ev == Event::Callback)) {
-      // push r9; r9 += F(caller); call; pop r9
-      f.region = below->region;
-      f.lo = below->lo + nodes[below->node].frame;
-    } else {
-      // a new activation: its entry prologue sets r9 to its own buffer
-      f.region = ni.programRegion;
-      f.lo = 0;
-    }
-    f.hi = f.lo + ni.frame;
-    return f;
-  case Placement::Static:
-    f.kernelStack = ks;
-    f.region = ni.programRegion;
-    f.lo = ni.offset;
-    f.hi = f.lo + ni.frame;
-    return f;
   }
+  f.hi = f.lo + nodes[node].frame;
   return f;
-}
-
-// Only layouts with a place per frame (fixed buffers, planned offsets) can
-// have one frame moved; r9-relative layouts are mutated by their buffer size.
-void System::applyShift(FrameState &f) const {
-  Placement pl = nodes[f.node].placement;
-  if (shift_ && f.node == shift_->first && (pl == Placement::Fixed || pl == Placement::Static)) {
-    f.lo += shift_->second;
-    f.hi += shift_->second;
-  }
 }
 
 FrameState System::enter(size_t program) const {
   FrameState f = placeNew(entry(program), nullptr, Event::Enter);
-  applyShift(f);
   f.programsBelow.assign(obj.programs.size(), false);
   return f;
 }
@@ -213,7 +216,6 @@ std::optional<FrameState> System::push(const FrameState &top, const PushEdge &e)
     return std::nullopt; // deeper chains are the kernel's to reject (kernel_limit)
   }
   FrameState f = placeNew(e.to, &top, e.kind);
-  applyShift(f);
   f.insn = e.insn;
   f.siteNode = top.node;
   f.programsBelow = top.programsBelow;
@@ -241,20 +243,8 @@ std::optional<FrameState> System::tail(const FrameState &top, const TailEdge &e)
   f.tailCount = top.tailCount + 1;
   f.depth = 1; // the verifier bounds each program's own chain afresh
   int64_t ksBelow = top.kernelStack - (top.region == 0 ? top.hi - top.lo : 0);
-  switch (ni.placement) {
-  case Placement::KernelStack:
-    f.region = 0;
-    f.lo = ksBelow;
-    f.hi = ksBelow + ni.frame;
-    f.kernelStack = f.hi;
-    break;
-  case Placement::Fixed:
-    f.region = ni.fixedRegion;
-    f.lo = 0;
-    f.hi = ni.frame;
+  if (!placeAbsolute(f, e.to, ksBelow)) {
     f.kernelStack = ksBelow;
-    break;
-  case Placement::Relative:
     if (opts.perProgR9AtTop) {
       // r9 unchanged and it points at the frame top
       f.hi = top.hi;
@@ -263,16 +253,7 @@ std::optional<FrameState> System::tail(const FrameState &top, const TailEdge &e)
       // r9 unchanged: the new frame starts where the replaced one started
       f.hi = f.lo + ni.frame;
     }
-    f.kernelStack = ksBelow;
-    break;
-  case Placement::Static:
-    f.region = ni.programRegion;
-    f.lo = ni.offset;
-    f.hi = f.lo + ni.frame;
-    f.kernelStack = ksBelow;
-    break;
   }
-  applyShift(f);
   return f;
 }
 

@@ -93,13 +93,19 @@ public:
   std::optional<FrameState> push(const FrameState &top, const PushEdge &e) const;
   std::optional<FrameState> tail(const FrameState &top, const TailEdge &e) const;
 
-  // Kernel-stack budget and, for per-prog, the fixed buffer size (if any).
   uint64_t kernelBudget() const { return opts.env.kernelStackBudget; }
+
+  // The mutation's shift for `node` (0 unless it is the moved frame and has
+  // a place of its own: a fixed buffer or a planned offset).
+  int64_t shiftOf(size_t node) const;
 
 private:
   std::optional<std::pair<size_t, int64_t>> shift_; // mutation: node, bytes
   FrameState placeNew(size_t node, const FrameState *below, Event ev) const;
-  void applyShift(FrameState &f) const;
+  // Places a frame whose bytes do not depend on r9 (kernel stack, fixed
+  // buffer, planned offset) above `ksBelow` kernel-stack bytes; false for
+  // r9-relative frames.
+  bool placeAbsolute(FrameState &f, size_t node, int64_t ksBelow) const;
 };
 
 } // namespace pstack::detail
