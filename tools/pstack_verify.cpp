@@ -4,6 +4,7 @@
 #include "tools/report.h"
 
 #include <filesystem>
+#include <type_traits>
 #include <fstream>
 #include <iostream>
 
@@ -38,6 +39,22 @@ const char *kUsage =
 [[noreturn]] void usage(const std::string &msg) {
   std::cerr << "pstack-verify: " << msg << "\n" << kUsage;
   std::exit(kExitUsage);
+}
+
+// A whole-string number, or a usage error naming the option.
+template <typename T> T number(const std::string &option, const std::string &v, const char *what) {
+  try {
+    size_t used = 0;
+    T x;
+    if constexpr (std::is_floating_point_v<T>)
+      x = T(std::stod(v, &used));
+    else
+      x = T(std::stoull(v, &used));
+    if (used == v.size() && x > 0)
+      return x;
+  } catch (const std::exception &) {
+  }
+  usage(option + " needs " + what + ", not '" + v + "'");
 }
 
 } // namespace
@@ -80,15 +97,7 @@ int main(int argc, char **argv) {
     } else if (name == "--env") {
       o.envFile = value();
     } else if (name == "--timeout") {
-      std::string v = value();
-      try {
-        size_t used = 0;
-        o.timeout = std::stod(v, &used);
-        if (used != v.size() || o.timeout <= 0)
-          throw std::invalid_argument(v);
-      } catch (const std::exception &) {
-        usage("--timeout needs a positive number of seconds, not '" + v + "'");
-      }
+      o.timeout = number<double>(name, value(), "a positive number of seconds");
     } else if (name == "--engine") {
       o.engine = value();
       if (o.engine != "auto" && o.engine != "explicit" && o.engine != "bounded" &&
@@ -100,15 +109,7 @@ int main(int argc, char **argv) {
         usage("--per-prog-r9 is base or top, not '" + v + "'");
       o.r9AtTop = v == "top";
     } else if (name == "--buffer-size") {
-      std::string v = value();
-      try {
-        size_t used = 0;
-        o.bufferSize = std::stoull(v, &used);
-        if (used != v.size())
-          throw std::invalid_argument(v);
-      } catch (const std::exception &) {
-        usage("--buffer-size needs a number of bytes, not '" + v + "'");
-      }
+      o.bufferSize = number<uint64_t>(name, value(), "a positive number of bytes");
     } else if (name == "--emit-plan" || name == "--emit-jit" || name == "--emit-smt") {
       usage(name + " is not available in this build (needs the model)");
     } else if (!a.empty() && a[0] == '-' && a != "-") {
