@@ -236,6 +236,8 @@ EngineResult Horn::run() {
     return res;
   }
   if (r == z3::unsat) {
+    // the inductive invariant: Spacer's interpretation of every relation
+    // (per-level covers at level -1 hold only the lemmas pushed to infinity)
     res.verdict = Verdict::Safe;
     std::ostringstream os;
     os << fp_.get_answer();
