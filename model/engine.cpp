@@ -88,6 +88,7 @@ Violation makeViolation(const System &sys, size_t program,
     if (f.insn && f.siteNode) {
       const Function &site = sys.function(*f.siteNode);
       s.insn = site.sectionInsn(*f.insn);
+      s.section = site.section;
       if (const Insn *in = site.insnAt(*f.insn); in && in->loc)
         s.source = in->loc;
     } else {
@@ -99,6 +100,7 @@ Violation makeViolation(const System &sys, size_t program,
         s.source = at.insns.front().loc;
     }
     s.region = sys.regionNames[f.region];
+    s.depth = uint32_t(stack.size() - 1);
     s.lo = f.lo;
     s.hi = f.hi;
     v.trace.push_back(std::move(s));

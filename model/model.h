@@ -51,10 +51,12 @@ struct TraceStep {
   std::string program;
   std::string function;
   std::optional<uint32_t> insn; // the site in the previous frame that led here
+  std::string section;          // ... in this ELF section (insn counts from its start)
   std::optional<SourceLoc> source;
   std::string region;   // "kernel_stack" or the per-CPU buffer's name
   int64_t lo = 0, hi = 0; // frame bytes [lo, hi) within the region
   bool clash = false;   // one of the two frames the violation is about
+  uint32_t depth = 0;   // position of the frame in the activation stack (0: bottom)
 };
 
 struct Violation {

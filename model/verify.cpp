@@ -70,12 +70,14 @@ std::vector<Violation> kernelLimits(const System &sys) {
           for (auto &e : g.edges())
             if (e.from == path[i - 1] && e.to == path[i]) {
               s.insn = sys.function(path[i - 1]).sectionInsn(e.insn);
+              s.section = sys.function(path[i - 1]).section;
               if (auto *in = sys.function(path[i - 1]).insnAt(e.insn); in && in->loc)
                 s.source = in->loc;
               break;
             }
         s.region = onKernelStack(path[i]) ? "kernel_stack" : g.nodeName(path[i]);
         s.hi = sys.nodes[path[i]].frame;
+        s.depth = uint32_t(i);
         s.clash = i + 1 == path.size();
         v.trace.push_back(s);
       }
@@ -145,6 +147,7 @@ std::vector<Violation> outOfFrame(const System &sys) {
         s.program = v.program;
         s.function = f.name;
         s.insn = f.sectionInsn(a.insn);
+        s.section = f.section;
         if (auto *in = f.insnAt(a.insn); in && in->loc)
           s.source = in->loc;
         s.lo = a.lo;

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <set>
 
 using namespace pstack;
 using nlohmann::json;
@@ -120,4 +121,64 @@ TEST(Cli, EnvironmentErrorsExitTwoNamingTheKey) {
   auto r = test::run({PSTACK_CLI, "--env", env, test::casePath("nested")});
   EXPECT_EQ(r.status, 2);
   EXPECT_NE(r.err.find("key \"nest.prog0\": no program named nosuch"), std::string::npos) << r.err;
+}
+
+// SARIF 2.1.0: the structure CI consumers (GitHub code scanning and the
+// like) rely on, checked field by field against the specification's
+// required properties and types.
+TEST(Cli, SarifHasRulesResultsAndCodeFlows) {
+  auto r = test::run({PSTACK_CLI, "--format", "sarif", "--scheme", "per-subprog",
+                      test::casePath("recursion"), test::casePath("over_limit_chain")});
+  EXPECT_EQ(r.status, 1);
+  json doc = json::parse(r.out);
+  EXPECT_EQ(doc["version"], "2.1.0");
+  EXPECT_TRUE(doc["$schema"].get<std::string>().find("sarif-2.1.0") != std::string::npos);
+  ASSERT_EQ(doc["runs"].size(), 1u);
+  const json &run = doc["runs"][0];
+  EXPECT_EQ(run["tool"]["driver"]["name"], "pstack-verify");
+  std::set<std::string> ruleIds;
+  for (auto &rule : run["tool"]["driver"]["rules"]) {
+    ruleIds.insert(rule["id"].get<std::string>());
+    EXPECT_TRUE(rule["shortDescription"]["text"].is_string());
+    EXPECT_TRUE(rule["help"]["text"].is_string());
+  }
+  EXPECT_EQ(ruleIds, (std::set<std::string>{"alias", "overflow", "out_of_frame", "r9_clobber",
+                                            "kernel_limit"}));
+  ASSERT_EQ(run["results"].size(), 1u) << "per-subprog: recursion aliases; the chain is fine";
+  const json &res = run["results"][0];
+  EXPECT_EQ(res["ruleId"], "alias");
+  EXPECT_EQ(run["tool"]["driver"]["rules"][res["ruleIndex"].get<int>()]["id"], "alias");
+  EXPECT_EQ(res["level"], "error");
+  EXPECT_TRUE(res["message"]["text"].is_string());
+  const json &loc = res["locations"][0]["physicalLocation"];
+  EXPECT_NE(loc["artifactLocation"]["uri"].get<std::string>().find("file:///"), std::string::npos);
+  EXPECT_NE(loc["artifactLocation"]["uri"].get<std::string>().find("recursion.c"), std::string::npos);
+  EXPECT_EQ(loc["region"]["startLine"], 27) << "the tail call that re-enters entry";
+  const json &flow = res["codeFlows"][0]["threadFlows"][0]["locations"];
+  ASSERT_EQ(flow.size(), 3u);
+  EXPECT_EQ(flow[0]["nestingLevel"], 0);
+  EXPECT_EQ(flow[1]["nestingLevel"], 1);
+  EXPECT_EQ(flow[2]["nestingLevel"], 1) << "the tail call replaces subprog1's frame";
+  EXPECT_EQ(flow[2]["state"]["region"]["text"], "entry/entry");
+  EXPECT_EQ(flow[2]["state"]["bytes"]["text"], "[0, 96)");
+  EXPECT_EQ(flow[0]["state"]["clash"]["text"], "yes");
+  EXPECT_EQ(flow[1]["state"]["clash"]["text"], "no");
+  for (auto &step : flow) {
+    EXPECT_TRUE(step["location"]["message"]["text"].is_string());
+    EXPECT_TRUE(step["location"]["physicalLocation"]["region"]["startLine"].is_number_integer());
+  }
+  EXPECT_EQ(run["invocations"][0]["executionSuccessful"], true);
+}
+
+TEST(Cli, SarifReportsUnreadableObjectsAsNotifications) {
+  std::string bad = test::tempPath("bad-sarif.o");
+  test::writeFile(bad, {'x'});
+  auto r = test::run({PSTACK_CLI, "--format", "sarif", bad});
+  EXPECT_EQ(r.status, 2);
+  json doc = json::parse(r.out);
+  const json &inv = doc["runs"][0]["invocations"][0];
+  EXPECT_EQ(inv["executionSuccessful"], false);
+  EXPECT_NE(inv["toolExecutionNotifications"][0]["message"]["text"].get<std::string>().find(
+                "not an ELF file"),
+            std::string::npos);
 }

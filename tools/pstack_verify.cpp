@@ -2,6 +2,7 @@
 // DESIGN.md: 0 all safe, 1 a counterexample, 2 bad usage or unreadable
 // object, 3 no counterexample but something unknown.
 #include "tools/report.h"
+#include "tools/sarif.h"
 
 #include <filesystem>
 #include <type_traits>
@@ -25,7 +26,7 @@ const char *kUsage =
     "\n"
     "  --scheme S       frame layout scheme (default kernel)\n"
     "  --kernel V       kernel whose rules the kernel scheme follows (default 6.13)\n"
-    "  --format F       text (default) or json\n"
+    "  --format F       text (default), json or sarif (SARIF 2.1.0, for CI)\n"
     "  --dot FILE       write the call graph of the (last) object as Graphviz DOT\n"
     "  --timeout S      time limit per program in seconds (default 10)\n"
     "  --env FILE       environment: nesting, re-entry, prog arrays, limits (JSON)\n"
@@ -90,8 +91,8 @@ int main(int argc, char **argv) {
         usage("unknown kernel '" + o.kernel + "' (6.1 or 6.13)");
     } else if (name == "--format") {
       o.format = value();
-      if (o.format != "text" && o.format != "json")
-        usage("unsupported format '" + o.format + "' (text or json in this build)");
+      if (o.format != "text" && o.format != "json" && o.format != "sarif")
+        usage("unknown format '" + o.format + "' (text, json or sarif)");
     } else if (name == "--dot") {
       o.dotFile = value();
     } else if (name == "--env") {
@@ -167,7 +168,9 @@ int main(int argc, char **argv) {
     results.push_back(std::move(r));
   }
 
-  if (o.format == "json") {
+  if (o.format == "sarif") {
+    std::cout << cli::toSarif(results, o).dump(2) << "\n";
+  } else if (o.format == "json") {
     nlohmann::json doc;
     doc["schema"] = "pstack-verify/1";
     doc["scheme"] = o.scheme;
