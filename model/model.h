@@ -87,6 +87,7 @@ struct ProgramReport {
 struct Report {
   Verdict verdict = Verdict::Unknown;
   Scheme scheme = Scheme::Kernel;
+  KernelVersion kernel = KernelVersion::V6_13;
   std::vector<ProgramReport> programs;
   std::vector<Violation> violations;
   std::vector<Buffer> buffers;

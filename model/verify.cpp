@@ -167,6 +167,7 @@ std::vector<Violation> outOfFrame(const System &sys) {
 Report verify(const Object &obj, const CallGraph &graph, const VerifyOptions &opts) {
   Report rep;
   rep.scheme = opts.scheme;
+  rep.kernel = opts.kernel;
   PlanResult plan;
   if (opts.scheme == Scheme::Planned) {
     plan = synthesizePlan(obj, graph, opts);

@@ -3,6 +3,7 @@
 
 #include "frontend/frontend.h"
 #include "model/model.h"
+#include "api/report_json.h"
 
 #include <nlohmann/json.hpp>
 #include <memory>

@@ -1,0 +1,100 @@
+/* pstack.h — C API of pstack-verify, in the style of libbpf.
+ *
+ * Opaque objects, `__`-separated method names, options structs whose first
+ * field `sz` is their size (declare them with PSTACK_OPTS so that newer
+ * libraries can grow them), negative errno returns.
+ *
+ *	struct pstack_object *obj = pstack_object__open_file("prog.bpf.o");
+ *	PSTACK_OPTS(pstack_verify_opts, opts, .scheme = "kernel");
+ *	struct pstack_report *rep;
+ *	int v = pstack_object__verify(obj, &opts, &rep);
+ *	if (v == PSTACK_UNSAFE) puts(pstack_report__violation_message(rep, 0));
+ *	pstack_report__free(rep);
+ *	pstack_object__close(obj);
+ */
+#ifndef PSTACK_H
+#define PSTACK_H
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct pstack_object;
+struct pstack_report;
+
+/* Verdicts; the values are pstack-verify's exit codes. */
+enum pstack_verdict {
+	PSTACK_SAFE = 0,    /* every property proved */
+	PSTACK_UNSAFE = 1,  /* a counterexample exists */
+	PSTACK_UNKNOWN = 3, /* not decided (time, bounds): never safe */
+};
+
+struct pstack_verify_opts {
+	size_t sz;               /* sizeof(struct pstack_verify_opts) */
+	const char *scheme;      /* "kernel" (default), "per-subprog", "per-prog", "planned" */
+	const char *kernel;      /* "6.13" (default) or "6.1": the kernel scheme's rules */
+	const char *env_path;    /* environment file (JSON), or NULL */
+	double timeout_s;        /* per program; 0: 10 seconds */
+	unsigned long long buffer_size; /* per-prog buffer bytes; 0: computed */
+};
+
+/* Declares and zero-initialises an options struct with its size set. */
+#define PSTACK_OPTS(TYPE, NAME, ...) struct TYPE NAME = {.sz = sizeof(struct TYPE), __VA_ARGS__}
+
+/* Opening: NULL on failure, with errno set (ENOENT, EINVAL for an object
+ * that is not a readable BPF ELF, ENOMEM); pstack_last_error() says why. */
+struct pstack_object *pstack_object__open_file(const char *path);
+struct pstack_object *pstack_object__open_mem(const void *buf, size_t size, const char *name);
+void pstack_object__close(struct pstack_object *obj);
+
+size_t pstack_object__program_cnt(const struct pstack_object *obj);
+const char *pstack_object__program_name(const struct pstack_object *obj, size_t i);
+const char *pstack_object__program_section(const struct pstack_object *obj, size_t i);
+/* Frame size in bytes of a function, or -ENOENT. */
+int pstack_object__frame_size(const struct pstack_object *obj, const char *function);
+
+/* Verifies. Returns an enum pstack_verdict (>= 0), or a negative errno
+ * (-EINVAL: bad options or environment file). `report` may be NULL; else
+ * *report receives a report to free with pstack_report__free. */
+int pstack_object__verify(struct pstack_object *obj, const struct pstack_verify_opts *opts,
+			  struct pstack_report **report);
+
+enum pstack_verdict pstack_report__verdict(const struct pstack_report *rep);
+unsigned long long pstack_report__bytes_per_cpu(const struct pstack_report *rep);
+size_t pstack_report__violation_cnt(const struct pstack_report *rep);
+/* alias|overflow|out_of_frame|r9_clobber|kernel_limit, or NULL out of range */
+const char *pstack_report__violation_kind(const struct pstack_report *rep, size_t i);
+const char *pstack_report__violation_program(const struct pstack_report *rep, size_t i);
+const char *pstack_report__violation_message(const struct pstack_report *rep, size_t i);
+size_t pstack_report__trace_len(const struct pstack_report *rep, size_t i);
+
+struct pstack_trace_step {
+	size_t sz;            /* sizeof(struct pstack_trace_step), set by the caller */
+	const char *event;    /* enter|call|tail_call|callback|nest|reenter */
+	const char *program;
+	const char *function;
+	long long insn;       /* call site (section-relative), or -1 */
+	const char *source;   /* "file:line:col", or NULL */
+	const char *region;   /* "kernel_stack" or a per-CPU buffer */
+	long long lo, hi;     /* frame bytes [lo, hi) in the region */
+	int clash;            /* one of the two frames the violation is about */
+	unsigned depth;       /* position in the activation stack */
+};
+/* Fills `step` (strings owned by the report); 0, or -EINVAL / -ERANGE. */
+int pstack_report__trace_step(const struct pstack_report *rep, size_t i, size_t j,
+			      struct pstack_trace_step *step);
+
+/* The whole report as JSON (pstack-verify/1 object); owned by the report. */
+const char *pstack_report__json(const struct pstack_report *rep);
+void pstack_report__free(struct pstack_report *rep);
+
+/* Why the last failing call on this thread failed. */
+const char *pstack_last_error(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* PSTACK_H */

@@ -1,0 +1,124 @@
+/* The C API, from C: open, verify, report, traces, errors, opts rules.
+ *   c_api_test CASES_DIR */
+#include <pstack.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int failures;
+#define CHECK(cond)                                                                  \
+	do {                                                                         \
+		if (!(cond)) {                                                       \
+			fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, \
+				#cond);                                              \
+			failures++;                                                  \
+		}                                                                    \
+	} while (0)
+
+static char path[4096];
+static const char *casePath(const char *dir, const char *name)
+{
+	snprintf(path, sizeof(path), "%s/%s.o", dir, name);
+	return path;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc != 2) {
+		fprintf(stderr, "usage: c_api_test CASES_DIR\n");
+		return 2;
+	}
+	const char *dir = argv[1];
+
+	/* open, programs, frames */
+	struct pstack_object *obj = pstack_object__open_file(casePath(dir, "recursion"));
+	CHECK(obj != NULL);
+	if (!obj)
+		return 1;
+	CHECK(pstack_object__program_cnt(obj) == 1);
+	CHECK(strcmp(pstack_object__program_name(obj, 0), "entry") == 0);
+	CHECK(strcmp(pstack_object__program_section(obj, 0), "raw_tp/sys_enter") == 0);
+	CHECK(pstack_object__program_name(obj, 1) == NULL);
+	CHECK(pstack_object__frame_size(obj, "entry") == 96);
+	CHECK(pstack_object__frame_size(obj, "subprog1") == 64);
+	CHECK(pstack_object__frame_size(obj, "nosuch") == -ENOENT);
+
+	/* the reviewer's counterexample */
+	PSTACK_OPTS(pstack_verify_opts, opts, .scheme = "per-subprog");
+	struct pstack_report *rep = NULL;
+	CHECK(pstack_object__verify(obj, &opts, &rep) == PSTACK_UNSAFE);
+	CHECK(rep != NULL);
+	CHECK(pstack_report__verdict(rep) == PSTACK_UNSAFE);
+	CHECK(pstack_report__violation_cnt(rep) == 1);
+	CHECK(strcmp(pstack_report__violation_kind(rep, 0), "alias") == 0);
+	CHECK(strcmp(pstack_report__violation_program(rep, 0), "entry") == 0);
+	CHECK(pstack_report__trace_len(rep, 0) == 3);
+	struct pstack_trace_step step = {.sz = sizeof(step)};
+	CHECK(pstack_report__trace_step(rep, 0, 2, &step) == 0);
+	CHECK(strcmp(step.event, "tail_call") == 0);
+	CHECK(strcmp(step.function, "entry") == 0);
+	CHECK(step.insn == 7);
+	CHECK(step.source && strstr(step.source, "recursion.c:27"));
+	CHECK(step.lo == 0 && step.hi == 96);
+	CHECK(step.clash == 1);
+	CHECK(step.depth == 1);
+	CHECK(pstack_report__trace_step(rep, 0, 3, &step) == -ERANGE);
+	struct pstack_trace_step small = {.sz = 8};
+	CHECK(pstack_report__trace_step(rep, 0, 0, &small) == -EINVAL);
+	CHECK(strstr(pstack_report__json(rep), "\"kind\": \"alias\"") != NULL);
+	pstack_report__free(rep);
+
+	/* per-prog: safe, with the computed buffer */
+	PSTACK_OPTS(pstack_verify_opts, pp, .scheme = "per-prog");
+	CHECK(pstack_object__verify(obj, &pp, &rep) == PSTACK_SAFE);
+	CHECK(pstack_report__bytes_per_cpu(rep) == 34 * 96 + 64);
+	pstack_report__free(rep);
+	PSTACK_OPTS(pstack_verify_opts, small_buf, .scheme = "per-prog", .buffer_size = 3320);
+	CHECK(pstack_object__verify(obj, &small_buf, NULL) == PSTACK_UNSAFE);
+
+	/* defaults: NULL options mean the kernel scheme */
+	CHECK(pstack_object__verify(obj, NULL, NULL) == PSTACK_SAFE);
+
+	/* bad options: unknown scheme, too small sz, non-zero unknown tail */
+	PSTACK_OPTS(pstack_verify_opts, bad, .scheme = "nonsense");
+	CHECK(pstack_object__verify(obj, &bad, NULL) == -EINVAL);
+	CHECK(strstr(pstack_last_error(), "nonsense") != NULL);
+	struct {
+		struct pstack_verify_opts o;
+		long future;
+	} bigger = {{.sz = sizeof(bigger)}, 1};
+	CHECK(pstack_object__verify(obj, &bigger.o, NULL) == -EINVAL);
+	bigger.future = 0;
+	CHECK(pstack_object__verify(obj, &bigger.o, NULL) == PSTACK_SAFE);
+	pstack_object__close(obj);
+
+	/* errors: missing file, not an object, from memory */
+	errno = 0;
+	CHECK(pstack_object__open_file("/nonexistent.o") == NULL && errno == ENOENT);
+	static const char junk[] = "not an elf";
+	CHECK(pstack_object__open_mem(junk, sizeof(junk), "junk.o") == NULL && errno == EINVAL);
+	CHECK(strstr(pstack_last_error(), "junk.o") && strstr(pstack_last_error(), "not an ELF"));
+
+	FILE *f = fopen(casePath(dir, "over_limit_chain"), "rb");
+	CHECK(f != NULL);
+	if (f) {
+		static unsigned char buf[1 << 20];
+		size_t n = fread(buf, 1, sizeof(buf), f);
+		fclose(f);
+		struct pstack_object *m = pstack_object__open_mem(buf, n, "chain.o");
+		CHECK(m != NULL);
+		PSTACK_OPTS(pstack_verify_opts, k61, .kernel = "6.1");
+		CHECK(pstack_object__verify(m, &k61, &rep) == PSTACK_UNSAFE);
+		CHECK(strcmp(pstack_report__violation_kind(rep, 0), "kernel_limit") == 0);
+		pstack_report__free(rep);
+		pstack_object__close(m);
+	}
+
+	if (failures)
+		fprintf(stderr, "%d failed, 0 passed\n", failures);
+	else
+		printf("C API: all checks passed\n");
+	return failures ? 1 : 0;
+}

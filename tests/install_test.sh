@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Installs pstack into a scratch prefix, then builds the example loader as a
+# separate project twice — through find_package(pstack) and through
+# pkg-config — and gates two case objects with it.
+#   install_test.sh BUILD_DIR SOURCE_DIR CASES_DIR
+set -euo pipefail
+build=$1 src=$2 cases=$3
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+cmake --install "$build" --prefix "$tmp/prefix" >/dev/null
+test -f "$tmp/prefix/include/pstack.h"
+test -f "$tmp/prefix/include/pstack/pstack.h"
+test -f "$tmp/prefix/lib/cmake/pstack/pstackConfig.cmake"
+test -f "$tmp/prefix/lib/pkgconfig/pstack.pc"
+
+# 1. CMake package
+cmake -S "$src/examples/loader" -B "$tmp/loader" -DCMAKE_PREFIX_PATH="$tmp/prefix" >/dev/null
+cmake --build "$tmp/loader" >/dev/null
+export LD_LIBRARY_PATH="$tmp/prefix/lib"
+out=$("$tmp/loader/loader" --no-load "$cases/recursion.o")
+echo "$out"
+grep -q "recursion.o: safe under the kernel scheme" <<<"$out"
+grep -q "not loading: --no-load" <<<"$out"
+rc=0
+out=$("$tmp/loader/loader" --scheme per-subprog --no-load "$cases/recursion.o") || rc=$?
+echo "$out"
+test "$rc" -eq 1
+grep -q "alias: entry/entry frame \[0, 96) overlaps live entry/entry frame" <<<"$out"
+grep -q "not loading: not proved safe" <<<"$out"
+
+# 2. pkg-config
+export PKG_CONFIG_PATH="$tmp/prefix/lib/pkgconfig"
+cc -o "$tmp/loader-pc" "$src/examples/loader/loader.c" $(pkg-config --cflags --libs pstack libbpf)
+"$tmp/loader-pc" --no-load "$cases/kprobe_chain.o" | grep -q "kprobe_chain.o: safe"
+
+# 3. C++ API through the package
+cat > "$tmp/cxx.cpp" <<'CXX'
+#include <pstack/pstack.h>
+#include <iostream>
+int main(int, char **argv) {
+  auto s = pstack::Session::open(argv[1]);
+  pstack::VerifyOptions o;
+  o.scheme = pstack::Scheme::PerProg;
+  auto r = s.verify(o);
+  std::cout << pstack::verdictName(r.verdict) << " " << r.bytesPerCpu << "\n";
+  return r.verdict == pstack::Verdict::Safe && r.bytesPerCpu == 3328 ? 0 : 1;
+}
+CXX
+c++ -std=c++20 -o "$tmp/cxx" "$tmp/cxx.cpp" $(pkg-config --cflags --libs pstack)
+"$tmp/cxx" "$cases/recursion.o"
+echo "1 passed, 0 failed"
