@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <fstream>
 #include <set>
 
@@ -61,9 +62,11 @@ TEST(Cli, UnreadableObjectExitsTwoNamingTheFile) {
   auto r = test::run({PSTACK_CLI, bad});
   EXPECT_EQ(r.status, 2);
   EXPECT_NE(r.err.find(bad + ": not an ELF file"), std::string::npos) << r.err;
-  auto d = test::run({PSTACK_CLI, "/"});
+  std::string empty = test::tempPath("empty-dir");
+  std::filesystem::create_directories(empty);
+  auto d = test::run({PSTACK_CLI, empty});
   EXPECT_EQ(d.status, 2);
-  EXPECT_NE(d.err.find("is a directory"), std::string::npos) << d.err;
+  EXPECT_NE(d.err.find("is a directory with no BPF objects"), std::string::npos) << d.err;
 }
 
 TEST(Cli, BadUsageExitsTwo) {
@@ -181,4 +184,34 @@ TEST(Cli, SarifReportsUnreadableObjectsAsNotifications) {
   EXPECT_NE(inv["toolExecutionNotifications"][0]["message"]["text"].get<std::string>().find(
                 "not an ELF file"),
             std::string::npos);
+}
+
+TEST(Cli, BatchOverADirectoryInParallelWithSummaryCsvAndCompare) {
+  std::string dir = PSTACK_CASES_DIR;
+  auto text = test::run({PSTACK_CLI, "-j", "2", dir});
+  EXPECT_EQ(text.status, 1) << "over_limit_* are kernel_limit";
+  EXPECT_NE(text.out.find("File"), std::string::npos);
+  EXPECT_NE(text.out.find("Done. 13 objects"), std::string::npos) << text.out;
+  // plain progress lines on stderr when it is not a terminal
+  EXPECT_NE(text.err.find("pstack-verify: [13/13] "), std::string::npos) << text.err;
+
+  auto a = test::run({PSTACK_CLI, "--format", "csv", "-j2", dir});
+  auto b = test::run({PSTACK_CLI, "--format", "csv", "--scheme", "per-subprog", "-j2", dir});
+  EXPECT_EQ(a.out.substr(0, a.out.find('\n')),
+            "file,program,verdict,violations,bytes_per_cpu,kernel_stack,time_ms");
+  EXPECT_NE(a.out.find("/over_limit_chain.o,chain,unsafe,kernel_limit,"), std::string::npos)
+      << a.out;
+  EXPECT_NE(b.out.find("/recursion.o,entry,unsafe,alias,160,"), std::string::npos) << b.out;
+  std::string fa = test::tempPath("a.csv"), fb = test::tempPath("b.csv");
+  test::writeFile(fa, std::vector<uint8_t>(a.out.begin(), a.out.end()));
+  test::writeFile(fb, std::vector<uint8_t>(b.out.begin(), b.out.end()));
+  auto cmp = test::run({PSTACK_CLI, "--compare", fa, fb});
+  EXPECT_EQ(cmp.status, 1) << "verdicts changed";
+  EXPECT_NE(cmp.out.find("recursion.o"), std::string::npos);
+  EXPECT_NE(cmp.out.find("safe -> unsafe"), std::string::npos) << cmp.out;
+  auto same = test::run({PSTACK_CLI, "--compare", fa, fa});
+  EXPECT_EQ(same.status, 0);
+  EXPECT_NE(same.out.find("no verdict or bytes-per-CPU changes"), std::string::npos);
+  auto bad = test::run({PSTACK_CLI, "--compare", fa, "/nonexistent.csv"});
+  EXPECT_EQ(bad.status, 2);
 }

@@ -3,6 +3,7 @@
 // object, 3 no counterexample but something unknown.
 #include "tools/report.h"
 #include "tools/sarif.h"
+#include "tools/batch.h"
 
 #include <filesystem>
 #include <type_traits>
@@ -17,16 +18,19 @@ constexpr int kExitSafe = 0, kExitUnsafe = 1, kExitUsage = 2, kExitUnknown = 3;
 
 const char *kUsage =
     "usage: pstack-verify [--scheme kernel|per-subprog|per-prog|planned] [--kernel 6.1|6.13]\n"
-    "                     [--env FILE] [--format text|json|sarif] [--emit-plan FILE]\n"
-    "                     [--emit-jit DIR] [--emit-smt DIR] [--dot FILE]\n"
-    "                     [--timeout SECONDS] OBJECT...\n"
+    "                     [--env FILE] [--format text|json|sarif|csv] [--dot FILE]\n"
+    "                     [--timeout SECONDS] [--buffer-size BYTES] [--per-prog-r9 base|top]\n"
+    "                     [--engine auto|explicit|bounded|unbounded] [-j N] OBJECT|DIR...\n"
+    "       pstack-verify --compare OLD.csv NEW.csv\n"
     "\n"
     "Proves that BPF programs running on a per-CPU private stack never have two\n"
     "live frames overlap and never leave their buffer, or prints a counterexample.\n"
     "\n"
     "  --scheme S       frame layout scheme (default kernel)\n"
     "  --kernel V       kernel whose rules the kernel scheme follows (default 6.13)\n"
-    "  --format F       text (default), json or sarif (SARIF 2.1.0, for CI)\n"
+    "  --format F       text (default), json, sarif (SARIF 2.1.0, for CI) or csv\n"
+    "  -j, --jobs N     verify N objects at a time\n"
+    "  --compare A B    compare two --format csv runs: changed verdicts, bytes, time\n"
     "  --dot FILE       write the call graph of the (last) object as Graphviz DOT\n"
     "  --timeout S      time limit per program in seconds (default 10)\n"
     "  --env FILE       environment: nesting, re-entry, prog arrays, limits (JSON)\n"
@@ -62,6 +66,8 @@ template <typename T> T number(const std::string &option, const std::string &v, 
 
 int main(int argc, char **argv) {
   cli::Options o;
+  unsigned jobs = 1;
+  std::vector<std::string> compare;
   std::vector<std::string> objects;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
@@ -91,8 +97,17 @@ int main(int argc, char **argv) {
         usage("unknown kernel '" + o.kernel + "' (6.1 or 6.13)");
     } else if (name == "--format") {
       o.format = value();
-      if (o.format != "text" && o.format != "json" && o.format != "sarif")
-        usage("unknown format '" + o.format + "' (text, json or sarif)");
+      if (o.format != "text" && o.format != "json" && o.format != "sarif" && o.format != "csv")
+        usage("unknown format '" + o.format + "' (text, json, sarif or csv)");
+    } else if (a.size() > 2 && a.rfind("-j", 0) == 0 && a[2] != '-') {
+      jobs = number<unsigned>("-j", a.substr(2), "a positive number of threads");
+    } else if (name == "--jobs" || name == "-j") {
+      jobs = number<unsigned>(name, value(), "a positive number of threads");
+    } else if (name == "--compare") {
+      compare.push_back(value());
+      if (i + 1 >= argc)
+        usage("--compare needs two CSV files: --compare OLD.csv NEW.csv");
+      compare.push_back(argv[++i]);
     } else if (name == "--dot") {
       o.dotFile = value();
     } else if (name == "--env") {
@@ -119,6 +134,16 @@ int main(int argc, char **argv) {
       objects.push_back(a);
     }
   }
+  if (!compare.empty()) {
+    try {
+      bool changed = false;
+      std::cout << cli::compareCsv(compare[0], compare[1], changed);
+      return changed ? kExitUnsafe : kExitSafe;
+    } catch (const InputError &e) {
+      std::cerr << "pstack-verify: " << e.what() << "\n";
+      return kExitUsage;
+    }
+  }
   if (objects.empty())
     usage("no object given");
 
@@ -139,34 +164,10 @@ int main(int argc, char **argv) {
       return kExitUsage;
     }
   }
-  std::vector<cli::ObjectResult> results;
+  std::vector<cli::ObjectResult> results = cli::runAll(cli::expandObjects(objects), o, vo, jobs);
   bool anyError = false;
-  for (auto &path : objects) {
-    cli::ObjectResult r;
-    r.path = path;
-    try {
-      if (std::filesystem::is_directory(path))
-        throw InputError(path, "", "is a directory, not a BPF object");
-      r.object = std::make_unique<Object>(loadObject(path));
-      if (!o.envFile.empty())
-        applyEnvironment(*r.object, vo.env, o.envFile);
-      r.graph = std::make_unique<CallGraph>(*r.object);
-      r.report = verify(*r.object, *r.graph, vo);
-    } catch (const InputError &e) {
-      r.error = e.what();
-      r.graph.reset(); // half-read: print nothing of it
-      r.object.reset();
-      anyError = true;
-      std::cerr << "pstack-verify: " << e.what() << "\n";
-    } catch (const std::exception &e) {
-      r.error = std::string("internal error: ") + e.what();
-      r.graph.reset();
-      r.object.reset();
-      anyError = true;
-      std::cerr << "pstack-verify: " << path << ": internal error: " << e.what() << "\n";
-    }
-    results.push_back(std::move(r));
-  }
+  for (auto &r : results)
+    anyError |= !r.report;
 
   if (o.format == "sarif") {
     std::cout << cli::toSarif(results, o).dump(2) << "\n";
@@ -179,10 +180,14 @@ int main(int argc, char **argv) {
     for (auto &r : results)
       doc["objects"].push_back(cli::toJson(r, o));
     std::cout << doc.dump(2) << "\n";
+  } else if (o.format == "csv") {
+    std::cout << cli::toCsv(results);
   } else {
     for (auto &r : results)
       if (r.object)
         std::cout << cli::toText(r, o) << "\n";
+    if (results.size() > 1)
+      std::cout << cli::summaryTable(results);
   }
   if (!o.dotFile.empty()) {
     for (auto it = results.rbegin(); it != results.rend(); ++it)

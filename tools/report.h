@@ -32,6 +32,7 @@ struct ObjectResult {
   std::unique_ptr<Object> object;
   std::unique_ptr<CallGraph> graph;
   std::optional<Report> report;
+  double seconds = 0; // reading and verifying it
   std::string error; // set when the object could not be read
 };
 
