@@ -145,7 +145,8 @@ CallGraph::Chain CallGraph::deepestChain(size_t program, uint32_t round) const {
   return best;
 }
 
-std::string CallGraph::dot() const {
+std::string CallGraph::dot(const std::map<size_t, std::string> &fill,
+                           const std::set<std::pair<size_t, size_t>> &highlight) const {
   std::ostringstream os;
   os << "digraph callgraph {\n  rankdir=LR;\n  node [shape=box, fontname=\"monospace\"];\n";
   for (size_t p = 0; p < obj_.programs.size(); ++p) {
@@ -156,7 +157,10 @@ std::string CallGraph::dot() const {
         const Function &f = obj_.functions[nodes_[n].function];
         os << "    n" << n << " [label=\"" << f.name << "\\n" << f.frame.bytes << " B"
            << (f.frame.bounded ? "" : " (unbounded)") << "\""
-           << (f.isProgram ? ", penwidth=2" : "") << "];\n";
+           << (f.isProgram ? ", penwidth=2" : "");
+        if (auto it = fill.find(n); it != fill.end())
+          os << ", style=filled, fillcolor=\"" << it->second << "\"";
+        os << "];\n";
       }
     os << "  }\n";
   }
@@ -167,6 +171,8 @@ std::string CallGraph::dot() const {
       os << ", style=dashed, color=blue" << (e.resolved ? "" : ", fontcolor=red");
     else if (e.kind == EdgeKind::Callback)
       os << ", style=dotted" << (e.async ? ", color=orange" : "");
+    if (highlight.count({e.from, e.to}))
+      os << ", color=red, penwidth=3";
     os << "];\n";
   }
   os << "}\n";

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -238,7 +239,11 @@ public:
   };
   Chain deepestChain(size_t program, uint32_t round) const;
 
-  std::string dot() const;
+  // Graphviz DOT. `fill` colours nodes (by node index, a DOT colour name);
+  // `highlight` draws the given edges (from, to) bold and red — a
+  // counterexample's path.
+  std::string dot(const std::map<size_t, std::string> &fill = {},
+                  const std::set<std::pair<size_t, size_t>> &highlight = {}) const;
 
 private:
   const Object &obj_;

@@ -215,3 +215,71 @@ TEST(Cli, BatchOverADirectoryInParallelWithSummaryCsvAndCompare) {
   auto bad = test::run({PSTACK_CLI, "--compare", fa, "/nonexistent.csv"});
   EXPECT_EQ(bad.status, 2);
 }
+
+// --help and the man page say the same thing: every option of one is in
+// the other.
+TEST(Cli, HelpAndManPageNameTheSameOptions) {
+  auto help = test::run({PSTACK_CLI, "--help"});
+  EXPECT_EQ(help.status, 0);
+  std::ifstream in(std::string(PSTACK_SOURCE_DIR) + "/docs/pstack-verify.1");
+  std::string man((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  ASSERT_FALSE(man.empty());
+  // roff writes "-" as "\-"
+  std::string plainMan;
+  for (size_t i = 0; i < man.size(); ++i)
+    if (!(man[i] == '\\' && i + 1 < man.size() && man[i + 1] == '-'))
+      plainMan += man[i];
+  auto options = [](const std::string &text) {
+    std::set<std::string> out;
+    for (size_t at = 0; (at = text.find("--", at)) != std::string::npos;) {
+      size_t end = at + 2;
+      while (end < text.size() && (isalnum(static_cast<unsigned char>(text[end])) || text[end] == '-'))
+        ++end;
+      if (end > at + 2)
+        out.insert(text.substr(at, end - at));
+      at = end;
+    }
+    return out;
+  };
+  auto inHelp = options(help.out), inMan = options(plainMan);
+  inMan.erase("--format"); // both have it; keep the comparison on options only
+  inHelp.erase("--format");
+  EXPECT_EQ(inHelp, inMan);
+  EXPECT_GE(inHelp.size(), 12u);
+  for (const char *code : {"0 all", "1 counterexample", "2 bad usage", "3 no counterexample"})
+    EXPECT_NE(help.out.find(code), std::string::npos) << code;
+}
+
+TEST(Cli, ExplainShowsSourceAroundEachStepAndDotHighlightsThePath) {
+  std::string dot = test::tempPath("explain.dot");
+  auto r = test::run({PSTACK_CLI, "--scheme", "per-subprog", "--explain", "--dot", dot,
+                      test::casePath("recursion")});
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.out.find(">    27 | \tbpf_tail_call(ctx, &jmp_table, 0);"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("     26 | \tFRAME(64);"), std::string::npos) << "the line before";
+  std::ifstream in(dot);
+  std::string s((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_NE(s.find("fillcolor=\"lightpink\""), std::string::npos);
+  EXPECT_NE(s.find("[label=\"tail_call @7\", style=dashed, color=blue, color=red, penwidth=3]"),
+            std::string::npos)
+      << s;
+}
+
+// docs/env.schema.json documents exactly the keys the loader accepts.
+TEST(Cli, EnvironmentSchemaListsTheKeysTheLoaderAccepts) {
+  std::ifstream in(std::string(PSTACK_SOURCE_DIR) + "/docs/env.schema.json");
+  json schema = json::parse(in);
+  std::set<std::string> keys;
+  for (auto &[k, v] : schema["properties"].items())
+    keys.insert(k);
+  EXPECT_EQ(keys, (std::set<std::string>{"$schema", "comment", "nest", "reenter", "prog_arrays",
+                                         "tail_call_limit", "kernel_stack_budget"}));
+  EXPECT_EQ(schema["additionalProperties"], false);
+  // each documented key is accepted, an undocumented one is refused
+  std::string p = test::tempPath("schema-env.json");
+  std::string ok = R"({"$schema": "x", "comment": "c", "nest": {}, "reenter": [],
+      "prog_arrays": {}, "tail_call_limit": null, "kernel_stack_budget": 8192})";
+  test::writeFile(p, std::vector<uint8_t>(ok.begin(), ok.end()));
+  auto r = test::run({PSTACK_CLI, "--env", p, test::casePath("recursion")});
+  EXPECT_NE(r.status, 2) << r.err;
+}

@@ -20,7 +20,8 @@ const char *kUsage =
     "usage: pstack-verify [--scheme kernel|per-subprog|per-prog|planned] [--kernel 6.1|6.13]\n"
     "                     [--env FILE] [--format text|json|sarif|csv] [--dot FILE]\n"
     "                     [--timeout SECONDS] [--buffer-size BYTES] [--per-prog-r9 base|top]\n"
-    "                     [--engine auto|explicit|bounded|unbounded] [-j N] OBJECT|DIR...\n"
+    "                     [--engine auto|explicit|bounded|unbounded] [--explain] [-j N]\n"
+    "                     OBJECT|DIR...\n"
     "       pstack-verify --compare OLD.csv NEW.csv\n"
     "\n"
     "Proves that BPF programs running on a per-CPU private stack never have two\n"
@@ -31,12 +32,15 @@ const char *kUsage =
     "  --format F       text (default), json, sarif (SARIF 2.1.0, for CI) or csv\n"
     "  -j, --jobs N     verify N objects at a time\n"
     "  --compare A B    compare two --format csv runs: changed verdicts, bytes, time\n"
-    "  --dot FILE       write the call graph of the (last) object as Graphviz DOT\n"
+    "  --dot FILE       write the call graph of the (last) object as Graphviz DOT,\n"
+    "                   coloured by verdict, the first counterexample's path in red\n"
+    "  --explain        show the source lines around each step of a trace\n"
     "  --timeout S      time limit per program in seconds (default 10)\n"
     "  --env FILE       environment: nesting, re-entry, prog arrays, limits (JSON)\n"
     "  --buffer-size N  per-prog: bytes of each program's buffer (default: computed)\n"
     "  --per-prog-r9 W  per-prog: r9 at the frame `base` (default) or `top`\n"
     "  --engine E       auto (default), explicit, bounded (Z3) or unbounded (Z3 Spacer)\n"
+    "  -h, --help       this text (the manual: man pstack-verify)\n"
     "\n"
     "Exit status: 0 all safe, 1 counterexample, 2 bad usage or unreadable object,\n"
     "3 no counterexample but at least one verdict unknown.\n";
@@ -108,6 +112,8 @@ int main(int argc, char **argv) {
       if (i + 1 >= argc)
         usage("--compare needs two CSV files: --compare OLD.csv NEW.csv");
       compare.push_back(argv[++i]);
+    } else if (name == "--explain") {
+      o.explain = true;
     } else if (name == "--dot") {
       o.dotFile = value();
     } else if (name == "--env") {
@@ -195,7 +201,7 @@ int main(int argc, char **argv) {
         std::ofstream out(o.dotFile);
         if (!out)
           usage("cannot write " + o.dotFile);
-        out << it->graph->dot();
+        out << cli::toDot(*it);
         break;
       }
   }

@@ -1,6 +1,9 @@
 #include "tools/report.h"
 
+#include <fstream>
 #include <iomanip>
+#include <map>
+#include <set>
 #include <sstream>
 
 namespace pstack::cli {
@@ -11,6 +14,41 @@ namespace {
 std::string trim(const std::string &s) {
   size_t b = s.find_first_not_of(" \t"), e = s.find_last_not_of(" \t");
   return b == std::string::npos ? "" : s.substr(b, e - b + 1);
+}
+
+// Lines around a step's source line, from the file when it is there (the
+// object names it), else the line BTF carries; `>` marks the line itself.
+std::string sourceContext(const SourceLoc &loc) {
+  static std::map<std::string, std::vector<std::string>> files;
+  auto it = files.find(loc.file);
+  if (it == files.end()) {
+    std::vector<std::string> lines;
+    std::ifstream in(loc.file);
+    for (std::string l; std::getline(in, l);)
+      lines.push_back(l);
+    it = files.emplace(loc.file, std::move(lines)).first;
+  }
+  std::ostringstream os;
+  const auto &lines = it->second;
+  if (lines.size() < loc.line) {
+    if (!loc.text.empty())
+      os << "        > " << std::setw(5) << loc.line << " | " << loc.text << "\n";
+    return os.str();
+  }
+  uint32_t from = loc.line > 2 ? loc.line - 2 : 1, to = std::min<uint32_t>(loc.line + 2, lines.size());
+  for (uint32_t l = from; l <= to; ++l) {
+    os << "        " << (l == loc.line ? '>' : ' ') << " " << std::setw(5) << l << " | "
+       << lines[l - 1] << "\n";
+    if (l == loc.line && loc.column) {
+      // under the column, keeping the line's tabs so that it lines up
+      std::string pad = lines[l - 1].substr(0, loc.column - 1);
+      for (auto &c : pad)
+        if (c != '\t')
+          c = ' ';
+      os << "                | " << pad << "^\n";
+    }
+  }
+  return os.str();
 }
 
 std::string joinNames(const Object &obj, const Program &p) {
@@ -110,6 +148,8 @@ std::string toText(const ObjectResult &r, const Options &o) {
       if (st.source)
         os << "  " << st.source->str() << (st.source->text.empty() ? "" : ": " + trim(st.source->text));
       os << "\n";
+      if (o.explain && st.source)
+        os << sourceContext(*st.source);
     }
   }
   bool atLeast = false;
@@ -140,6 +180,32 @@ std::string toText(const ObjectResult &r, const Options &o) {
   }
   os << "\nverdict: " << verdictName(rep.verdict) << "\n";
   return os.str();
+}
+
+std::string toDot(const ObjectResult &r) {
+  const CallGraph &g = *r.graph;
+  std::map<size_t, std::string> fill;
+  std::set<std::pair<size_t, size_t>> path;
+  if (r.report) {
+    for (size_t n = 0; n < g.nodes().size(); ++n) {
+      Verdict v = r.report->programs.at(g.nodes()[n].program).verdict;
+      fill[n] = v == Verdict::Safe ? "palegreen" : v == Verdict::Unsafe ? "lightpink" : "khaki";
+    }
+    // the first counterexample: each step acts on the frame of the one before
+    if (!r.report->violations.empty()) {
+      std::map<std::string, size_t> byName;
+      for (size_t n = 0; n < g.nodes().size(); ++n)
+        byName[g.nodeName(n)] = n;
+      const auto &trace = r.report->violations.front().trace;
+      for (size_t i = 1; i < trace.size(); ++i) {
+        auto a = byName.find(trace[i - 1].program + "/" + trace[i - 1].function);
+        auto b = byName.find(trace[i].program + "/" + trace[i].function);
+        if (a != byName.end() && b != byName.end())
+          path.insert({a->second, b->second});
+      }
+    }
+  }
+  return g.dot(fill, path);
 }
 
 } // namespace pstack::cli

@@ -21,6 +21,7 @@ struct Options {
   std::optional<uint64_t> bufferSize;
   bool r9AtTop = false;
   std::string engine = "auto";
+  bool explain = false; // traces with the source lines around each step
 };
 
 // Kernel rounding of frames on a call chain: 32 bytes on 6.1, 16 on 6.12+.
@@ -38,5 +39,9 @@ struct ObjectResult {
 
 nlohmann::json toJson(const ObjectResult &r, const Options &o);
 std::string toText(const ObjectResult &r, const Options &o);
+
+// The call graph coloured by program verdict, the first counterexample's
+// path drawn in red.
+std::string toDot(const ObjectResult &r);
 
 } // namespace pstack::cli
