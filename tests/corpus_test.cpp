@@ -100,3 +100,56 @@ TEST_F(Corpus, EmNoneObjectsFromOldLlvmLoad) {
   EXPECT_GE(o.programs.size(), 3u);
   EXPECT_NE(o.program("from_netdev"), nullptr); // named by its symbol
 }
+
+// Frame sizes cross-checked against llvm-objdump: every `(r10 - N)` access
+// the disassembler shows in a function is within the frame we measured.
+TEST_F(Corpus, FramesCoverEveryR10OffsetLlvmObjdumpShows) {
+  if (system("command -v llvm-objdump-14 >/dev/null 2>&1") != 0)
+    GTEST_SKIP() << "llvm-objdump-14 is not installed";
+  int objects = 0, accesses = 0;
+  for (auto &e : fs::recursive_directory_iterator(test::corpusDir())) {
+    if (!e.is_regular_file() || e.path().extension() != ".o")
+      continue;
+    Object o;
+    try {
+      o = loadObject(e.path().string());
+    } catch (const InputError &) {
+      continue;
+    }
+    ++objects;
+    std::string cmd = "llvm-objdump-14 -d --no-show-raw-insn '" + e.path().string() + "' 2>/dev/null";
+    FILE *p = popen(cmd.c_str(), "r");
+    ASSERT_NE(p, nullptr);
+    char buf[4096];
+    std::string section;
+    const Function *fn = nullptr;
+    while (fgets(buf, sizeof buf, p)) {
+      std::string line = buf;
+      if (line.rfind("Disassembly of section ", 0) == 0) {
+        section = line.substr(23, line.find(':', 23) - 23);
+        fn = nullptr;
+        for (auto &f : o.functions)
+          if (f.section == section && f.offset == 0)
+            fn = &f;
+        continue;
+      }
+      // "0000000000000068 <name>:" — a function, or a branch label inside one
+      if (auto lt = line.find(" <"); lt != std::string::npos && line.find(">:") != std::string::npos) {
+        std::string name = line.substr(lt + 2, line.find(">:") - lt - 2);
+        for (auto &f : o.functions)
+          if (f.section == section && (f.name == name || f.name == section + ":" + name))
+            fn = &f;
+        continue;
+      }
+      auto at = line.find("(r10 - ");
+      if (at == std::string::npos || !fn)
+        continue;
+      uint32_t n = uint32_t(std::stoul(line.substr(at + 7)));
+      ++accesses;
+      EXPECT_GE(fn->frame.bytes, n) << e.path() << " " << fn->name << ": " << line;
+    }
+    pclose(p);
+  }
+  EXPECT_GT(objects, 140);
+  EXPECT_GT(accesses, 10000) << "the corpus has tens of thousands of stack accesses";
+}
