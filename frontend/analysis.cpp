@@ -23,6 +23,9 @@ namespace pstack::detail {
 namespace {
 
 constexpr int32_t kKernelFrameCap = 512; // MAX_BPF_STACK
+// The upper end of an Fp interval with no upper bound: r10 + a non-negative
+// unknown. Accesses only go up from `lo`, so the deepest byte stays known.
+constexpr int64_t kOpenHi = int64_t(1) << 40;
 
 // Abstract value of a register or a spilled stack slot.
 struct Val {
@@ -30,6 +33,7 @@ struct Val {
     Bot,    // no information yet (unreached)
     Scalar, // a number or a pointer that is not into any stack
     Const,  // the number lo (== hi)
+    NonNeg, // a number >= lo >= 0 (a zero-extended load, a loop counter ...)
     Fp,     // r10 + [lo, hi]; `wide`: unknown offset
     Arg,    // argument pointer `arg` (1..5) on entry + [lo, hi]
     MapPtr, // ld_imm64 of map `sym`
@@ -44,12 +48,21 @@ struct Val {
 
   static Val scalar() { return Val{Scalar}; }
   static Val constant(int64_t c) { Val v{Const}; v.lo = v.hi = c; return v; }
+  static Val nonNeg(int64_t lo) { Val v{NonNeg}; v.lo = std::max<int64_t>(lo, 0); return v; }
+  // the least value this scalar can have, if it is known to be >= 0
+  std::optional<int64_t> minNonNeg() const {
+    if (kind == NonNeg || (kind == Const && lo >= 0))
+      return lo;
+    return std::nullopt;
+  }
   static Val fp(int64_t off) { Val v{Fp}; v.lo = v.hi = off; return v; }
   static Val argp(uint8_t a) { Val v{Arg}; v.arg = a; return v; }
   static Val top() { return Val{Top}; }
 
   bool isStack() const { return kind == Fp || kind == Arg || kind == Top; }
-  bool nonStack() const { return kind == Scalar || kind == Const || kind == MapPtr || kind == FuncPtr; }
+  bool nonStack() const {
+    return kind == Scalar || kind == Const || kind == NonNeg || kind == MapPtr || kind == FuncPtr;
+  }
   bool exactFp() const { return kind == Fp && !wide && lo == hi; }
   bool operator==(const Val &o) const {
     return kind == o.kind && lo == o.lo && hi == o.hi && wide == o.wide &&
@@ -65,8 +78,12 @@ Val join(const Val &a, const Val &b) {
     return a;
   if (a.kind == Val::Top || b.kind == Val::Top)
     return Val::top();
-  if (a.nonStack() && b.nonStack())
+  if (a.nonStack() && b.nonStack()) {
+    auto ma = a.minNonNeg(), mb = b.minNonNeg();
+    if (ma && mb)
+      return Val::nonNeg(std::min(*ma, *mb)); // both >= 0: so is either
     return Val::scalar();
+  }
   if (a.isStack() && b.isStack()) {
     if (a.kind != b.kind || (a.kind == Val::Arg && a.arg != b.arg))
       return Val::top();
@@ -119,9 +136,12 @@ State joinStates(const State &a, const State &b) {
 // gets an unknown offset, so loops terminate.
 void widen(State &s, const State &old) {
   auto w = [](Val &v, const Val &o) {
-    if ((v.kind == Val::Fp || v.kind == Val::Arg) && o.kind == v.kind &&
-        (v.lo != o.lo || v.hi != o.hi))
-      v.wide = true;
+    if ((v.kind == Val::Fp || v.kind == Val::Arg) && o.kind == v.kind) {
+      if (v.lo < o.lo)
+        v.wide = true; // the deepest byte moves: unknown
+      else if (v.hi > o.hi)
+        v.hi = kOpenHi; // only the top moves: open it
+    }
   };
   for (int i = 0; i < 11; ++i)
     w(s.r[i], old.r[i]);
@@ -259,7 +279,8 @@ void Analyzer::touch(uint32_t insn, const Val &base, int64_t off, int64_t size, 
       deepestInsn_ = insn;
     }
     fn_.stackAccesses.push_back({insn, int32_t(std::clamp<int64_t>(lo, INT32_MIN, INT32_MAX)),
-                                 uint32_t(size + (base.hi - base.lo)), viaPointer});
+                                 uint32_t(std::min<int64_t>(size + (base.hi - base.lo), kKernelFrameCap)),
+                                 viaPointer});
     return;
   }
   case Val::Arg: {
@@ -308,6 +329,10 @@ void Analyzer::store(State &s, const Val &addr, int64_t off, int size, const Val
   for (auto &[o, sv] : s.slots)
     if (o < addr.hi + off + size && addr.lo + off < o + 8)
       sv = join(sv, size == 8 ? v : Val::scalar());
+  if (v.isStack() && size == 8 && addr.hi - addr.lo > 4096) {
+    s.anySlotPtr = true; // an open range: any slot may now hold it
+    return;
+  }
   if (v.isStack() && size == 8)
     for (int64_t a = addr.lo + off; a <= addr.hi + off; a += 8)
       if (!s.slots.count(a))
@@ -315,6 +340,9 @@ void Analyzer::store(State &s, const Val &addr, int64_t off, int size, const Val
 }
 
 Val Analyzer::load(const State &s, const Val &addr, int64_t off, int size) {
+  // a load of 1, 2 or 4 bytes is zero-extended: never a pointer, never < 0
+  if (size < 8)
+    return Val::nonNeg(0);
   if (addr.kind == Val::Arg || addr.kind == Val::Top)
     return Val::scalar(); // pointers stored in a caller's frame: see call()
   if (addr.kind != Val::Fp)
@@ -447,7 +475,7 @@ void Analyzer::transfer(const Insn &in, State &s) {
       } else if (op == 0xb0 && src.kind == Val::Const) {
         dst = Val::constant(int64_t(uint32_t(src.lo)));
       } else {
-        dst = Val::scalar();
+        dst = Val::nonNeg(0); // a 32-bit result is zero-extended
       }
       return;
     }
@@ -455,13 +483,24 @@ void Analyzer::transfer(const Insn &in, State &s) {
       dst = src;
       return;
     }
+    // r10 + a number known to be >= 0: the deepest byte is still known (the
+    // kernel itself rejects stack accesses whose offset bounds it cannot
+    // establish, so such a sum does not wrap in a program it accepts)
+    auto shiftUp = [](Val &p, int64_t by) {
+      p.lo += by;
+      p.hi = kOpenHi;
+      if (std::abs(p.lo) > (1 << 20))
+        p.wide = true;
+    };
     if ((op == 0x00 || op == 0x10) && (dst.kind == Val::Fp || dst.kind == Val::Arg)) {
       if (src.kind == Val::Const) {
         int64_t d = op == 0x00 ? src.lo : -src.lo;
         dst.lo += d;
-        dst.hi += d;
-        if (std::abs(dst.lo) > (1 << 20) || std::abs(dst.hi) > (1 << 20))
+        dst.hi = dst.hi >= kOpenHi ? kOpenHi : dst.hi + d;
+        if (std::abs(dst.lo) > (1 << 20) || (dst.hi < kOpenHi && std::abs(dst.hi) > (1 << 20)))
           dst.wide = true;
+      } else if (op == 0x00 && src.kind == Val::NonNeg) {
+        shiftUp(dst, src.lo);
       } else if (op == 0x00 && src.nonStack()) {
         dst.wide = true; // r10 + unknown scalar
       } else {
@@ -473,7 +512,9 @@ void Analyzer::transfer(const Insn &in, State &s) {
       Val v = src;
       if (dst.kind == Val::Const) {
         v.lo += dst.lo;
-        v.hi += dst.lo;
+        v.hi = v.hi >= kOpenHi ? kOpenHi : v.hi + dst.lo;
+      } else if (dst.kind == Val::NonNeg) {
+        shiftUp(v, dst.lo);
       } else {
         v.wide = true;
       }
@@ -490,7 +531,17 @@ void Analyzer::transfer(const Insn &in, State &s) {
       dst = ok ? Val::constant(v) : Val::scalar();
       return;
     }
-    dst = Val::scalar();
+    // what stays known to be >= 0 (and small: these come from zero-extended
+    // values and constants)
+    auto a = dst.minNonNeg(), b = src.minNonNeg();
+    if (op == 0x00 && a && b)
+      dst = Val::nonNeg(*a + *b);
+    else if (op == 0x50 && src.kind == Val::Const && src.lo >= 0)
+      dst = Val::nonNeg(0); // x & c, c >= 0
+    else if (op == 0x70 && src.kind == Val::Const && (src.lo & 63) >= 1)
+      dst = Val::nonNeg(0); // logical shift right
+    else
+      dst = Val::scalar();
     return;
   }
   case 0x00: { // LD: only ld_imm64 is valid
