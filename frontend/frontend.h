@@ -127,6 +127,13 @@ struct PointerArg {
   uint8_t ownArg = 0;   // ... number `ownArg`, plus `offset`
 };
 
+// What an ld_imm64 loads, from its relocation (or src_reg 4): a map's
+// address, a function's (a callback), or other data (globals, externs).
+struct LoadImmRef {
+  enum class Kind { Map, Func, Data } kind = Kind::Data;
+  std::string name; // map, function, or symbol/section name
+};
+
 struct Function {
   std::string name;
   std::string section;
@@ -144,6 +151,7 @@ struct Function {
   // Deepest byte below each argument pointer (r1..r5 on entry) that this
   // function, or a callee it passes the pointer to, may touch.
   int32_t argDeepest[6] = {0, 0, 0, 0, 0, 0};
+  std::map<uint32_t, LoadImmRef> loadImms; // by instruction index
 
   const Insn *insnAt(uint32_t index) const;
   // Instruction index within the ELF section, as llvm-objdump numbers it;

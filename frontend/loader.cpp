@@ -186,8 +186,15 @@ Object Loader::run() {
   readProgArraySlots();
   resolveCalls();
   readLines(*elf);
-  for (auto &f : obj_.functions)
-    detail::analyzeFunction(obj_, f, ldImmTargets(f));
+  for (auto &f : obj_.functions) {
+    auto targets = ldImmTargets(f);
+    for (auto &[i, t] : targets)
+      f.loadImms[i] = LoadImmRef{t.kind == LdImmTarget::Map    ? LoadImmRef::Kind::Map
+                                 : t.kind == LdImmTarget::Func ? LoadImmRef::Kind::Func
+                                                               : LoadImmRef::Kind::Data,
+                                 t.name};
+    detail::analyzeFunction(obj_, f, targets);
+  }
   detail::finishFrames(obj_);
   buildPrograms();
   resolveTailCalls();

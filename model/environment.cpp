@@ -106,6 +106,9 @@ void applyEnvironment(Object &obj, const Environment &env, const std::string &en
     for (auto &[slot, prog] : slots)
       if (!obj.program(prog))
         throw bad("prog_arrays." + map + "." + std::to_string(slot), "no program named " + prog);
+    for (auto &mm : obj.maps)
+      if (mm.name == map)
+        mm.progSlots = slots;
     // the environment is the contents: a constant slot reaches its program,
     // a variable slot every program listed
     for (auto &f : obj.functions)

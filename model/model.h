@@ -73,6 +73,26 @@ struct Buffer {
   bool atLeast = false; // the search was cut short: `bytes` is a lower bound
 };
 
+// Where the verified layout puts one function's frame: what jitgen emits
+// from. Frames grow down from their top, as r10 does; `offset` is the
+// frame's lowest byte within its buffer for OwnBuffer (always 0) and
+// ProgramBufferAt; r9-relative frames (ProgramBuffer) have no fixed offset.
+struct FramePlan {
+  enum class Place {
+    KernelStack,      // the normal stack (r10 = rbp)
+    OwnBuffer,        // a per-CPU buffer of its own, r9 set by its prologue
+    ProgramBuffer,    // its program's buffer, r9-relative: callers move r9
+    ProgramBufferAt   // its program's buffer at a planned offset
+  };
+  std::string program, function;
+  Place place = Place::KernelStack;
+  std::string region; // the Buffer's name ("" on the kernel stack)
+  uint32_t frame = 0; // bytes
+  int64_t offset = 0;
+  bool asyncEntry = false; // an async callback: a new activation of its own
+};
+const char *placeName(FramePlan::Place p);
+
 struct ProgramReport {
   std::string name;
   Verdict verdict = Verdict::Unknown;
@@ -102,6 +122,10 @@ struct Report {
   std::map<std::string, std::map<std::string, int64_t>> planOffsets;
   std::string planNote; // planned: why there is no static layout, if so
   std::optional<uint64_t> kernelBytesPerCpu; // planned: the kernel scheme's, beside it
+  // The layout itself, one entry per (program, function): what the proof is
+  // about and what jitgen emits.
+  std::vector<FramePlan> plan;
+  bool perProgR9AtTop = false; // the variant the layout was proved for
 };
 
 struct VerifyOptions {

@@ -164,6 +164,16 @@ std::vector<Violation> outOfFrame(const System &sys) {
 
 } // namespace
 
+const char *placeName(FramePlan::Place p) {
+  switch (p) {
+  case FramePlan::Place::KernelStack: return "kernel_stack";
+  case FramePlan::Place::OwnBuffer: return "own_buffer";
+  case FramePlan::Place::ProgramBuffer: return "program_buffer";
+  case FramePlan::Place::ProgramBufferAt: return "program_buffer_at";
+  }
+  return "?";
+}
+
 Report verify(const Object &obj, const CallGraph &graph, const VerifyOptions &opts) {
   Report rep;
   rep.scheme = opts.scheme;
@@ -300,6 +310,43 @@ Report verify(const Object &obj, const CallGraph &graph, const VerifyOptions &op
   }
   for (auto &v : limits)
     rep.violations.insert(rep.violations.begin(), v);
+
+  // the layout, per (program, function)
+  {
+    std::vector<bool> async(sys.nodes.size(), false);
+    for (auto &e : graph.edges())
+      if (e.kind == EdgeKind::Callback && e.async)
+        async[e.to] = true;
+    for (size_t n = 0; n < sys.nodes.size(); ++n) {
+      const NodeInfo &ni = sys.nodes[n];
+      FramePlan fp;
+      fp.program = obj.programs[ni.program].name;
+      fp.function = obj.functions[graph.nodes()[n].function].name;
+      fp.frame = ni.frame;
+      fp.asyncEntry = async[n];
+      switch (ni.placement) {
+      case Placement::KernelStack:
+        fp.place = FramePlan::Place::KernelStack;
+        break;
+      case Placement::Fixed:
+        fp.place = FramePlan::Place::OwnBuffer;
+        fp.region = sys.regionNames[ni.fixedRegion];
+        fp.offset = sys.shiftOf(n);
+        break;
+      case Placement::Relative:
+        fp.place = FramePlan::Place::ProgramBuffer;
+        fp.region = sys.regionNames[ni.programRegion];
+        break;
+      case Placement::Static:
+        fp.place = FramePlan::Place::ProgramBufferAt;
+        fp.region = sys.regionNames[ni.programRegion];
+        fp.offset = ni.offset + sys.shiftOf(n);
+        break;
+      }
+      rep.plan.push_back(fp);
+    }
+    rep.perProgR9AtTop = opts.perProgR9AtTop;
+  }
 
   // buffers and bytes per CPU
   for (auto &[r, bytes] : sized) {

@@ -1,0 +1,416 @@
+// The BPF world of one run: map memory and helper semantics, shared by the
+// interpreter and the JIT harness (see runtime.h).
+#include "jitgen/runtime.h"
+
+#include <array>
+#include <cerrno>
+#include <cstring>
+#include <utility>
+
+namespace pstack::jit {
+
+thread_local Runtime *Runtime::current = nullptr;
+
+namespace {
+enum : uint32_t {
+  kHash = 1, kArray = 2, kProgArray = 3, kPercpuHash = 5, kPercpuArray = 6, kLruHash = 9,
+  kLruPercpuHash = 10
+};
+bool isHash(uint32_t t) { return t == kHash || t == kPercpuHash || t == kLruHash || t == kLruPercpuHash; }
+bool isArray(uint32_t t) { return t == kArray || t == kPercpuArray; }
+uint32_t round8(uint32_t n) { return (n + 7) & ~7u; }
+int64_t neg(int e) { return -int64_t(e); }
+} // namespace
+
+// One map's memory. Arrays: max_entries values of round8(value_size)
+// bytes, as the kernel lays them out. Hashes: max_entries slots of
+// [used (8 bytes)][key, rounded to 8][value, rounded to 8], searched in
+// order (semantics, not speed). Prog arrays: a ProgArrayMem.
+struct Runtime::MapMem {
+  const Map *map = nullptr;
+  std::vector<uint64_t> words; // 8-byte aligned storage
+  uint32_t elem = 0;           // bytes per entry
+  uint8_t *base() { return reinterpret_cast<uint8_t *>(words.data()); }
+};
+
+Runtime::Runtime(const Object &o, const RunRequest &r) : obj(o), req(r) {
+  for (auto &m : obj.maps) {
+    auto mm = std::make_unique<MapMem>();
+    mm->map = &m;
+    uint64_t bytes = 0;
+    if (m.isProgArray()) {
+      bytes = kProgArraySlots + 8ull * std::max<uint32_t>(m.maxEntries, 1);
+    } else if (isArray(m.type)) {
+      mm->elem = round8(m.valueSize);
+      bytes = uint64_t(mm->elem) * m.maxEntries;
+    } else if (isHash(m.type)) {
+      mm->elem = 8 + round8(m.keySize) + round8(m.valueSize);
+      bytes = uint64_t(mm->elem) * m.maxEntries;
+    } else {
+      bytes = 64; // other types: an object to point at; helpers on it fail
+    }
+    if (bytes > (64u << 20)) {
+      fail("map " + m.name + " needs " + std::to_string(bytes) + " bytes: too large for the harness");
+      bytes = 64;
+    }
+    mm->words.assign((bytes + 7) / 8 + 1, 0);
+    if (m.isProgArray()) {
+      auto *pa = reinterpret_cast<ProgArrayMem *>(mm->base());
+      pa->maxEntries = m.maxEntries;
+    }
+    auto init = req.maps.find(m.name);
+    if (init != req.maps.end())
+      std::memcpy(mm->base(), init->second.data(), std::min<size_t>(init->second.size(), bytes));
+    maps_.push_back(std::move(mm));
+  }
+}
+
+Runtime::~Runtime() {
+  if (current == this)
+    current = nullptr;
+}
+
+Runtime::MapMem *Runtime::mapMem(uint64_t addr) const {
+  for (auto &m : maps_)
+    if (uint64_t(reinterpret_cast<uintptr_t>(m->base())) == addr)
+      return m.get();
+  return nullptr;
+}
+
+uint64_t Runtime::mapAddress(const std::string &name) const {
+  for (auto &m : maps_)
+    if (m->map->name == name)
+      return uint64_t(reinterpret_cast<uintptr_t>(m->base()));
+  return 0;
+}
+
+const Map *Runtime::mapAt(uint64_t addr) const {
+  MapMem *m = mapMem(addr);
+  return m ? m->map : nullptr;
+}
+
+ProgArrayMem *Runtime::progArray(const std::string &name) const {
+  for (auto &m : maps_)
+    if (m->map->name == name && m->map->isProgArray())
+      return reinterpret_cast<ProgArrayMem *>(m->base());
+  return nullptr;
+}
+
+std::vector<std::pair<ProgArrayMem *, const Map *>> Runtime::progArrays() const {
+  std::vector<std::pair<ProgArrayMem *, const Map *>> out;
+  for (auto &m : maps_)
+    if (m->map->isProgArray())
+      out.push_back({reinterpret_cast<ProgArrayMem *>(m->base()), m->map});
+  return out;
+}
+
+uint64_t Runtime::dataAddress(const std::string &name) {
+  auto &d = data_[name];
+  if (!d)
+    d = std::make_unique<std::vector<uint8_t>>(4096, 0);
+  return uint64_t(reinterpret_cast<uintptr_t>(d->data()));
+}
+
+std::map<std::string, std::vector<uint8_t>> Runtime::snapshot() const {
+  std::map<std::string, std::vector<uint8_t>> out;
+  for (auto &m : maps_) {
+    if (m->map->isProgArray())
+      continue; // addresses differ between executors
+    size_t bytes = size_t(m->elem) * m->map->maxEntries;
+    out[m->map->name].assign(m->base(), m->base() + bytes);
+  }
+  return out;
+}
+
+uint64_t Runtime::lookup(MapMem &m, const uint8_t *key) {
+  uint32_t t = m.map->type;
+  if (isArray(t)) {
+    uint32_t idx;
+    std::memcpy(&idx, key, 4);
+    return idx < m.map->maxEntries ? uint64_t(uintptr_t(m.base() + uint64_t(idx) * m.elem)) : 0;
+  }
+  if (isHash(t)) {
+    uint32_t ks = round8(m.map->keySize);
+    for (uint32_t i = 0; i < m.map->maxEntries; ++i) {
+      uint8_t *slot = m.base() + uint64_t(i) * m.elem;
+      if (slot[0] && std::memcmp(slot + 8, key, m.map->keySize) == 0)
+        return uint64_t(uintptr_t(slot + 8 + ks));
+    }
+    return 0;
+  }
+  fail(std::string("map_lookup_elem on ") + mapTypeName(t) + " map " + m.map->name +
+       " is not in the harness");
+  return 0;
+}
+
+uint64_t Runtime::update(MapMem &m, const uint8_t *key, const uint8_t *value, uint64_t flags) {
+  const uint64_t kNoExist = 1, kExist = 2;
+  if (flags > kExist)
+    return uint64_t(neg(EINVAL));
+  uint32_t t = m.map->type;
+  if (isArray(t)) {
+    uint32_t idx;
+    std::memcpy(&idx, key, 4);
+    if (idx >= m.map->maxEntries)
+      return uint64_t(neg(E2BIG));
+    if (flags == kNoExist)
+      return uint64_t(neg(EEXIST));
+    std::memcpy(m.base() + uint64_t(idx) * m.elem, value, m.map->valueSize);
+    return 0;
+  }
+  if (isHash(t)) {
+    uint32_t ks = round8(m.map->keySize);
+    uint8_t *hit = reinterpret_cast<uint8_t *>(uintptr_t(lookup(m, key)));
+    if (hit) {
+      if (flags == kNoExist)
+        return uint64_t(neg(EEXIST));
+      std::memcpy(hit, value, m.map->valueSize);
+      return 0;
+    }
+    if (flags == kExist)
+      return uint64_t(neg(ENOENT));
+    for (uint32_t i = 0; i < m.map->maxEntries; ++i) {
+      uint8_t *slot = m.base() + uint64_t(i) * m.elem;
+      if (!slot[0]) {
+        slot[0] = 1;
+        std::memcpy(slot + 8, key, m.map->keySize);
+        std::memcpy(slot + 8 + ks, value, m.map->valueSize);
+        return 0;
+      }
+    }
+    return uint64_t(neg(E2BIG));
+  }
+  fail(std::string("map_update_elem on ") + mapTypeName(t) + " map " + m.map->name +
+       " is not in the harness");
+  return 0;
+}
+
+uint64_t Runtime::remove(MapMem &m, const uint8_t *key) {
+  uint32_t t = m.map->type;
+  if (isArray(t))
+    return uint64_t(neg(EINVAL));
+  if (isHash(t)) {
+    uint32_t ks = round8(m.map->keySize);
+    uint8_t *hit = reinterpret_cast<uint8_t *>(uintptr_t(lookup(m, key)));
+    if (!hit)
+      return uint64_t(neg(ENOENT));
+    std::memset(hit - ks - 8, 0, m.elem);
+    return 0;
+  }
+  fail(std::string("map_delete_elem on ") + mapTypeName(t) + " map " + m.map->name +
+       " is not in the harness");
+  return 0;
+}
+
+// bpf_for_each_map_elem(map, cb, ctx, flags): cb(map, key, value, ctx) for
+// every element until cb returns 1; the number of elements visited.
+uint64_t Runtime::forEach(MapMem &m, uint64_t cb, uint64_t ctx, uint64_t flags) {
+  if (flags)
+    return uint64_t(neg(EINVAL));
+  uint64_t n = 0;
+  uint64_t mapAddr = uint64_t(uintptr_t(m.base()));
+  if (isArray(m.map->type)) {
+    for (uint32_t i = 0; i < m.map->maxEntries; ++i) {
+      keys_.push_back(std::make_unique<uint32_t>(i));
+      uint64_t args[5] = {mapAddr, uint64_t(uintptr_t(keys_.back().get())),
+                          uint64_t(uintptr_t(m.base() + uint64_t(i) * m.elem)), ctx, 0};
+      ++n;
+      if (exec->callFunctionAt(cb, args) == 1)
+        break;
+    }
+    return n;
+  }
+  if (isHash(m.map->type)) {
+    uint32_t ks = round8(m.map->keySize);
+    for (uint32_t i = 0; i < m.map->maxEntries; ++i) {
+      uint8_t *slot = m.base() + uint64_t(i) * m.elem;
+      if (!slot[0])
+        continue;
+      uint64_t args[5] = {mapAddr, uint64_t(uintptr_t(slot + 8)), uint64_t(uintptr_t(slot + 8 + ks)),
+                          ctx, 0};
+      ++n;
+      if (exec->callFunctionAt(cb, args) == 1)
+        break;
+    }
+    return n;
+  }
+  fail("for_each_map_elem on map " + m.map->name + " is not in the harness");
+  return 0;
+}
+
+// bpf_loop(nr, cb, ctx, flags): cb(i, ctx) for i < nr until it returns 1;
+// the number of calls made. (The JIT inlines the same loop.)
+uint64_t Runtime::loop(uint64_t nr, uint64_t cb, uint64_t ctx, uint64_t flags) {
+  if (flags)
+    return uint64_t(neg(EINVAL));
+  if (nr > (1u << 23))
+    return uint64_t(neg(E2BIG));
+  uint64_t i = 0;
+  while (i < nr) {
+    uint64_t args[5] = {i, ctx, 0, 0, 0};
+    uint64_t r = exec->callFunctionAt(cb, args);
+    ++i;
+    if (r)
+      break;
+  }
+  return i;
+}
+
+uint64_t Runtime::helper(int32_t id, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4,
+                         uint64_t a5) {
+  (void)a5;
+  auto ptr = [](uint64_t a) { return reinterpret_cast<uint8_t *>(uintptr_t(a)); };
+  auto needMap = [&](uint64_t a) -> MapMem * {
+    MapMem *m = mapMem(a);
+    if (!m)
+      fail("helper " + std::to_string(id) + " given something that is not a map");
+    return m;
+  };
+  switch (id) {
+  case 1: // map_lookup_elem
+    if (MapMem *m = needMap(a1))
+      return lookup(*m, ptr(a2));
+    return 0;
+  case 2: // map_update_elem
+    if (MapMem *m = needMap(a1))
+      return update(*m, ptr(a2), ptr(a3), a4);
+    return 0;
+  case 3: // map_delete_elem
+    if (MapMem *m = needMap(a1))
+      return remove(*m, ptr(a2));
+    return 0;
+  case 4:   // probe_read
+  case 112: // probe_read_user
+  case 113: // probe_read_kernel
+  case 45:  // probe_read_str
+  case 114: // probe_read_user_str
+  case 115: // probe_read_kernel_str
+    // nothing to read from in user space: a zeroed result, as for a fault
+    std::memset(ptr(a1), 0, uint32_t(a2));
+    return 0;
+  case 5:   // ktime_get_ns
+  case 125: // ktime_get_boot_ns
+    return clock_ += 1000;
+  case 6: // trace_printk
+    return 0;
+  case 7: // get_prandom_u32
+    rand_ ^= rand_ << 13, rand_ ^= rand_ >> 7, rand_ ^= rand_ << 17;
+    return uint32_t(rand_);
+  case 8: // get_smp_processor_id
+    return 0;
+  case 14: // get_current_pid_tgid
+    return (uint64_t(4242) << 32) | 4243;
+  case 15: // get_current_uid_gid
+    return 0;
+  case 16: // get_current_comm
+    std::memset(ptr(a1), 0, uint32_t(a2));
+    std::memcpy(ptr(a1), "pstack", std::min<uint32_t>(uint32_t(a2), 7));
+    return 0;
+  case 164: // for_each_map_elem
+    if (MapMem *m = needMap(a1))
+      return forEach(*m, a2, a3, a4);
+    return 0;
+  case 169: // timer_init(timer, map, flags)
+    return 0;
+  case 170: // timer_set_callback(timer, cb)
+    timerCallbacks_[a1] = a2;
+    return 0;
+  case 171: { // timer_start(timer, nsecs, flags): fires after the program
+    auto cb = timerCallbacks_.find(a1);
+    if (cb == timerCallbacks_.end())
+      return uint64_t(neg(EINVAL));
+    // the callback gets (map, key, value): find the value holding the timer
+    for (auto &m : maps_) {
+      uint8_t *b = m->base();
+      uint64_t bytes = uint64_t(m->elem) * m->map->maxEntries;
+      if (!isArray(m->map->type) || a1 < uintptr_t(b) || a1 >= uintptr_t(b) + bytes)
+        continue;
+      uint32_t idx = uint32_t((a1 - uintptr_t(b)) / m->elem);
+      keys_.push_back(std::make_unique<uint32_t>(idx));
+      pending.push_back({cb->second,
+                         {uint64_t(uintptr_t(b)), uint64_t(uintptr_t(keys_.back().get())),
+                          uint64_t(uintptr_t(b + uint64_t(idx) * m->elem)), 0, 0}});
+      return 0;
+    }
+    fail("timer_start on a timer outside every array map");
+    return 0;
+  }
+  case 172: // timer_cancel
+    return 0;
+  case 181: // loop
+    return loop(a1, a2, a3, a4);
+  default:
+    fail("helper " + std::to_string(id) + " is not in the harness");
+    return 0;
+  }
+}
+
+uint64_t Runtime::kfunc(const std::string &name) {
+  (void)name;
+  if (programStack.empty() || programStack.size() > req.nestDepth)
+    return 0;
+  auto it = req.nest.find(programStack.back());
+  if (it == req.nest.end())
+    return 0;
+  for (auto &q : it->second) {
+    std::vector<uint64_t> ctx(32, 0); // 256 zero bytes
+    exec->runProgram(q, ctx.data());
+  }
+  return 0;
+}
+
+void Runtime::runPending() {
+  while (!pending.empty()) {
+    Pending p = pending.front();
+    pending.pop_front();
+    exec->callFunctionAt(p.callback, p.args);
+  }
+}
+
+// C-ABI stubs for JITed code. They realign the stack (the JIT keeps the
+// kernel's layout, which does not keep rsp 16-byte aligned) and never
+// throw: nothing may unwind through JITed frames.
+namespace {
+template <int Id>
+__attribute__((force_align_arg_pointer)) uint64_t helperStub(uint64_t a1, uint64_t a2,
+                                                             uint64_t a3, uint64_t a4,
+                                                             uint64_t a5) noexcept {
+  Runtime *rt = Runtime::current;
+  if (!rt)
+    return 0;
+  try {
+    return rt->helper(Id, a1, a2, a3, a4, a5);
+  } catch (...) {
+    rt->fail("helper " + std::to_string(Id) + " threw");
+    return 0;
+  }
+}
+__attribute__((force_align_arg_pointer)) uint64_t kfuncStub(uint64_t, uint64_t, uint64_t,
+                                                            uint64_t, uint64_t) noexcept {
+  Runtime *rt = Runtime::current;
+  if (!rt)
+    return 0;
+  try {
+    return rt->kfunc("");
+  } catch (...) {
+    rt->fail("kfunc threw");
+    return 0;
+  }
+}
+constexpr int kHelpers = 212;
+template <int... I> constexpr auto stubTable(std::integer_sequence<int, I...>) {
+  using Fn = uint64_t (*)(uint64_t, uint64_t, uint64_t, uint64_t, uint64_t) noexcept;
+  return std::array<Fn, sizeof...(I)>{&helperStub<I>...};
+}
+} // namespace
+
+void *Runtime::helperEntry(int32_t id) {
+  static const auto table = stubTable(std::make_integer_sequence<int, kHelpers>{});
+  if (id < 0 || id >= kHelpers)
+    return reinterpret_cast<void *>(&helperStub<0>);
+  return reinterpret_cast<void *>(table[size_t(id)]);
+}
+
+void *Runtime::kfuncEntry() { return reinterpret_cast<void *>(&kfuncStub); }
+
+} // namespace pstack::jit

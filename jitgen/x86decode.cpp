@@ -1,0 +1,1 @@
+#include "jitgen/jitgen.h"
