@@ -1,1 +1,810 @@
+// The code generator: one x86-64 function per (program, function) node,
+// from the layout the model proved (Report::plan).
+//
+// Register mapping, as the kernel's x86-64 JIT maps them:
+//   r0 rax, r1 rdi, r2 rsi, r3 rdx, r4 rcx, r5 r8, r6 rbx, r7 r13, r8 r14,
+//   r9 r15; r10 is rbp on the normal stack and r9 on a private one.
+// r10/r11 are scratch (the kernel's AUX and AX), r12 a saved scratch.
+//
+// Frames: r9 always holds the *top* of the current frame, so r10 - k is
+// r9 - k whatever the scheme; the schemes differ in who sets r9:
+//   own buffer:        the function's prologue (movabs + gs add), callers
+//                      keep theirs with push r9 / pop r9;
+//   program buffer:    the caller moves r9 up by the callee's frame
+//                      (add r9, F / sub r9, F), no memory traffic; a tail
+//                      call moves it back to the frame's base first;
+//   planned offset:    the caller moves r9 by the planned distance.
+//
+// Prologue (offsets as the kernel's, so that a tail call lands at 12):
+//   nop5; xor rax,rax (entry of a tail-call context) | nop3; push rbp;
+//   mov rbp,rsp; [12: landing] sub rsp,S; push rax (tail count);
+//   push callee-saved; r9 set-up.
 #include "jitgen/jitgen.h"
+#include "jitgen/x86.h"
+
+#include <algorithm>
+#include <set>
+#include <sstream>
+
+namespace pstack {
+
+const JitFunction *JitImage::find(const std::string &program, const std::string &function) const {
+  for (auto &f : functions)
+    if (f.program == program && f.function == function)
+      return &f;
+  return nullptr;
+}
+
+namespace {
+using namespace jit;
+
+constexpr uint8_t kMap[11] = {RAX, RDI, RSI, RDX, RCX, R8, RBX, R13, R14, R15, RBP};
+constexpr uint32_t kHarnessGuard = 16; // the harness's guard words around each buffer
+
+struct NodeCtx {
+  const Function *fn = nullptr;
+  FramePlan plan;
+  bool entry = false;       // the program's main function
+  bool selfSetup = false;   // its prologue sets r9
+  bool cEntered = false;    // called from C (a helper's callback): starts a tail count
+  bool tailReachable = false;
+};
+
+class Emitter {
+public:
+  Emitter(const Object &obj, const Report &rep, const JitOptions &opts, JitImage &img)
+      : obj_(obj), rep_(rep), opts_(opts), img_(img) {}
+
+  void run();
+
+private:
+  const Object &obj_;
+  const Report &rep_;
+  const JitOptions &opts_;
+  JitImage &img_;
+  std::map<std::pair<std::string, std::string>, NodeCtx> nodes_;
+  std::map<std::string, const JitBuffer *> buffers_;
+
+  // per function being emitted
+  X86 a_;
+  JitFunction *out_ = nullptr;
+  const NodeCtx *cur_ = nullptr;
+  std::vector<std::pair<uint32_t, uint32_t>> jumps_; // rel32 field, BPF target index
+  std::vector<uint32_t> toExit_;                     // rel32 fields to the epilogue
+  std::optional<uint32_t> epilogue_;
+
+  [[noreturn]] void fail(const Insn *in, const std::string &why) const {
+    std::ostringstream s;
+    s << "jit: " << cur_->plan.program << "/" << cur_->plan.function;
+    if (in)
+      s << " insn " << cur_->fn->sectionInsn(in->index) << " (" << in->text << ")";
+    s << ": " << why;
+    throw JitError(s.str());
+  }
+  uint8_t reg(uint8_t bpf) const {
+    if (bpf == 10)
+      return cur_->plan.place == FramePlan::Place::KernelStack ? RBP : R9;
+    return kMap[bpf];
+  }
+  bool r9() const { return cur_->plan.place != FramePlan::Place::KernelStack; }
+  uint32_t normalStack() const { return r9() ? 0 : (cur_->fn->frame.bytes + 7) & ~7u; }
+  int32_t tccDisp() const { return -int32_t(normalStack()) - 8; }
+  int32_t frameDisp(uint8_t base, int16_t off) const {
+    // r10-relative accesses become r9-relative; the frame-off-by-8 mutant
+    // moves every one of them
+    if (base == 10 && r9() && opts_.mutant == JitMutant::FrameOffBy8)
+      return off - 8;
+    return off;
+  }
+  void fixup(JitFixup::Kind k, uint32_t at, std::string name, int32_t id = 0, int64_t addend = 0) {
+    out_->fixups.push_back({k, at, std::move(name), id, addend});
+  }
+  const NodeCtx &node(const std::string &program, const std::string &function) const {
+    auto it = nodes_.find({program, function});
+    if (it == nodes_.end())
+      throw JitError("jit: no layout for " + program + "/" + function);
+    return it->second;
+  }
+
+  void prepare();
+  void emitFunction(const NodeCtx &n);
+  void prologue();
+  void r9Setup();
+  void epilogue();
+  void insn(const Insn &in, const Insn *next);
+  void alu(const Insn &in);
+  void divmod(const Insn &in, bool is64, bool mod);
+  void shift(const Insn &in, bool is64, uint8_t digit);
+  void jump(const Insn &in);
+  void memory(const Insn &in);
+  void atomic(const Insn &in);
+  void call(const Insn &in);
+  void callLocal(const Insn &in, const NodeCtx &callee);
+  void callOut(const Insn &in, JitFixup::Kind k, const std::string &name, int32_t id);
+  void tailCall(const Insn &in);
+  void inlineLoop(const Insn &in, const std::string &callback);
+  std::vector<uint8_t> savedRegs() const;
+};
+
+void Emitter::prepare() {
+  // the per-CPU area: every buffer with the kernel's guard and the
+  // harness's guard words on both sides
+  uint64_t off = 0;
+  for (auto &b : rep_.buffers) {
+    JitBuffer jb;
+    jb.name = b.name;
+    jb.bytes = b.bytes;
+    jb.guard = b.guard;
+    off += kHarnessGuard + b.guard;
+    jb.offset = off;
+    off += b.bytes + b.guard + kHarnessGuard;
+    off = (off + 15) & ~uint64_t(15);
+    img_.buffers.push_back(jb);
+  }
+  img_.perCpuBytes = off;
+  for (auto &b : img_.buffers)
+    buffers_[b.name] = &b;
+
+  std::map<std::string, Verdict> verdicts;
+  for (auto &p : rep_.programs)
+    verdicts[p.name] = p.verdict;
+  for (auto &fp : rep_.plan) {
+    const Program *prog = obj_.program(fp.program);
+    const Function *fn = obj_.function(fp.function);
+    if (!prog || !fn)
+      throw JitError("jit: the layout names " + fp.program + "/" + fp.function +
+                     ", which the object does not have");
+    NodeCtx n;
+    n.fn = fn;
+    n.plan = fp;
+    n.entry = obj_.functions[prog->entry].name == fp.function;
+    nodes_[{fp.program, fp.function}] = n;
+  }
+  // which programs keep a tail count: any tail call among their functions
+  std::set<std::string> tailProgs;
+  for (auto &[k, n] : nodes_)
+    if (!n.fn->tailCalls.empty())
+      tailProgs.insert(k.first);
+  for (auto &[k, n] : nodes_)
+    n.tailReachable = tailProgs.count(k.first) > 0;
+  // a tail call lands in programs that have no tail call of their own too:
+  // their entry must still start a count (it is in rax at the landing)
+  for (auto &[k, n] : nodes_)
+    for (auto &t : n.fn->tailCalls)
+      for (auto &target : t.targets)
+        for (auto &[k2, n2] : nodes_)
+          if (k2.first == target)
+            n2.tailReachable = true;
+  // callbacks entered from C (every callback helper but the inlined bpf_loop)
+  for (auto &[k, n] : nodes_)
+    for (auto &cb : n.fn->callbacks)
+      if (cb.via != "bpf_loop") {
+        auto it = nodes_.find({k.first, cb.callback});
+        if (it != nodes_.end())
+          it->second.cEntered = true;
+      }
+  for (auto &[k, n] : nodes_) {
+    auto place = n.plan.place;
+    n.selfSetup = place == FramePlan::Place::OwnBuffer ||
+                  (place != FramePlan::Place::KernelStack && (n.entry || n.plan.asyncEntry || n.cEntered));
+    if (place == FramePlan::Place::ProgramBuffer && n.cEntered && !n.plan.asyncEntry)
+      throw JitError("jit: " + k.first + "/" + k.second +
+                     " is a synchronous callback entered from a helper: an r9-relative frame "
+                     "cannot be placed there (not supported)");
+  }
+  if (rep_.perProgR9AtTop)
+    throw JitError("jit: the r9-at-top variant of per-prog is a model experiment, not emitted");
+  for (auto &p : obj_.programs) {
+    auto v = verdicts.find(p.name);
+    if (!opts_.allowUnproved && (v == verdicts.end() || v->second != Verdict::Safe))
+      throw JitError("jit: program " + p.name + " is " +
+                     (v == verdicts.end() ? std::string("not verified") : verdictName(v->second)) +
+                     " under scheme " + schemeName(rep_.scheme) +
+                     ": refusing to emit from a layout that was not proved safe");
+  }
+}
+
+std::vector<uint8_t> Emitter::savedRegs() const {
+  // the BPF callee-saved registers it writes (rbx r13 r14 r15), all of
+  // them where a tail call may restore a frame, and what bpf_loop borrows
+  std::set<uint8_t> used;
+  bool all = !cur_->fn->tailCalls.empty();
+  for (auto &in : cur_->fn->insns) {
+    uint8_t c = in.cls();
+    bool writesDst = c == 4 || c == 7 || c == 1 || (c == 0 && in.wide);
+    if (writesDst && in.dst >= 6 && in.dst <= 9)
+      used.insert(kMap[in.dst]);
+    if (c == 3 && (in.opcode & 0xe0) == 0xc0 && (in.imm & 1) && in.src >= 6 && in.src <= 9)
+      used.insert(kMap[in.src]); // fetch atomics write src
+  }
+  for (auto &cb : cur_->fn->callbacks)
+    if (cb.via == "bpf_loop")
+      used.insert({RBX, R13, R14});
+  std::vector<uint8_t> out;
+  for (uint8_t r : {RBX, R13, R14, R15})
+    if (all || used.count(r))
+      out.push_back(r);
+  return out;
+}
+
+void Emitter::r9Setup() {
+  const FramePlan &p = cur_->plan;
+  auto buf = buffers_.find(p.region);
+  if (buf == buffers_.end())
+    fail(nullptr, "the layout names buffer " + p.region + ", which has no size");
+  switch (p.place) {
+  case FramePlan::Place::KernelStack:
+    return;
+  case FramePlan::Place::OwnBuffer:
+  case FramePlan::Place::ProgramBufferAt: {
+    int64_t top = int64_t(buf->second->offset) + p.offset + p.frame;
+    uint32_t at = a_.movabs(R9, uint64_t(top));
+    fixup(JitFixup::Kind::PerCpuOff, at, p.region, 0, p.offset + p.frame);
+    a_.addGs(R9, kThisCpuOff);
+    return;
+  }
+  case FramePlan::Place::ProgramBuffer: {
+    // a fresh activation starts at the buffer's base; a tail call (rax,
+    // the count, non-zero) keeps the base the replaced frame had
+    std::optional<uint32_t> skip;
+    if (cur_->tailReachable && cur_->entry) {
+      a_.testRR(false, RAX, RAX);
+      skip = a_.jcc(CC_NE);
+    }
+    uint32_t at = a_.movabs(R9, buf->second->offset);
+    fixup(JitFixup::Kind::PerCpuOff, at, p.region, 0, 0);
+    a_.addGs(R9, kThisCpuOff);
+    if (skip)
+      a_.bind(*skip, a_.pos());
+    a_.aluImm(true, ALU_ADD, R9, int32_t(p.frame));
+    return;
+  }
+  }
+}
+
+void Emitter::prologue() {
+  a_.nop5();
+  if (cur_->tailReachable && (cur_->entry || cur_->cEntered)) {
+    a_.byte(0x48), a_.byte(0x31), a_.byte(0xc0); // xor rax, rax: the tail count
+  } else {
+    a_.nop3();
+  }
+  a_.push(RBP);
+  a_.movRR(true, RBP, RSP);
+  out_->tailLanding = a_.pos(); // 12, the kernel's X86_TAIL_CALL_OFFSET
+  if (uint32_t s = normalStack()) {
+    a_.rex(true, 0, 0, RSP);
+    a_.byte(0x81);
+    a_.modrmReg(5, RSP);
+    a_.imm32(int32_t(s));
+  }
+  if (cur_->tailReachable)
+    a_.push(RAX);
+  for (uint8_t r : out_->savedRegs)
+    a_.push(r);
+  if (cur_->selfSetup)
+    r9Setup();
+}
+
+void Emitter::epilogue() {
+  for (auto it = out_->savedRegs.rbegin(); it != out_->savedRegs.rend(); ++it)
+    a_.pop(*it);
+  a_.leave();
+  a_.ret();
+}
+
+void Emitter::emitFunction(const NodeCtx &n) {
+  cur_ = &n;
+  a_ = X86{};
+  jumps_.clear();
+  toExit_.clear();
+  epilogue_.reset();
+  JitFunction jf;
+  jf.program = n.plan.program;
+  jf.function = n.plan.function;
+  jf.plan = n.plan;
+  jf.usesR9 = r9();
+  jf.tailCallReachable = n.tailReachable;
+  jf.normalStack = normalStack();
+  out_ = &jf;
+  jf.savedRegs = savedRegs();
+  if (!n.fn->frame.bounded)
+    fail(nullptr, "its frame is not bounded");
+  prologue();
+  const auto &insns = n.fn->insns;
+  for (size_t i = 0; i < insns.size(); ++i) {
+    jf.insnOffsets[insns[i].index] = a_.pos();
+    insn(insns[i], i + 1 < insns.size() ? &insns[i + 1] : nullptr);
+  }
+  for (auto [at, target] : jumps_) {
+    auto it = jf.insnOffsets.find(target);
+    if (it == jf.insnOffsets.end())
+      fail(nullptr, "a jump to instruction " + std::to_string(target) + " outside the function");
+    a_.bind(at, it->second);
+  }
+  if (!epilogue_) {
+    // falls off the end (clang never does; keep the code well-formed)
+    epilogue_ = a_.pos();
+    epilogue();
+  }
+  for (uint32_t at : toExit_)
+    a_.bind(at, *epilogue_);
+  jf.code = std::move(a_.b);
+  img_.functions.push_back(std::move(jf));
+}
+
+void Emitter::insn(const Insn &in, const Insn *next) {
+  (void)next;
+  uint8_t c = in.cls();
+  switch (c) {
+  case 0: { // LD: only ld_imm64
+    if (!in.wide || in.opcode != 0x18)
+      fail(&in, "legacy packet loads (LD_ABS/LD_IND) are not emitted");
+    auto ref = cur_->fn->loadImms.find(in.index);
+    uint8_t d = reg(in.dst);
+    if (ref == cur_->fn->loadImms.end()) {
+      a_.movImm(true, d, in.imm);
+      return;
+    }
+    uint32_t at = a_.movabs(d, 0);
+    switch (ref->second.kind) {
+    case LoadImmRef::Kind::Map:
+      fixup(JitFixup::Kind::MapAddr, at, ref->second.name);
+      break;
+    case LoadImmRef::Kind::Func:
+      fixup(JitFixup::Kind::FuncAddr, at, cur_->plan.program + "/" + ref->second.name);
+      break;
+    case LoadImmRef::Kind::Data:
+      fixup(JitFixup::Kind::DataAddr, at, ref->second.name, 0, int64_t(uint32_t(in.imm)));
+      break;
+    }
+    return;
+  }
+  case 1: case 2: case 3:
+    if (c == 3 && (in.opcode & 0xe0) == 0xc0)
+      return atomic(in);
+    return memory(in);
+  case 4: case 7:
+    return alu(in);
+  case 5: case 6:
+    if (in.isExit()) {
+      if (!epilogue_) {
+        epilogue_ = a_.pos();
+        epilogue();
+      } else {
+        toExit_.push_back(a_.jmp());
+      }
+      return;
+    }
+    if (in.isCall())
+      return call(in);
+    return jump(in);
+  }
+  fail(&in, "unknown instruction class");
+}
+
+void Emitter::alu(const Insn &in) {
+  bool w = in.cls() == 7;
+  uint8_t op = in.opcode & 0xf0;
+  bool x = in.opcode & 0x08;
+  uint8_t d = reg(in.dst), s = reg(in.src);
+  int32_t imm = int32_t(in.imm);
+  // the zero-extension mutant: 32-bit arithmetic done in 64 bits
+  bool ow = w || (opts_.mutant == JitMutant::NoZeroExtend32 &&
+                  (op == 0x00 || op == 0x10 || op == 0x40 || op == 0x50 || op == 0xa0));
+  auto aluOp = [&](AluOp o) {
+    if (x)
+      a_.alu(ow, o, d, s);
+    else
+      a_.aluImm(ow, o, d, imm);
+  };
+  switch (op) {
+  case 0x00: return aluOp(ALU_ADD);
+  case 0x10: return aluOp(ALU_SUB);
+  case 0x40: return aluOp(ALU_OR);
+  case 0x50: return aluOp(ALU_AND);
+  case 0xa0: return aluOp(ALU_XOR);
+  case 0x20: // mul
+    if (x)
+      a_.imulRR(w, d, s);
+    else
+      a_.imulImm(w, d, imm);
+    return;
+  case 0x30: return divmod(in, w, false);
+  case 0x90: return divmod(in, w, true);
+  case 0x60: return shift(in, w, 4);
+  case 0x70: return shift(in, w, 5);
+  case 0xc0: return shift(in, w, 7);
+  case 0x80: // neg
+    a_.grp3(w, 3, d);
+    return;
+  case 0xb0: // mov
+    if (x)
+      a_.movRR(w, d, s);
+    else
+      a_.movImm(w, d, imm);
+    return;
+  case 0xd0: { // end
+    if (w)
+      fail(&in, "unconditional byte swap (bswap, cpu v4) is not emitted");
+    bool be = x;
+    switch (imm) {
+    case 16:
+      if (be)
+        a_.ror16(d, 8);
+      a_.movzx16(d, d);
+      return;
+    case 32:
+      if (be)
+        a_.bswap(false, d);
+      else
+        a_.movRR(false, d, d);
+      return;
+    case 64:
+      if (be)
+        a_.bswap(true, d);
+      return;
+    }
+    fail(&in, "byte swap of " + std::to_string(imm) + " bits");
+  }
+  }
+  fail(&in, "unknown ALU operation");
+}
+
+// dst = dst / src or dst % src with BPF's semantics for a zero divisor
+// (quotient 0, remainder dst), which x86's div would fault on.
+void Emitter::divmod(const Insn &in, bool w, bool mod) {
+  bool x = in.opcode & 0x08;
+  uint8_t d = reg(in.dst), s = reg(in.src);
+  if (!x && int32_t(in.imm) == 0) {
+    if (!mod)
+      a_.alu(false, ALU_XOR, d, d);
+    else if (!w)
+      a_.movRR(false, d, d);
+    return;
+  }
+  if (d != RAX)
+    a_.push(RAX);
+  if (d != RDX)
+    a_.push(RDX);
+  if (x)
+    a_.movRR(true, R11, s);
+  else
+    a_.movImm(w, R11, int32_t(in.imm));
+  a_.movRR(true, RAX, d);
+  std::optional<uint32_t> zero, done;
+  if (x) {
+    a_.testRR(w, R11, R11);
+    zero = a_.jcc(CC_E);
+  }
+  a_.alu(false, ALU_XOR, RDX, RDX);
+  a_.grp3(w, 6, R11); // div r11
+  a_.movRR(true, R11, mod ? RDX : RAX);
+  if (zero) {
+    done = a_.jmp();
+    a_.bind(*zero, a_.pos());
+    if (mod)
+      a_.movRR(w, R11, RAX); // the dividend (zero-extended for 32 bits)
+    else
+      a_.alu(false, ALU_XOR, R11, R11);
+    a_.bind(*done, a_.pos());
+  }
+  if (d != RDX)
+    a_.pop(RDX);
+  if (d != RAX)
+    a_.pop(RAX);
+  a_.movRR(w, d, R11);
+}
+
+void Emitter::shift(const Insn &in, bool w, uint8_t digit) {
+  bool x = in.opcode & 0x08;
+  uint8_t d = reg(in.dst), s = reg(in.src);
+  if (!x) {
+    a_.shiftImm(w, digit, d, uint8_t(in.imm & (w ? 63 : 31)));
+    return;
+  }
+  // the count must be in cl; x86 masks it to 5 or 6 bits as BPF does. The
+  // mutant shifts 32-bit values in 64 bits: counts 32..63 then leak.
+  bool ow = w;
+  if (opts_.mutant == JitMutant::ShiftNotMasked && !w)
+    ow = true;
+  if (!w && ow && digit != 4)
+    a_.movRR(false, d, d); // shr/sar of the 32-bit value in 64 bits
+  if (s == RCX) {
+    a_.shiftCl(ow, digit, d);
+  } else if (d == RCX) {
+    a_.movRR(true, R11, RCX);
+    a_.movRR(true, RCX, s);
+    a_.shiftCl(ow, digit, R11);
+    a_.movRR(true, RCX, R11);
+  } else {
+    a_.push(RCX);
+    a_.movRR(true, RCX, s);
+    a_.shiftCl(ow, digit, d);
+    a_.pop(RCX);
+  }
+  if (!w && ow)
+    a_.movRR(false, d, d);
+}
+
+void Emitter::jump(const Insn &in) {
+  uint8_t op = in.opcode & 0xf0;
+  bool w = in.cls() == 5;
+  bool x = in.opcode & 0x08;
+  uint32_t target = uint32_t(int64_t(in.index) + 1 + in.off);
+  if (op == 0x00) { // ja
+    if (in.cls() == 6)
+      fail(&in, "gotol (cpu v4) is not emitted");
+    jumps_.push_back({a_.jmp(), target});
+    return;
+  }
+  uint8_t d = reg(in.dst), s = reg(in.src);
+  int32_t imm = int32_t(in.imm);
+  Cond cc;
+  switch (op) {
+  case 0x10: cc = CC_E; break;
+  case 0x20: cc = CC_A; break;
+  case 0x30: cc = CC_AE; break;
+  case 0x40: cc = CC_NE; break; // jset: test
+  case 0x50: cc = CC_NE; break;
+  case 0x60: cc = CC_G; break;
+  case 0x70: cc = CC_GE; break;
+  case 0xa0: cc = CC_B; break;
+  case 0xb0: cc = CC_BE; break;
+  case 0xc0: cc = CC_L; break;
+  case 0xd0: cc = CC_LE; break;
+  default: fail(&in, "unknown jump");
+  }
+  if (op == 0x40) {
+    if (x) {
+      a_.testRR(w, d, s);
+    } else if (w && imm < 0) {
+      a_.testImm(true, d, imm);
+    } else {
+      a_.testImm(w, d, imm);
+    }
+  } else if (x) {
+    a_.alu(w, ALU_CMP, d, s);
+  } else if (imm == 0 && (op == 0x10 || op == 0x50)) {
+    a_.testRR(w, d, d);
+  } else {
+    a_.aluImm(w, ALU_CMP, d, imm);
+  }
+  jumps_.push_back({a_.jcc(cc), target});
+}
+
+void Emitter::memory(const Insn &in) {
+  static const uint8_t kSize[4] = {4, 2, 1, 8};
+  uint8_t size = kSize[(in.opcode >> 3) & 3];
+  uint8_t mode = in.opcode & 0xe0;
+  if (mode != 0x60)
+    fail(&in, "memory mode " + std::to_string(mode) + " is not emitted");
+  if (in.cls() == 1) { // ldx
+    a_.load(size, reg(in.dst), reg(in.src), frameDisp(in.src, in.off));
+  } else if (in.cls() == 3) { // stx
+    a_.store(size, reg(in.dst), frameDisp(in.dst, in.off), reg(in.src));
+  } else { // st
+    a_.storeImm(size, reg(in.dst), frameDisp(in.dst, in.off), int32_t(in.imm));
+  }
+}
+
+void Emitter::atomic(const Insn &in) {
+  uint8_t size = (in.opcode & 0x18) == 0x18 ? 8 : (in.opcode & 0x18) == 0 ? 4 : 0;
+  if (!size)
+    fail(&in, "atomic operation on a byte or half word");
+  bool w = size == 8;
+  uint8_t base = reg(in.dst), s = reg(in.src);
+  int32_t disp = frameDisp(in.dst, in.off);
+  int32_t op = int32_t(in.imm);
+  switch (op) {
+  case 0x00: a_.lockAlu(w, 0x01, base, disp, s); return;
+  case 0x40: a_.lockAlu(w, 0x09, base, disp, s); return;
+  case 0x50: a_.lockAlu(w, 0x21, base, disp, s); return;
+  case 0xa0: a_.lockAlu(w, 0x31, base, disp, s); return;
+  case 0x01: a_.lockXadd(w, base, disp, s); return;
+  case 0xe1: a_.xchg(w, base, disp, s); return;
+  case 0xf1:
+    a_.lockCmpxchg(w, base, disp, s);
+    if (!w)
+      a_.movRR(false, RAX, RAX); // r0 = zext(old)
+    return;
+  case 0x41: case 0x51: case 0xa1: {
+    // fetch-or/and/xor: a cmpxchg loop through r12 (the address), rax (the
+    // old value), r10 (BPF r0, saved) and r11 (the new value)
+    uint8_t opByte = op == 0x41 ? 0x09 : op == 0x51 ? 0x21 : 0x31;
+    a_.push(R12);
+    a_.lea(R12, base, disp);
+    a_.movRR(true, R10, RAX);
+    uint8_t sv = s == RAX ? uint8_t(R10) : s;
+    a_.load(size, RAX, R12, 0);
+    uint32_t loop = a_.pos();
+    a_.movRR(true, R11, RAX);
+    a_.aluRR(w, opByte, R11, sv);
+    a_.lockCmpxchg(w, R12, 0, R11);
+    a_.bind(a_.jcc(CC_NE), loop);
+    if (s != RAX) {
+      a_.movRR(w, s, RAX);
+      a_.movRR(true, RAX, R10);
+    } else if (!w) {
+      a_.movRR(false, RAX, RAX);
+    }
+    a_.pop(R12);
+    return;
+  }
+  }
+  fail(&in, "atomic operation " + std::to_string(op) + " is not emitted");
+}
+
+void Emitter::callOut(const Insn &in, JitFixup::Kind k, const std::string &name, int32_t id) {
+  (void)in;
+  // C code clobbers r9: keep it across, as the kernel does
+  bool keep = r9() && !(opts_.mutant == JitMutant::R9NotRestored);
+  if (r9())
+    a_.push(R9);
+  uint32_t at = a_.call();
+  fixup(k, at, name, id);
+  if (keep)
+    a_.pop(R9);
+  else if (r9())
+    a_.aluImm(true, ALU_ADD, RSP, 8); // drops it without restoring r9
+}
+
+void Emitter::callLocal(const Insn &in, const NodeCtx &callee) {
+  (void)in;
+  if (cur_->tailReachable)
+    a_.load(8, RAX, RBP, tccDisp()); // the count travels in rax
+  // r9 for the callee: it sets its own (keep ours), or we move it
+  int64_t delta = 0;
+  bool move = false;
+  bool keep = false; // push r9 / pop r9 around the call
+  if (callee.selfSetup || callee.plan.place == FramePlan::Place::KernelStack) {
+    // it sets its own r9, or calls C that may clobber it
+    keep = r9();
+    if (keep)
+      a_.push(R9);
+  } else if (callee.plan.place == FramePlan::Place::ProgramBuffer) {
+    delta = callee.plan.frame;
+    move = true;
+  } else if (callee.plan.place == FramePlan::Place::ProgramBufferAt) {
+    if (cur_->plan.place != FramePlan::Place::ProgramBufferAt)
+      fail(nullptr, "a planned frame called from one without a planned offset");
+    delta = (callee.plan.offset + callee.plan.frame) - (cur_->plan.offset + cur_->plan.frame);
+    move = true;
+  }
+  if (move && delta)
+    a_.aluImm(true, ALU_ADD, R9, int32_t(delta));
+  uint32_t at = a_.call();
+  fixup(JitFixup::Kind::Call, at, callee.plan.program + "/" + callee.plan.function);
+  if (keep) {
+    {
+      if (opts_.mutant == JitMutant::R9NotRestored)
+        a_.aluImm(true, ALU_ADD, RSP, 8);
+      else
+        a_.pop(R9);
+    }
+  } else if (move && delta && opts_.mutant != JitMutant::R9NotRestored) {
+    a_.aluImm(true, ALU_SUB, R9, int32_t(delta));
+  }
+}
+
+void Emitter::call(const Insn &in) {
+  const CallSite *cs = nullptr;
+  for (auto &c : cur_->fn->calls)
+    if (c.insn == in.index)
+      cs = &c;
+  if (!cs)
+    fail(&in, "a call the frontend did not resolve");
+  switch (cs->kind) {
+  case CallKind::Local:
+    return callLocal(in, node(cur_->plan.program, cs->target));
+  case CallKind::Kfunc:
+    return callOut(in, JitFixup::Kind::Kfunc, cs->target, 0);
+  case CallKind::Helper:
+    if (cs->helper == 12)
+      return tailCall(in);
+    if (cs->helper == 181)
+      for (auto &cb : cur_->fn->callbacks)
+        if (cb.insn == in.index && cb.via == "bpf_loop")
+          return inlineLoop(in, cb.callback);
+    return callOut(in, JitFixup::Kind::Helper, "", cs->helper);
+  }
+}
+
+// bpf_tail_call(ctx, prog_array, index), as the kernel's JIT does it: the
+// bounds check, the count (in this frame, at rbp - S - 8), the slot, then
+// unwind this frame and jump to the target's landing with the count in rax.
+void Emitter::tailCall(const Insn &in) {
+  if (!cur_->tailReachable)
+    fail(&in, "tail call in a function without a tail count");
+  std::vector<uint32_t> out;
+  a_.movRR(false, RDX, RDX); // the index is a u32
+  // cmp edx, [rsi]
+  a_.rex(false, RDX, 0, RSI);
+  a_.byte(0x3b);
+  a_.modrmMem(RDX, RSI, 0);
+  out.push_back(a_.jcc(CC_AE));
+  a_.load(4, RAX, RBP, tccDisp());
+  a_.aluImm(false, ALU_CMP, RAX, int32_t(33));
+  out.push_back(a_.jcc(CC_AE));
+  if (opts_.mutant != JitMutant::TailCountNotIncremented)
+    a_.aluImm(false, ALU_ADD, RAX, 1);
+  // mov rcx, [rsi + rdx*8 + 8]
+  a_.rex(true, RCX, RDX, RSI);
+  a_.byte(0x8b);
+  a_.byte(uint8_t(0x40 | ((RCX & 7) << 3) | 4));
+  a_.byte(uint8_t(0xc0 | ((RDX & 7) << 3) | (RSI & 7)));
+  a_.byte(8);
+  a_.testRR(true, RCX, RCX);
+  out.push_back(a_.jcc(CC_E));
+  // unwind: restore the callee-saved registers, leave r9 at the frame base
+  auto &saved = out_->savedRegs;
+  if (!saved.empty()) {
+    a_.lea(RSP, RBP, tccDisp() - int32_t(8 * saved.size()));
+    for (auto it = saved.rbegin(); it != saved.rend(); ++it)
+      a_.pop(*it);
+  }
+  if (cur_->plan.place == FramePlan::Place::ProgramBuffer)
+    a_.aluImm(true, ALU_SUB, R9, int32_t(cur_->plan.frame));
+  a_.movRR(true, RSP, RBP);
+  a_.jmpReg(RCX);
+  for (uint32_t at : out)
+    a_.bind(at, a_.pos());
+}
+
+// bpf_loop(nr, callback, ctx, flags) inlined, as 6.12+ kernels do: the
+// callback becomes a BPF-to-BPF call, so its frame is placed like any
+// callee's. i, nr and ctx live in rbx, r13, r14 (BPF r6-r8, saved around).
+void Emitter::inlineLoop(const Insn &in, const std::string &callback) {
+  const NodeCtx &cb = node(cur_->plan.program, callback);
+  a_.testRR(true, RCX, RCX);
+  uint32_t einval = a_.jcc(CC_NE);
+  a_.aluImm(true, ALU_CMP, RDI, 1 << 23);
+  uint32_t e2big = a_.jcc(CC_A);
+  a_.push(RBX), a_.push(R13), a_.push(R14);
+  a_.movRR(true, R13, RDI);
+  a_.movRR(true, R14, RDX);
+  a_.alu(false, ALU_XOR, RBX, RBX);
+  uint32_t loop = a_.pos();
+  a_.alu(true, ALU_CMP, RBX, R13);
+  uint32_t done = a_.jcc(CC_AE);
+  a_.movRR(true, RDI, RBX);
+  a_.movRR(true, RSI, R14);
+  callLocal(in, cb);
+  a_.aluImm(true, ALU_ADD, RBX, 1);
+  a_.testRR(true, RAX, RAX);
+  a_.bind(a_.jcc(CC_E), loop);
+  a_.bind(done, a_.pos());
+  a_.movRR(true, RAX, RBX);
+  a_.pop(R14), a_.pop(R13), a_.pop(RBX);
+  uint32_t end = a_.jmp();
+  a_.bind(einval, a_.pos());
+  a_.movImm(true, RAX, -22);
+  uint32_t end2 = a_.jmp();
+  a_.bind(e2big, a_.pos());
+  a_.movImm(true, RAX, -7);
+  a_.bind(end, a_.pos());
+  a_.bind(end2, a_.pos());
+}
+
+void Emitter::run() {
+  img_.scheme = rep_.scheme;
+  prepare();
+  // every program's functions, entry first, in the object's order
+  for (auto &p : obj_.programs)
+    for (size_t f : p.functions) {
+      auto it = nodes_.find({p.name, obj_.functions[f].name});
+      if (it == nodes_.end())
+        throw JitError("jit: the layout has no frame for " + p.name + "/" + obj_.functions[f].name);
+      emitFunction(it->second);
+    }
+}
+
+} // namespace
+
+JitImage jitCompile(const Object &obj, const Report &rep, const JitOptions &opts) {
+  JitImage img;
+  Emitter(obj, rep, opts, img).run();
+  return img;
+}
+
+} // namespace pstack

@@ -1,1 +1,490 @@
+// The reference BPF interpreter: every function activation gets its own
+// zeroed 512-byte stack, as BPF means it. Map memory and helper semantics
+// come from the shared Runtime (runtime.h), so the interpreter and the JIT
+// harness differ only in how they execute instructions.
 #include "jitgen/jitgen.h"
+#include "jitgen/runtime.h"
+
+#include <array>
+#include <cstring>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace pstack {
+namespace {
+
+// What ld_imm64 of a function's address loads: a token naming the function
+// (by index in Object::functions), never a real address.
+constexpr uint64_t kFuncToken = 0xF000'0000'0000'0000ULL;
+constexpr uint64_t kFuncTokenMask = 0xFFFF'FFFF'0000'0000ULL;
+constexpr uint32_t kStackBytes = 512;
+constexpr uint32_t kMaxFrames = 64;
+
+// Thrown inside the interpreter to abandon the whole run; caught by
+// interpret(), never out of it.
+struct Abort {
+  std::string message;
+};
+
+std::string hex(uint64_t v) {
+  std::ostringstream o;
+  o << "0x" << std::hex << v;
+  return o.str();
+}
+
+// Per-function tables built once per run.
+struct FnInfo {
+  const Function *fn = nullptr;
+  size_t index = 0;               // in Object::functions
+  std::vector<int32_t> posOf;     // slot index -> position in insns (-1: none)
+  std::vector<const CallSite *> callAt; // by position
+  std::vector<const LoadImmRef *> immAt; // by position
+};
+
+class Interp final : public jit::Executor {
+public:
+  Interp(const Object &obj, const RunRequest &req, jit::Runtime &rt) : obj_(obj), req_(req), rt_(rt) {
+    fns_.resize(obj.functions.size());
+    for (size_t i = 0; i < obj.functions.size(); ++i) {
+      const Function &f = obj.functions[i];
+      FnInfo &fi = fns_[i];
+      fi.fn = &f;
+      fi.index = i;
+      uint32_t slots = 0;
+      for (auto &in : f.insns)
+        slots = std::max<uint32_t>(slots, in.index + (in.wide ? 2 : 1));
+      fi.posOf.assign(slots + 1, -1);
+      fi.callAt.assign(f.insns.size(), nullptr);
+      fi.immAt.assign(f.insns.size(), nullptr);
+      for (size_t p = 0; p < f.insns.size(); ++p)
+        fi.posOf[f.insns[p].index] = int32_t(p);
+      for (auto &cs : f.calls)
+        if (cs.insn < slots && fi.posOf[cs.insn] >= 0)
+          fi.callAt[size_t(fi.posOf[cs.insn])] = &cs;
+      for (auto &[idx, ref] : f.loadImms)
+        if (idx < slots && fi.posOf[idx] >= 0)
+          fi.immAt[size_t(fi.posOf[idx])] = &ref;
+    }
+  }
+
+  uint64_t insns = 0;
+  uint32_t tailCalls = 0;
+
+  // Runs program `name` from its entry with r1 = ctx (a new program run:
+  // tail count 0).
+  uint64_t runTop(const std::string &name, uint64_t ctx) {
+    const Program *p = obj_.program(name);
+    if (!p)
+      throw Abort{"no program named " + name + " in " + obj_.path};
+    uint64_t args[5] = {ctx, 0, 0, 0, 0};
+    return run(p->entry, args, 0, &p->name);
+  }
+
+  uint64_t callFunctionAt(uint64_t addr, const uint64_t args[5]) override {
+    if ((addr & kFuncTokenMask) != kFuncToken || (addr & ~kFuncTokenMask) >= fns_.size()) {
+      rt_.fail("callback address " + hex(addr) + " is no function the program loaded");
+      return 0;
+    }
+    const std::string *prog = currentProgram_ ? currentProgram_ : &req_.program;
+    return run(size_t(addr & ~kFuncTokenMask), args, 0, prog);
+  }
+
+  uint64_t runProgram(const std::string &program, void *ctx) override {
+    const Program *p = obj_.program(program);
+    if (!p) {
+      rt_.fail("nested program " + program + " does not exist");
+      return 0;
+    }
+    rt_.programStack.push_back(program);
+    struct Pop {
+      jit::Runtime &rt;
+      ~Pop() { rt.programStack.pop_back(); }
+    } pop{rt_};
+    uint64_t args[5] = {uint64_t(uintptr_t(ctx)), 0, 0, 0, 0};
+    return run(p->entry, args, 0, &p->name);
+  }
+
+private:
+  const Object &obj_;
+  const RunRequest &req_;
+  jit::Runtime &rt_;
+  std::vector<FnInfo> fns_;
+  uint32_t depth_ = 0;
+  const std::string *currentProgram_ = nullptr;
+
+  [[noreturn]] void abort(const std::string &prog, const Function &f, uint32_t index,
+                          const std::string &why) {
+    throw Abort{"program " + prog + ", function " + f.name + ", insn " + std::to_string(index) +
+                ": " + why};
+  }
+
+  // One activation of function `fnIdx` (and whatever replaces it by tail
+  // calls); returns its r0.
+  uint64_t run(size_t fnIdx, const uint64_t args[5], uint32_t tailCount, const std::string *prog) {
+    struct Depth {
+      Interp &in;
+      const std::string *savedProg;
+      ~Depth() {
+        --in.depth_;
+        in.currentProgram_ = savedProg;
+      }
+    } depthGuard{*this, currentProgram_};
+    ++depth_;
+    currentProgram_ = prog;
+    const FnInfo *fi = &fns_[fnIdx];
+    if (depth_ > kMaxFrames)
+      abort(*prog, *fi->fn, 0, "call depth over " + std::to_string(kMaxFrames) + " frames");
+
+    auto stack = std::make_unique<std::array<uint64_t, kStackBytes / 8>>();
+    stack->fill(0);
+    uint64_t r[11] = {};
+    auto resetFrame = [&] {
+      stack->fill(0);
+      r[10] = uint64_t(uintptr_t(stack->data())) + kStackBytes;
+    };
+    resetFrame();
+    for (int i = 0; i < 5; ++i)
+      r[i + 1] = args[i];
+
+    size_t pc = 0;
+    for (;;) {
+      const Function &f = *fi->fn;
+      if (pc >= f.insns.size())
+        abort(*prog, f, f.insns.empty() ? 0 : f.insns.back().index,
+              "execution runs past the end of the function");
+      const Insn &in = f.insns[pc];
+      if (++insns > req_.maxInsns)
+        abort(*prog, f, in.index,
+              "instruction budget of " + std::to_string(req_.maxInsns) + " exhausted");
+      auto bad = [&](const std::string &why) { abort(*prog, f, in.index, why); };
+      auto jumpTo = [&](int64_t off) {
+        int64_t t = int64_t(in.index) + 1 + off;
+        if (t < 0 || uint64_t(t) >= fi->posOf.size() || fi->posOf[size_t(t)] < 0)
+          bad("jump to slot " + std::to_string(t) + " lies outside the function");
+        pc = size_t(fi->posOf[size_t(t)]);
+      };
+      uint8_t op = in.opcode;
+      uint8_t cls = op & 7;
+      uint64_t &dst = r[in.dst];
+      uint64_t srcv = in.src <= 10 ? r[in.src] : 0;
+      switch (cls) {
+      case 0x07:   // ALU64
+      case 0x04: { // ALU32
+        bool is64 = cls == 0x07;
+        uint8_t aop = op & 0xf0;
+        bool x = op & 0x08;
+        if (aop == 0xd0) { // byte swap
+          if (is64)
+            bad("unknown opcode " + hex(op));
+          uint64_t v = dst;
+          if (in.imm != 16 && in.imm != 32 && in.imm != 64)
+            bad("byte swap of " + std::to_string(in.imm) + " bits");
+          if (!x) { // to_le: truncate
+            dst = in.imm == 16 ? uint16_t(v) : in.imm == 32 ? uint32_t(v) : v;
+          } else { // to_be: swap
+            dst = in.imm == 16   ? uint64_t(__builtin_bswap16(uint16_t(v)))
+                  : in.imm == 32 ? uint64_t(__builtin_bswap32(uint32_t(v)))
+                                 : __builtin_bswap64(v);
+          }
+          ++pc;
+          break;
+        }
+        if (is64) {
+          uint64_t s = x ? srcv : uint64_t(in.imm);
+          uint64_t d = dst;
+          switch (aop) {
+          case 0x00: d += s; break;
+          case 0x10: d -= s; break;
+          case 0x20: d *= s; break;
+          case 0x30: d = s ? d / s : 0; break;
+          case 0x40: d |= s; break;
+          case 0x50: d &= s; break;
+          case 0x60: d <<= (s & 63); break;
+          case 0x70: d >>= (s & 63); break;
+          case 0x80: d = uint64_t(0) - d; break;
+          case 0x90: d = s ? d % s : d; break;
+          case 0xa0: d ^= s; break;
+          case 0xb0: d = s; break;
+          case 0xc0: d = uint64_t(int64_t(d) >> (s & 63)); break;
+          default: bad("unknown opcode " + hex(op));
+          }
+          dst = d;
+        } else {
+          uint32_t s = x ? uint32_t(srcv) : uint32_t(in.imm);
+          uint32_t d = uint32_t(dst);
+          switch (aop) {
+          case 0x00: d += s; break;
+          case 0x10: d -= s; break;
+          case 0x20: d *= s; break;
+          case 0x30: d = s ? d / s : 0; break;
+          case 0x40: d |= s; break;
+          case 0x50: d &= s; break;
+          case 0x60: d <<= (s & 31); break;
+          case 0x70: d >>= (s & 31); break;
+          case 0x80: d = uint32_t(0) - d; break;
+          case 0x90: d = s ? d % s : d; break;
+          case 0xa0: d ^= s; break;
+          case 0xb0: d = s; break;
+          case 0xc0: d = uint32_t(int32_t(d) >> (s & 31)); break;
+          default: bad("unknown opcode " + hex(op));
+          }
+          dst = d; // zero-extended
+        }
+        ++pc;
+        break;
+      }
+      case 0x05:   // JMP
+      case 0x06: { // JMP32
+        bool is64 = cls == 0x05;
+        uint8_t jop = op & 0xf0;
+        bool x = op & 0x08;
+        if (is64 && jop == 0x90) { // exit
+          if (op != 0x95)
+            bad("unknown opcode " + hex(op));
+          return r[0];
+        }
+        if (is64 && jop == 0x80) { // call
+          if (op != 0x85)
+            bad("unknown opcode " + hex(op));
+          const CallSite *cs = fi->callAt[pc];
+          if (!cs)
+            bad("call with no known target");
+          switch (cs->kind) {
+          case CallKind::Local: {
+            const Function *callee = obj_.function(cs->target);
+            if (!callee)
+              bad("call to unknown function " + cs->target);
+            size_t idx = size_t(callee - obj_.functions.data());
+            uint64_t a[5] = {r[1], r[2], r[3], r[4], r[5]};
+            r[0] = run(idx, a, tailCount, prog);
+            ++pc;
+            break;
+          }
+          case CallKind::Kfunc:
+            r[0] = rt_.kfunc(cs->target);
+            if (!rt_.error.empty())
+              bad(rt_.error);
+            ++pc;
+            break;
+          case CallKind::Helper:
+            if (cs->helper == 12) {
+              // bpf_tail_call(ctx, prog_array, index)
+              const Map *m = rt_.mapAt(r[2]);
+              if (!m || !m->isProgArray())
+                bad("bpf_tail_call given something that is not a prog array");
+              jit::ProgArrayMem *pa = rt_.progArray(m->name);
+              uint32_t slot = uint32_t(r[3]);
+              if (!pa || slot >= pa->maxEntries || pa->slots[slot] == 0 ||
+                  tailCount >= jit::kMaxTailCalls) {
+                ++pc;
+                break;
+              }
+              uint64_t v = pa->slots[slot];
+              if (v == 0 || v > obj_.programs.size())
+                bad("prog array " + m->name + " slot " + std::to_string(slot) +
+                    " holds no program");
+              const Program &target = obj_.programs[size_t(v - 1)];
+              ++tailCount;
+              ++tailCalls;
+              uint64_t ctx = r[1];
+              fi = &fns_[target.entry];
+              prog = &target.name;
+              currentProgram_ = prog;
+              resetFrame();
+              for (int i = 0; i < 10; ++i)
+                r[i] = 0;
+              r[1] = ctx;
+              pc = 0;
+              break;
+            }
+            r[0] = rt_.helper(cs->helper, r[1], r[2], r[3], r[4], r[5]);
+            if (!rt_.error.empty())
+              bad(rt_.error);
+            ++pc;
+            break;
+          }
+          break;
+        }
+        if (jop == 0x00) { // ja
+          if (!is64 || x)
+            bad("unknown opcode " + hex(op));
+          jumpTo(in.off);
+          break;
+        }
+        bool taken = false;
+        if (is64) {
+          uint64_t a = dst, b = x ? srcv : uint64_t(in.imm);
+          int64_t sa = int64_t(a), sb = int64_t(b);
+          switch (jop) {
+          case 0x10: taken = a == b; break;
+          case 0x20: taken = a > b; break;
+          case 0x30: taken = a >= b; break;
+          case 0x40: taken = (a & b) != 0; break;
+          case 0x50: taken = a != b; break;
+          case 0x60: taken = sa > sb; break;
+          case 0x70: taken = sa >= sb; break;
+          case 0xa0: taken = a < b; break;
+          case 0xb0: taken = a <= b; break;
+          case 0xc0: taken = sa < sb; break;
+          case 0xd0: taken = sa <= sb; break;
+          default: bad("unknown opcode " + hex(op));
+          }
+        } else {
+          uint32_t a = uint32_t(dst), b = x ? uint32_t(srcv) : uint32_t(in.imm);
+          int32_t sa = int32_t(a), sb = int32_t(b);
+          switch (jop) {
+          case 0x10: taken = a == b; break;
+          case 0x20: taken = a > b; break;
+          case 0x30: taken = a >= b; break;
+          case 0x40: taken = (a & b) != 0; break;
+          case 0x50: taken = a != b; break;
+          case 0x60: taken = sa > sb; break;
+          case 0x70: taken = sa >= sb; break;
+          case 0xa0: taken = a < b; break;
+          case 0xb0: taken = a <= b; break;
+          case 0xc0: taken = sa < sb; break;
+          case 0xd0: taken = sa <= sb; break;
+          default: bad("unknown opcode " + hex(op));
+          }
+        }
+        if (taken)
+          jumpTo(in.off);
+        else
+          ++pc;
+        break;
+      }
+      case 0x00: { // LD: only ld_imm64
+        if (op != 0x18 || !in.wide)
+          bad("unknown opcode " + hex(op));
+        const LoadImmRef *ref = fi->immAt[pc];
+        if (!ref) {
+          dst = uint64_t(in.imm);
+        } else {
+          switch (ref->kind) {
+          case LoadImmRef::Kind::Map:
+            dst = rt_.mapAddress(ref->name);
+            if (!dst)
+              bad("ld_imm64 of unknown map " + ref->name);
+            break;
+          case LoadImmRef::Kind::Func: {
+            const Function *t = obj_.function(ref->name);
+            if (!t)
+              bad("ld_imm64 of unknown function " + ref->name);
+            dst = kFuncToken | uint64_t(t - obj_.functions.data());
+            break;
+          }
+          case LoadImmRef::Kind::Data:
+            dst = rt_.dataAddress(ref->name);
+            break;
+          }
+        }
+        ++pc;
+        break;
+      }
+      case 0x01:   // LDX
+      case 0x02:   // ST
+      case 0x03: { // STX
+        uint8_t mode = op & 0xe0;
+        uint8_t sz = op & 0x18;
+        uint32_t bytes = sz == 0x00 ? 4 : sz == 0x08 ? 2 : sz == 0x10 ? 1 : 8;
+        if (cls == 0x03 && mode == 0xc0) { // atomic
+          if (bytes != 4 && bytes != 8)
+            bad("atomic of " + std::to_string(bytes) + " bytes");
+          auto *p = reinterpret_cast<uint8_t *>(uintptr_t(dst + uint64_t(int64_t(in.off))));
+          uint64_t old = 0;
+          std::memcpy(&old, p, bytes); // little endian: a W read zero-extends
+          uint64_t s = srcv;
+          uint64_t nv = 0;
+          uint64_t mask = bytes == 8 ? ~uint64_t(0) : 0xffffffffULL;
+          switch (in.imm) {
+          case 0x00: case 0x01: nv = old + s; break;
+          case 0x40: case 0x41: nv = old | s; break;
+          case 0x50: case 0x51: nv = old & s; break;
+          case 0xa0: case 0xa1: nv = old ^ s; break;
+          case 0xe1: nv = s; break;
+          case 0xf1: nv = (old == (r[0] & mask)) ? s : old; break;
+          default: bad("unknown atomic operation " + hex(uint64_t(in.imm)));
+          }
+          nv &= mask;
+          std::memcpy(p, &nv, bytes);
+          if (in.imm == 0xf1)
+            r[0] = old;
+          else if (in.imm & 0x01)
+            r[in.src] = old;
+          ++pc;
+          break;
+        }
+        if (mode != 0x60)
+          bad("unknown opcode " + hex(op));
+        if (cls == 0x01) {
+          auto *p = reinterpret_cast<const uint8_t *>(uintptr_t(srcv + uint64_t(int64_t(in.off))));
+          uint64_t v = 0;
+          std::memcpy(&v, p, bytes);
+          dst = v;
+        } else {
+          auto *p = reinterpret_cast<uint8_t *>(uintptr_t(dst + uint64_t(int64_t(in.off))));
+          uint64_t v = cls == 0x02 ? uint64_t(in.imm) : srcv;
+          std::memcpy(p, &v, bytes);
+        }
+        ++pc;
+        break;
+      }
+      default:
+        bad("unknown opcode " + hex(op));
+      }
+    }
+  }
+};
+
+} // namespace
+
+RunResult interpret(const Object &obj, const RunRequest &req) {
+  RunResult res;
+  jit::Runtime rt(obj, req);
+  Interp interp(obj, req, rt);
+  rt.exec = &interp;
+  struct Current {
+    jit::Runtime *saved;
+    explicit Current(jit::Runtime *now) : saved(jit::Runtime::current) { jit::Runtime::current = now; }
+    ~Current() { jit::Runtime::current = saved; }
+  } current(&rt);
+  std::map<std::string, size_t> progIndex;
+  for (size_t i = 0; i < obj.programs.size(); ++i)
+    progIndex.emplace(obj.programs[i].name, i);
+  rt.fillProgArrays([&](const std::string &prog) -> uint64_t {
+    auto it = progIndex.find(prog);
+    return it == progIndex.end() ? 0 : 1 + it->second;
+  });
+
+  std::vector<uint64_t> ctx((std::max<size_t>(req.ctx.size(), 256) + 7) / 8, 0);
+  if (!req.ctx.empty())
+    std::memcpy(ctx.data(), req.ctx.data(), req.ctx.size());
+
+  std::string error;
+  try {
+    if (!obj.program(req.program))
+      throw Abort{"no program named " + req.program + " in " + obj.path};
+    if (rt.error.empty()) {
+      rt.programStack.push_back(req.program);
+      res.r0 = interp.runTop(req.program, uint64_t(uintptr_t(ctx.data())));
+      rt.programStack.pop_back();
+      rt.runPending();
+    }
+  } catch (const Abort &a) {
+    error = a.message;
+  } catch (const std::exception &e) {
+    error = std::string("interpreter: ") + e.what();
+  }
+  res.insns = interp.insns;
+  res.tailCalls = interp.tailCalls;
+  res.maps = rt.snapshot();
+  if (error.empty() && !rt.error.empty())
+    error = rt.error;
+  res.ok = error.empty();
+  res.error = error;
+  return res;
+}
+
+} // namespace pstack

@@ -21,6 +21,7 @@ const char *kUsage =
     "                     [--env FILE] [--format text|json|sarif|csv] [--dot FILE]\n"
     "                     [--timeout SECONDS] [--buffer-size BYTES] [--per-prog-r9 base|top]\n"
     "                     [--engine auto|explicit|bounded|unbounded] [--explain] [-j N]\n"
+    "                     [--emit-plan FILE] [--emit-jit DIR] [--replay]\n"
     "                     OBJECT|DIR...\n"
     "       pstack-verify --compare OLD.csv NEW.csv\n"
     "\n"
@@ -40,6 +41,12 @@ const char *kUsage =
     "  --buffer-size N  per-prog: bytes of each program's buffer (default: computed)\n"
     "  --per-prog-r9 W  per-prog: r9 at the frame `base` (default) or `top`\n"
     "  --engine E       auto (default), explicit, bounded (Z3) or unbounded (Z3 Spacer)\n"
+    "  --emit-plan FILE write the layout (every frame's buffer and offset) as JSON\n"
+    "  --emit-jit DIR   JIT every program from the proved layout: DIR/<prog>.<func>.bin,\n"
+    "                   .s listings (x86 beside BPF and source), layout.json; the\n"
+    "                   decoded code is validated against the layout\n"
+    "  --replay         JIT the layout even if it is not proved, run each program in\n"
+    "                   the harness beside the reference interpreter, show differences\n"
     "  -h, --help       this text (the manual: man pstack-verify)\n"
     "\n"
     "Exit status: 0 all safe, 1 counterexample, 2 bad usage or unreadable object,\n"
@@ -132,8 +139,14 @@ int main(int argc, char **argv) {
       o.r9AtTop = v == "top";
     } else if (name == "--buffer-size") {
       o.bufferSize = number<uint64_t>(name, value(), "a positive number of bytes");
-    } else if (name == "--emit-plan" || name == "--emit-jit" || name == "--emit-smt") {
-      usage(name + " is not available in this build (needs the model)");
+    } else if (name == "--emit-jit") {
+      o.emitJit = value();
+    } else if (name == "--emit-plan") {
+      o.emitPlan = value();
+    } else if (name == "--replay") {
+      o.replay = true;
+    } else if (name == "--emit-smt") {
+      usage(name + " is not available in this build (needs proofs/)");
     } else if (!a.empty() && a[0] == '-' && a != "-") {
       usage("unknown option '" + a + "'");
     } else {
@@ -205,8 +218,19 @@ int main(int argc, char **argv) {
         break;
       }
   }
+  if (!o.emitPlan.empty() || !o.emitJit.empty() || o.replay) {
+    if (!cli::jitOutputs(results, o, vo.env))
+      return kExitUsage;
+  }
   if (anyError)
     return kExitUsage;
+  if (o.replay) {
+    // the replay's own answer: did the emitted code behave as BPF means?
+    bool differs = false;
+    for (auto &r : results)
+      differs |= r.replayDiffers;
+    return differs ? kExitUnsafe : kExitSafe;
+  }
   bool unsafe = false, unknown = false;
   for (auto &r : results) {
     unsafe |= r.report->verdict == Verdict::Unsafe;

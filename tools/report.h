@@ -22,6 +22,9 @@ struct Options {
   bool r9AtTop = false;
   std::string engine = "auto";
   bool explain = false; // traces with the source lines around each step
+  std::string emitJit;  // --emit-jit DIR
+  std::string emitPlan; // --emit-plan FILE
+  bool replay = false;  // --replay: JIT the layout, run it beside the interpreter
 };
 
 // Kernel rounding of frames on a call chain: 32 bytes on 6.1, 16 on 6.12+.
@@ -35,7 +38,12 @@ struct ObjectResult {
   std::optional<Report> report;
   double seconds = 0; // reading and verifying it
   std::string error; // set when the object could not be read
+  bool replayDiffers = false; // --replay: the JIT and the interpreter disagree
 };
+
+// --emit-plan, --emit-jit and --replay for every verified object; prints
+// to stdout/stderr. False when something could not be written or emitted.
+bool jitOutputs(std::vector<ObjectResult> &results, const Options &o, const Environment &env);
 
 nlohmann::json toJson(const ObjectResult &r, const Options &o);
 std::string toText(const ObjectResult &r, const Options &o);

@@ -1,0 +1,138 @@
+// --emit-plan, --emit-jit, --replay: print what jitgen gives.
+#include "jitgen/jitgen.h"
+#include "tools/report.h"
+
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+namespace pstack::cli {
+
+namespace {
+
+nlohmann::json planJson(const ObjectResult &r) {
+  const Report &rep = *r.report;
+  nlohmann::json j;
+  j["object"] = r.path;
+  j["scheme"] = schemeName(rep.scheme);
+  j["verdict"] = verdictName(rep.verdict);
+  j["bytes_per_cpu"] = rep.bytesPerCpu;
+  j["buffers"] = nlohmann::json::array();
+  for (auto &b : rep.buffers)
+    j["buffers"].push_back({{"name", b.name}, {"bytes", b.bytes}, {"guard", b.guard},
+                            {"at_least", b.atLeast}});
+  j["frames"] = nlohmann::json::array();
+  for (auto &f : rep.plan)
+    j["frames"].push_back({{"program", f.program}, {"function", f.function},
+                           {"place", placeName(f.place)}, {"region", f.region},
+                           {"frame", f.frame}, {"offset", f.offset},
+                           {"async_entry", f.asyncEntry}});
+  return j;
+}
+
+// What differs between the interpreter's run and the JIT's, in words.
+std::string differences(const RunResult &ref, const RunResult &jit) {
+  std::ostringstream s;
+  if (ref.r0 != jit.r0)
+    s << "    r0: interpreter " << ref.r0 << " (0x" << std::hex << ref.r0 << "), jit " << std::dec
+      << jit.r0 << " (0x" << std::hex << jit.r0 << ")" << std::dec << "\n";
+  for (auto &[name, bytes] : ref.maps) {
+    auto it = jit.maps.find(name);
+    if (it == jit.maps.end() || it->second == bytes)
+      continue;
+    for (size_t i = 0; i < bytes.size() && i < it->second.size(); ++i)
+      if (bytes[i] != it->second[i]) {
+        s << "    map " << name << " byte " << i << ": interpreter 0x" << std::hex
+          << unsigned(bytes[i]) << ", jit 0x" << unsigned(it->second[i]) << std::dec << "\n";
+        break;
+      }
+  }
+  for (auto &g : jit.guardsBroken)
+    s << "    guard words of " << g << " overwritten\n";
+  return s.str();
+}
+
+} // namespace
+
+bool jitOutputs(std::vector<ObjectResult> &results, const Options &o, const Environment &env) {
+  bool ok = true;
+  for (auto &r : results) {
+    if (!r.report || !r.object)
+      continue;
+    const Report &rep = *r.report;
+    if (!o.emitPlan.empty()) {
+      std::string path = results.size() > 1 ? o.emitPlan + "." + std::filesystem::path(r.path).stem().string()
+                                            : o.emitPlan;
+      std::ofstream out(path);
+      out << planJson(r).dump(2) << "\n";
+      if (!out) {
+        std::cerr << "pstack-verify: " << path << ": cannot write the plan\n";
+        ok = false;
+      }
+    }
+    if (!o.emitJit.empty()) {
+      std::string dir = results.size() > 1
+                            ? o.emitJit + "/" + std::filesystem::path(r.path).stem().string()
+                            : o.emitJit;
+      try {
+        JitImage img = jitCompile(*r.object, rep);
+        auto findings = validateJit(*r.object, img);
+        writeJit(*r.object, img, dir);
+        for (auto &f : findings)
+          std::cerr << "pstack-verify: " << r.path << ": jit validation: " << f.program << "/"
+                    << f.function << " +0x" << std::hex << f.offset << std::dec << " `" << f.insn
+                    << "`: " << f.message << "\n";
+        if (!findings.empty())
+          ok = false;
+        else
+          std::cerr << "pstack-verify: " << r.path << ": " << img.functions.size()
+                    << " functions emitted to " << dir << ", decoded and validated against the "
+                    << schemeName(rep.scheme) << " layout\n";
+      } catch (const JitError &e) {
+        std::cerr << "pstack-verify: " << r.path << ": " << e.what() << "\n";
+        // an unproved layout is the verdict's business; anything else is ours
+        if (rep.verdict == Verdict::Safe)
+          ok = false;
+      } catch (const InputError &e) {
+        std::cerr << "pstack-verify: " << e.what() << "\n";
+        ok = false;
+      }
+    }
+    if (o.replay) {
+      JitOptions jo;
+      jo.allowUnproved = true;
+      std::cout << "replay of " << r.path << " under " << schemeName(rep.scheme) << " ("
+                << verdictName(rep.verdict) << "):\n";
+      try {
+        JitImage img = jitCompile(*r.object, rep, jo);
+        for (auto &p : r.object->programs) {
+          RunRequest req;
+          req.program = p.name;
+          req.nest = env.nest;
+          RunResult ref = interpret(*r.object, req);
+          RunResult jit = runJit(*r.object, img, req);
+          std::cout << "  " << p.name << ": ";
+          if (!ref.ok || !jit.ok) {
+            std::cout << "not run: " << (!ref.ok ? "interpreter: " + ref.error : "jit: " + jit.error)
+                      << "\n";
+            continue;
+          }
+          std::string d = differences(ref, jit);
+          if (d.empty()) {
+            std::cout << "jit and interpreter agree (r0 = " << jit.r0 << ")\n";
+          } else {
+            r.replayDiffers = true;
+            std::cout << "the emitted code differs from BPF's meaning:\n" << d;
+          }
+        }
+      } catch (const JitError &e) {
+        std::cout << "  cannot emit: " << e.what() << "\n";
+        ok = false;
+      }
+    }
+  }
+  return ok;
+}
+
+} // namespace pstack::cli
