@@ -671,11 +671,21 @@ void Emitter::callLocal(const Insn &in, const NodeCtx &callee) {
     delta = (callee.plan.offset + callee.plan.frame) - (cur_->plan.offset + cur_->plan.frame);
     move = true;
   }
+  // a tail call below the callee returns with the r9 of another frame
+  // size: keep ours in memory then
+  bool saveAround = move && delta && cur_->tailReachable;
+  if (saveAround)
+    a_.push(R9);
   if (move && delta)
     a_.aluImm(true, ALU_ADD, R9, int32_t(delta));
   uint32_t at = a_.call();
   fixup(JitFixup::Kind::Call, at, callee.plan.program + "/" + callee.plan.function);
-  if (keep) {
+  if (saveAround) {
+    if (opts_.mutant == JitMutant::R9NotRestored)
+      a_.aluImm(true, ALU_ADD, RSP, 8);
+    else
+      a_.pop(R9);
+  } else if (keep) {
     {
       if (opts_.mutant == JitMutant::R9NotRestored)
         a_.aluImm(true, ALU_ADD, RSP, 8);

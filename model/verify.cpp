@@ -47,8 +47,12 @@ using namespace detail;
 constexpr uint32_t kGuard = 8; // the kernel's guard bytes at each end of a buffer
 
 // What the in-kernel verifier would reject, per program (kernel scheme):
-// check_max_stack_depth's walk over calls and synchronous callbacks.
+// check_max_stack_depth's walk over calls and synchronous callbacks. Under
+// the other schemes only the rules that do not depend on where frames live
+// (more than 8 frames, recursion) apply: the engines explore chains to 8
+// frames only, so a deeper chain must not pass as safe.
 std::vector<Violation> kernelLimits(const System &sys) {
+  const bool layoutRules = sys.opts.scheme == Scheme::Kernel;
   std::vector<Violation> out;
   const auto &g = sys.graph;
   uint32_t round = sys.opts.kernel == KernelVersion::V6_1 ? 32 : 16;
@@ -95,11 +99,11 @@ std::vector<Violation> kernelLimits(const System &sys) {
         add(path, "the call stack of " + std::to_string(path.size()) +
                       " frames is too deep (the kernel allows 8)");
         reported = true;
-      } else if (sum > 512) {
+      } else if (layoutRules && sum > 512) {
         add(path, "combined stack size of " + std::to_string(path.size()) + " calls is " +
                       std::to_string(sum) + ". Too large (512)");
         reported = true;
-      } else if (!sys.function(n).tailCalls.empty() && path.size() > 1) {
+      } else if (layoutRules && !sys.function(n).tailCalls.empty() && path.size() > 1) {
         uint32_t callers = 0;
         for (size_t i = 0; i + 1 < path.size(); ++i)
           callers += cost(path[i]);
@@ -189,8 +193,7 @@ Report verify(const Object &obj, const CallGraph &graph, const VerifyOptions &op
   System sys(obj, graph, opts, plan.offsets);
 
   std::vector<Violation> limits;
-  if (opts.scheme == Scheme::Kernel)
-    limits = kernelLimits(sys);
+  limits = kernelLimits(sys);
   for (auto &v : outOfFrame(sys))
     limits.push_back(v);
 
