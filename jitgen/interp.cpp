@@ -20,7 +20,8 @@ namespace {
 constexpr uint64_t kFuncToken = 0xF000'0000'0000'0000ULL;
 constexpr uint64_t kFuncTokenMask = 0xFFFF'FFFF'0000'0000ULL;
 constexpr uint32_t kStackBytes = 512;
-constexpr uint32_t kMaxFrames = 64;
+// 8 frames per chain, 34 chains through tail calls, and nesting on top
+constexpr uint32_t kMaxFrames = 1024;
 
 // Thrown inside the interpreter to abandon the whole run; caught by
 // interpret(), never out of it.

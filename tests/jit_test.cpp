@@ -1,0 +1,315 @@
+// jitgen: every case JITs from its proved layout, validates over the decoded
+// bytes, and runs in the harness with the interpreter's results; the kernel
+// selftests' pinned sequences; the validator and the harness catch broken
+// emitters; the replay shows per-subprog's clobber and the proved layout's
+// absence of it.
+#include "jitgen/jitgen.h"
+#include "model/model.h"
+#include "tests/support.h"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <regex>
+
+using namespace pstack;
+
+namespace {
+
+struct Verified {
+  Object obj;
+  std::unique_ptr<CallGraph> graph;
+  Report rep;
+  Environment env;
+};
+
+std::unique_ptr<Verified> verifyCase(const std::string &key, Scheme scheme,
+                                     KernelVersion kv = KernelVersion::V6_13) {
+  auto v = std::make_unique<Verified>();
+  std::string name = key, envFile;
+  if (auto plus = key.find('+'); plus != std::string::npos) {
+    name = key.substr(0, plus);
+    envFile = std::string(PSTACK_SOURCE_DIR) + "/cases/" + key.substr(plus + 1);
+  }
+  v->obj = test::loadCase(name);
+  if (!envFile.empty()) {
+    v->env = loadEnvironment(envFile);
+    applyEnvironment(v->obj, v->env, envFile);
+  }
+  v->graph = std::make_unique<CallGraph>(v->obj);
+  VerifyOptions o;
+  o.scheme = scheme;
+  o.kernel = kv;
+  o.env = v->env;
+  o.timeoutSeconds = 60;
+  v->rep = verify(v->obj, *v->graph, o);
+  return v;
+}
+
+std::string decodedText(const JitFunction &f) {
+  std::string s;
+  for (auto &x : decodeX86(f.code))
+    s += x.text + "\n";
+  return s;
+}
+
+std::string findingsText(const std::vector<JitFinding> &fs) {
+  std::string s;
+  for (auto &f : fs)
+    s += f.program + "/" + f.function + " +" + std::to_string(f.offset) + " `" + f.insn + "`: " +
+         f.message + "\n";
+  return s;
+}
+
+struct CaseScheme {
+  std::string key, scheme;
+};
+
+std::vector<CaseScheme> safeCaseSchemes() {
+  std::ifstream in(std::string(PSTACK_SOURCE_DIR) + "/cases/expected.json");
+  auto j = nlohmann::json::parse(in);
+  std::vector<CaseScheme> out;
+  for (auto &[key, per] : j["verdicts"].items())
+    for (auto &[scheme, verdict] : per.items())
+      if (verdict == "safe")
+        out.push_back({key, scheme});
+  return out;
+}
+
+class JitCase : public ::testing::TestWithParam<CaseScheme> {};
+
+// Every case, under every scheme that proves it: emit, validate the decoded
+// bytes, and run every program beside the interpreter.
+TEST_P(JitCase, EmitsValidatesAndRunsLikeTheInterpreter) {
+  const auto &[key, schemeName] = GetParam();
+  Scheme s = schemeName.rfind("kernel", 0) == 0 ? Scheme::Kernel : *schemeFromName(schemeName);
+  auto v = verifyCase(key, s, schemeName == "kernel-6.1" ? KernelVersion::V6_1 : KernelVersion::V6_13);
+  ASSERT_EQ(v->rep.verdict, Verdict::Safe);
+  JitImage img;
+  try {
+    img = jitCompile(v->obj, v->rep);
+  } catch (const JitError &e) {
+    // the one construct the JIT leaves out: a synchronous callback entered
+    // from C with an r9-relative frame (bpf_for_each_map_elem under per-prog)
+    EXPECT_NE(std::string(e.what()).find("entered from a helper"), std::string::npos) << e.what();
+    EXPECT_EQ(s, Scheme::PerProg);
+    return;
+  }
+  EXPECT_EQ(img.functions.size(), v->rep.plan.size());
+  auto findings = validateJit(v->obj, img);
+  EXPECT_TRUE(findings.empty()) << findingsText(findings);
+  for (auto &p : v->obj.programs) {
+    RunRequest req;
+    req.program = p.name;
+    req.nest = v->env.nest;
+    RunResult ref = interpret(v->obj, req);
+    RunResult jit = runJit(v->obj, img, req);
+    ASSERT_TRUE(ref.ok) << p.name << ": " << ref.error;
+    ASSERT_TRUE(jit.ok) << p.name << ": " << jit.error;
+    EXPECT_EQ(jit.r0, ref.r0) << p.name;
+    EXPECT_EQ(jit.maps, ref.maps) << p.name;
+    EXPECT_TRUE(jit.guardsBroken.empty()) << p.name << ": guard words of " << jit.guardsBroken[0];
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Cases, JitCase, ::testing::ValuesIn(safeCaseSchemes()),
+                         [](const auto &info) {
+                           std::string n = info.param.key + "_" + info.param.scheme;
+                           for (char &c : n)
+                             if (!std::isalnum(static_cast<unsigned char>(c)))
+                               c = '_';
+                           return n;
+                         });
+
+// The sequences the kernel's selftests pin for private stacks
+// (verifier_private_stack.c), in the decoded output of the same BPF.
+TEST(JitKernel, ReproducesTheSequencesTheKernelSelftestsPin) {
+  auto v = verifyCase("pinned", Scheme::Kernel);
+  JitImage img = jitCompile(v->obj, v->rep);
+  EXPECT_TRUE(validateJit(v->obj, img).empty());
+  const JitFunction *single = img.find("private_stack_single_prog", "private_stack_single_prog");
+  ASSERT_TRUE(single);
+  EXPECT_TRUE(std::regex_search(decodedText(*single),
+                                std::regex("movabsq \\$[0-9]+, %r9\naddq %gs:[0-9]+, %r9\n"
+                                           "movl \\$42, %edi\nmovq %rdi, -256\\(%r9\\)\n")))
+      << decodedText(*single);
+  // the same bytes as the running 6.18 kernel's JIT for these four
+  std::vector<uint8_t> pinned = {0xbf, 0x2a, 0x00, 0x00, 0x00, 0x49, 0x89, 0xb9, 0x00, 0xff, 0xff, 0xff};
+  auto &c = single->code;
+  EXPECT_NE(std::search(c.begin(), c.end(), pinned.begin(), pinned.end()), c.end());
+
+  const JitFunction *nested = img.find("private_stack_nested", "private_stack_nested");
+  ASSERT_TRUE(nested);
+  EXPECT_TRUE(std::regex_search(decodedText(*nested), std::regex("pushq %r9\ncallq [-0-9]+\npopq %r9\n")))
+      << decodedText(*nested);
+  // the callee sets up its own r9
+  const JitFunction *callee = img.find("private_stack_nested", "pinned_callee");
+  ASSERT_TRUE(callee);
+  EXPECT_TRUE(std::regex_search(decodedText(*callee), std::regex("movabsq \\$[0-9]+, %r9\naddq %gs:[0-9]+, %r9\n")));
+  // a bpf_loop callback with a frame of its own: its own r9 set-up
+  const JitFunction *cb = img.find("private_stack_callback", "pinned_loop_cb");
+  ASSERT_TRUE(cb);
+  EXPECT_EQ(cb->plan.place, FramePlan::Place::OwnBuffer);
+  EXPECT_TRUE(std::regex_search(decodedText(*cb), std::regex("movabsq \\$[0-9]+, %r9\naddq %gs:[0-9]+, %r9\n")));
+  // the prologue's shape and offsets match the kernel's: nop5, nop3, push
+  // rbp, mov rbp,rsp, then the set-up at 12
+  EXPECT_EQ(single->tailLanding, 12u);
+  std::vector<uint8_t> head = {0x0f, 0x1f, 0x44, 0x00, 0x00, 0x0f, 0x1f, 0x00, 0x55, 0x48, 0x89, 0xe5, 0x49, 0xb9};
+  EXPECT_TRUE(std::equal(head.begin(), head.end(), c.begin()));
+}
+
+// kprobe_chain's k1 against what the running 6.18 kernel emitted for it
+// (../shared/oracle/host-jit, kchain.1.bin), addresses abstracted: byte for
+// byte but for the per-CPU immediate, the gs displacement, the call target
+// and the return thunk.
+TEST(JitKernel, Kprobe_chainK1MatchesTheKernelJitUpToAddresses) {
+  auto v = verifyCase("kprobe_chain", Scheme::Kernel);
+  JitImage img = jitCompile(v->obj, v->rep);
+  const JitFunction *k1 = img.find("kchain", "k1");
+  ASSERT_TRUE(k1);
+  const std::vector<std::string> kernel = {
+      "nopl (%rax,%rax)", "nopl (%rax)", "pushq %rbp", "movq %rsp, %rbp", "movabsq $X, %r9",
+      "addq %gs:X, %r9", "movq %r9, %rdi", "addq $-160, %rdi", "xorl %edi, %edi",
+      "movb %dil, -160(%r9)", "pushq %r9", "callq X", "popq %r9", "movzbq -160(%r9), %rdi",
+      "shlq $56, %rdi", "sarq $56, %rdi", "addq %rdi, %rax", "leave"};
+  std::vector<std::string> ours;
+  for (auto &x : decodeX86(k1->code)) {
+    std::string t = std::regex_replace(x.text, std::regex("\\$[0-9]{3,}|%gs:[0-9]+|callq [-0-9]+"),
+                                       "");
+    t = std::regex_replace(x.text, std::regex("movabsq \\$[0-9]+"), "movabsq $X");
+    t = std::regex_replace(t, std::regex("%gs:[0-9]+"), "%gs:X");
+    t = std::regex_replace(t, std::regex("callq [-0-9]+"), "callq X");
+    ours.push_back(t);
+  }
+  ASSERT_GE(ours.size(), kernel.size());
+  for (size_t i = 0; i < kernel.size(); ++i)
+    EXPECT_EQ(ours[i], kernel[i]) << "instruction " << i;
+  EXPECT_EQ(ours.back(), "retq"); // the kernel jumps to its return thunk instead
+}
+
+TEST(JitRefuses, ALayoutThatWasNotProvedSafe) {
+  auto v = verifyCase("recursion", Scheme::PerSubprog);
+  ASSERT_EQ(v->rep.verdict, Verdict::Unsafe);
+  try {
+    jitCompile(v->obj, v->rep);
+    FAIL() << "emitted from an unsafe layout";
+  } catch (const JitError &e) {
+    EXPECT_NE(std::string(e.what()).find("refusing to emit"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("entry is unsafe under scheme per-subprog"), std::string::npos)
+        << e.what();
+  }
+}
+
+// The validator reads the decoded bytes: broken emitters are caught there.
+TEST(JitValidator, CatchesR9NotRestoredAfterACall) {
+  auto v = verifyCase("kprobe_chain", Scheme::Kernel);
+  JitOptions o;
+  o.mutant = JitMutant::R9NotRestored;
+  auto f = validateJit(v->obj, jitCompile(v->obj, v->rep, o));
+  ASSERT_FALSE(f.empty());
+  EXPECT_EQ(f[0].program, "kchain");
+  EXPECT_NE(findingsText(f).find("call without pop r9 after it: r9 is not restored"), std::string::npos)
+      << findingsText(f);
+}
+
+TEST(JitValidator, CatchesAFrameOffBy8) {
+  auto v = verifyCase("kprobe_chain", Scheme::Kernel);
+  JitOptions o;
+  o.mutant = JitMutant::FrameOffBy8;
+  auto f = validateJit(v->obj, jitCompile(v->obj, v->rep, o));
+  EXPECT_NE(findingsText(f).find("movb %dil, -168(%r9)`: r9-based access to [-168, -167) outside the "
+                                 "frame [-160, 0) of kchain/k1"),
+            std::string::npos)
+      << findingsText(f);
+}
+
+TEST(JitValidator, CatchesCodeEmittedForAnotherLayout) {
+  // per-prog code checked against a layout whose frames are 8 bytes smaller
+  auto v = verifyCase("kfuncs", Scheme::PerProg);
+  JitImage img = jitCompile(v->obj, v->rep);
+  EXPECT_TRUE(validateJit(v->obj, img).empty());
+  for (auto &f : img.functions)
+    if (f.function == "shared")
+      f.plan.frame -= 8;
+  auto f = validateJit(v->obj, img);
+  EXPECT_NE(findingsText(f).find("outside the frame [-88, 0)"), std::string::npos) << findingsText(f);
+}
+
+// The harness runs the code: its guard words and the interpreter catch what
+// the validator cannot see.
+TEST(JitHarness, GuardWordsCatchAnOverflowingFrame) {
+  auto v = verifyCase("kprobe_chain", Scheme::Kernel);
+  JitOptions o;
+  o.mutant = JitMutant::FrameOffBy8;
+  JitImage img = jitCompile(v->obj, v->rep, o);
+  RunRequest req;
+  req.program = "kchain";
+  RunResult r = runJit(v->obj, img, req);
+  ASSERT_TRUE(r.ok) << r.error;
+  // every frame of the chain writes its deepest byte 8 below its buffer
+  EXPECT_EQ(r.guardsBroken,
+            (std::vector<std::string>{"kchain/kchain", "kchain/k1", "kchain/k2", "kchain/k3"}));
+}
+
+// The replay: recursion with activation numbers (clobber.c). Under
+// per-subprog, the layout the model finds unsafe, the JITed program returns
+// 3 where BPF means 1; under per-prog, proved, it returns 1.
+TEST(JitReplay, PerSubprogClobbersTheLiveFrameAndTheProvedLayoutDoesNot) {
+  RunRequest req;
+  req.program = "clobber_entry";
+  auto bad = verifyCase("clobber", Scheme::PerSubprog);
+  ASSERT_EQ(bad->rep.verdict, Verdict::Unsafe);
+  ASSERT_FALSE(bad->rep.violations.empty());
+  EXPECT_EQ(bad->rep.violations[0].kind, "alias");
+  RunResult ref = interpret(bad->obj, req);
+  ASSERT_TRUE(ref.ok) << ref.error;
+  EXPECT_EQ(ref.r0, 1u);
+  JitOptions o;
+  o.allowUnproved = true;
+  RunResult clobbered = runJit(bad->obj, jitCompile(bad->obj, bad->rep, o), req);
+  ASSERT_TRUE(clobbered.ok) << clobbered.error;
+  EXPECT_EQ(clobbered.r0, 3u); // the third activation's number, in the first one's frame
+
+  auto good = verifyCase("clobber", Scheme::PerProg);
+  ASSERT_EQ(good->rep.verdict, Verdict::Safe);
+  RunResult fine = runJit(good->obj, jitCompile(good->obj, good->rep), req);
+  ASSERT_TRUE(fine.ok) << fine.error;
+  EXPECT_EQ(fine.r0, 1u);
+  EXPECT_EQ(fine.maps, ref.maps);
+}
+
+TEST(JitCli, ReplayShowsTheClobberedValue) {
+  auto r = test::run({PSTACK_CLI, "--scheme", "per-subprog", "--replay", test::casePath("clobber")});
+  EXPECT_EQ(r.status, 1) << r.err;
+  EXPECT_NE(r.out.find("clobber_entry: the emitted code differs from BPF's meaning:\n"
+                       "    r0: interpreter 1 (0x1), jit 3 (0x3)"),
+            std::string::npos)
+      << r.out;
+  auto ok = test::run({PSTACK_CLI, "--scheme", "per-prog", "--replay", test::casePath("clobber")});
+  EXPECT_EQ(ok.status, 0) << ok.err;
+  EXPECT_NE(ok.out.find("clobber_entry: jit and interpreter agree (r0 = 1)"), std::string::npos) << ok.out;
+}
+
+TEST(JitCli, EmitJitWritesCodeListingsAndLayout) {
+  std::string dir = test::tempPath("emit-jit");
+  auto r = test::run({PSTACK_CLI, "--emit-jit", dir, test::casePath("kprobe_chain")});
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.err.find("4 functions emitted"), std::string::npos) << r.err;
+  auto bin = test::readFile(dir + "/kchain.k1.bin");
+  EXPECT_EQ(bin.size(), 80u);
+  std::ifstream lst(dir + "/kchain.k1.s");
+  std::string listing((std::istreambuf_iterator<char>(lst)), {});
+  EXPECT_NE(listing.find("; 3: *(u8 *)(r10 - 160) = r1"), std::string::npos) << listing;
+  EXPECT_NE(listing.find("kprobe_chain.c:27:2]  FRAME(160);"), std::string::npos) << listing;
+  EXPECT_NE(listing.find("movb %dil, -160(%r9)"), std::string::npos) << listing;
+  std::ifstream lj(dir + "/layout.json");
+  auto layout = nlohmann::json::parse(lj);
+  EXPECT_EQ(layout["scheme"], "kernel");
+  EXPECT_EQ(layout["buffers"].size(), 4u);
+  // an unsafe layout is not emitted, and says why
+  auto bad = test::run({PSTACK_CLI, "--scheme", "per-subprog", "--emit-jit", dir, test::casePath("recursion")});
+  EXPECT_EQ(bad.status, 1);
+  EXPECT_NE(bad.err.find("refusing to emit from a layout that was not proved safe"), std::string::npos);
+}
+
+} // namespace
