@@ -15,3 +15,8 @@ b = json.load(sys.stdin)["benchmarks"][0]
 v = {0: "safe", 1: "unsafe", 2: "unknown"}[int(b["verdict"])]
 print("%-42s %10.1f %8d %12.1f %8s" % (b["name"], b["real_time"], b["states"], b["peak_rss_MiB"], v))'
 done
+
+# jitgen: emit + validate time, x86 instructions per BPF instruction and per
+# call site, per-CPU bytes, ns per BPF-to-BPF call in the harness
+echo
+"$build/bench/pstack_jit_bench" --benchmark_format=console 2>/dev/null | grep -E "^(jit|interp)/|^Benchmark"

@@ -6,6 +6,7 @@
 #include "jitgen/x86.h"
 
 #include <asm/prctl.h>
+#include <chrono>
 #include <csetjmp>
 #include <set>
 #include <csignal>
@@ -230,8 +231,12 @@ RunResult runJit(const Object &obj, const JitImage &img, const RunRequest &req) 
     if (!obj.program(req.program)) {
       rt.fail("no program named " + req.program);
     } else {
-      res.r0 = linked.runProgram(req.program, ctx.data());
-      rt.runPending();
+      auto t0 = std::chrono::steady_clock::now();
+      for (uint32_t i = 0; i < std::max<uint32_t>(req.repeat, 1); ++i) {
+        res.r0 = linked.runProgram(req.program, ctx.data());
+        rt.runPending();
+      }
+      res.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     }
   } else {
     rt.fail(std::string("the emitted code faulted (") + strsignal(faultSignal) + ")");

@@ -150,6 +150,9 @@ struct RunRequest {
   uint64_t maxInsns = 1u << 24; // interpreter budget
   // initial map contents (name -> bytes); others start zeroed
   std::map<std::string, std::vector<uint8_t>> maps;
+  // runs of the program, back to back in the same image and maps (for
+  // benchmarks); the result is the last run's
+  uint32_t repeat = 1;
 };
 
 struct RunResult {
@@ -160,6 +163,7 @@ struct RunResult {
   std::vector<std::string> guardsBroken; // buffers whose guard words changed
   uint64_t insns = 0;  // BPF instructions executed (interpreter)
   uint32_t tailCalls = 0; // tail calls taken
+  double seconds = 0;     // running the program, all repeats (no set-up)
 };
 
 // The reference interpreter: every frame its own 512 bytes, as BPF means it.
