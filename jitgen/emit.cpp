@@ -48,6 +48,11 @@ struct NodeCtx {
   bool selfSetup = false;   // its prologue sets r9
   bool cEntered = false;    // called from C (a helper's callback): starts a tail count
   bool tailReachable = false;
+  bool tailTarget = false; // a program entry some tail call lands in
+  bool startsCount() const {
+    return (tailReachable && (entry || cEntered)) ||
+           (tailTarget && plan.place == FramePlan::Place::ProgramBuffer);
+  }
 };
 
 class Emitter {
@@ -167,14 +172,15 @@ void Emitter::prepare() {
       tailProgs.insert(k.first);
   for (auto &[k, n] : nodes_)
     n.tailReachable = tailProgs.count(k.first) > 0;
-  // a tail call lands in programs that have no tail call of their own too:
-  // their entry must still start a count (it is in rax at the landing)
+  // a tail call lands in programs without tail calls of their own too:
+  // they keep no count (as the kernel's), but an r9-relative entry must
+  // tell a landing (rax, the count, non-zero) from a fresh start
   for (auto &[k, n] : nodes_)
     for (auto &t : n.fn->tailCalls)
       for (auto &target : t.targets)
         for (auto &[k2, n2] : nodes_)
-          if (k2.first == target)
-            n2.tailReachable = true;
+          if (k2.first == target && n2.entry)
+            n2.tailTarget = true;
   // callbacks entered from C (every callback helper but the inlined bpf_loop)
   for (auto &[k, n] : nodes_)
     for (auto &cb : n.fn->callbacks)
@@ -247,7 +253,7 @@ void Emitter::r9Setup() {
     // a fresh activation starts at the buffer's base; a tail call (rax,
     // the count, non-zero) keeps the base the replaced frame had
     std::optional<uint32_t> skip;
-    if (cur_->tailReachable && cur_->entry) {
+    if (cur_->entry && (cur_->tailReachable || cur_->tailTarget)) {
       a_.testRR(false, RAX, RAX);
       skip = a_.jcc(CC_NE);
     }
@@ -264,7 +270,7 @@ void Emitter::r9Setup() {
 
 void Emitter::prologue() {
   a_.nop5();
-  if (cur_->tailReachable && (cur_->entry || cur_->cEntered)) {
+  if (cur_->startsCount()) {
     a_.byte(0x48), a_.byte(0x31), a_.byte(0xc0); // xor rax, rax: the tail count
   } else {
     a_.nop3();
