@@ -260,6 +260,9 @@ EngineResult Bmc::run() {
       res.reason = "solver: " + s_.reason_unknown();
       return res;
     }
+    if (r == z3::unsat && sys_.opts.collectObligations)
+      res.obligations.push_back(
+          {sys_.obj.programs[program_].name, kind, "bounded", s_.to_smt2("unsat")});
     if (r == z3::sat) {
       z3::model m = s_.get_model();
       auto tighten = [&](const z3::expr &measure) {

@@ -57,6 +57,7 @@ struct EngineResult {
   std::vector<std::pair<size_t, size_t>> coLive;
   bool nodeLiveTwice = false;
   bool incomplete = false; // bounded engine: stacks can outgrow any bound
+  std::vector<Obligation> obligations; // Z3 engines, when safe and asked for
 };
 
 EngineResult explicitEngine(const System &sys, const Bounds &b, size_t program);

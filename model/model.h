@@ -93,6 +93,18 @@ struct FramePlan {
 };
 const char *placeName(FramePlan::Place p);
 
+// A proof obligation the Z3 engines discharged, as a standalone SMT-LIB2
+// problem whose answer must be `unsat` (proofs/ re-checks it with two
+// solvers). Bounded engine: the whole encoding plus "some stack of the
+// allowed heights breaks `property`". Spacer: the inductive invariant
+// substituted into one Horn rule (quantifier-free).
+struct Obligation {
+  std::string program;
+  std::string property; // alias|overflow, or the Horn rule's name
+  std::string engine;   // bounded|spacer
+  std::string smt2;     // declarations, assertions, (check-sat)
+};
+
 struct ProgramReport {
   std::string name;
   Verdict verdict = Verdict::Unknown;
@@ -126,6 +138,7 @@ struct Report {
   // about and what jitgen emits.
   std::vector<FramePlan> plan;
   bool perProgR9AtTop = false; // the variant the layout was proved for
+  std::vector<Obligation> obligations; // with VerifyOptions::collectObligations
 };
 
 struct VerifyOptions {
@@ -146,6 +159,8 @@ struct VerifyOptions {
   // bounded one is not complete (recursion through nesting, re-entry, no
   // tail-call limit). The others run one engine alone (for cross-checks).
   enum class Engine { Auto, Explicit, Bounded, Unbounded } engine = Engine::Auto;
+  // Keep every discharged obligation as SMT-LIB2 (Report::obligations).
+  bool collectObligations = false;
   // Mutation for self-checks: move one frame (program/function) by `shift`
   // bytes inside its buffer, as a broken layout would.
   std::optional<std::pair<std::string, int64_t>> shiftFrame;

@@ -264,6 +264,9 @@ Report verify(const Object &obj, const CallGraph &graph, const VerifyOptions &op
     const EngineResult *traces = ex && !ex->violations.empty() ? ex
                                  : z3 && !z3->violations.empty() ? &*z3
                                                                  : nullptr;
+    if (!traces && z3 && z3->verdict == Verdict::Safe)
+      for (auto &ob : z3->obligations)
+        rep.obligations.push_back(ob);
     if (traces) {
       pr.verdict = Verdict::Unsafe;
       pr.engine = traces == ex ? "explicit" : z3->invariant.empty() ? "bounded" : "spacer";
@@ -377,6 +380,7 @@ Report verify(const Object &obj, const CallGraph &graph, const VerifyOptions &op
     k.scheme = Scheme::Kernel;
     k.engine = VerifyOptions::Engine::Explicit;
     k.shiftFrame.reset();
+    k.collectObligations = false;
     rep.kernelBytesPerCpu = verify(obj, graph, k).bytesPerCpu;
   }
 

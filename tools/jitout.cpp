@@ -1,5 +1,6 @@
 // --emit-plan, --emit-jit, --replay: print what jitgen gives.
 #include "jitgen/jitgen.h"
+#include "proofs/proofs.h"
 #include "tools/report.h"
 
 #include <filesystem>
@@ -94,6 +95,27 @@ bool jitOutputs(std::vector<ObjectResult> &results, const Options &o, const Envi
         // an unproved layout is the verdict's business; anything else is ours
         if (rep.verdict == Verdict::Safe)
           ok = false;
+      } catch (const InputError &e) {
+        std::cerr << "pstack-verify: " << e.what() << "\n";
+        ok = false;
+      }
+    }
+    if (!o.emitSmt.empty()) {
+      std::string dir = results.size() > 1
+                            ? o.emitSmt + "/" + std::filesystem::path(r.path).stem().string()
+                            : o.emitSmt;
+      try {
+        auto files = writeObligations(rep, r.path, dir);
+        auto checks = recheckObligations(files, o.timeout);
+        std::cerr << "pstack-verify: " << r.path << ": " << files.size()
+                  << " obligations written to " << dir << ", re-checked:\n"
+                  << recheckTable(checks);
+        for (auto &c : checks)
+          if (!c.proved())
+            ok = false;
+        if (rep.verdict == Verdict::Safe && files.empty())
+          std::cerr << "pstack-verify: " << r.path
+                    << ": no SMT obligations: the explicit search proved it alone\n";
       } catch (const InputError &e) {
         std::cerr << "pstack-verify: " << e.what() << "\n";
         ok = false;

@@ -21,7 +21,7 @@ const char *kUsage =
     "                     [--env FILE] [--format text|json|sarif|csv] [--dot FILE]\n"
     "                     [--timeout SECONDS] [--buffer-size BYTES] [--per-prog-r9 base|top]\n"
     "                     [--engine auto|explicit|bounded|unbounded] [--explain] [-j N]\n"
-    "                     [--emit-plan FILE] [--emit-jit DIR] [--replay]\n"
+    "                     [--emit-plan FILE] [--emit-jit DIR] [--emit-smt DIR] [--replay]\n"
     "                     OBJECT|DIR...\n"
     "       pstack-verify --compare OLD.csv NEW.csv\n"
     "\n"
@@ -45,6 +45,8 @@ const char *kUsage =
     "  --emit-jit DIR   JIT every program from the proved layout: DIR/<prog>.<func>.bin,\n"
     "                   .s listings (x86 beside BPF and source), layout.json; the\n"
     "                   decoded code is validated against the layout\n"
+    "  --emit-smt DIR   write every obligation the Z3 engines discharged as SMT-LIB2\n"
+    "                   and re-check each with the z3 and cvc5 binaries\n"
     "  --replay         JIT the layout even if it is not proved, run each program in\n"
     "                   the harness beside the reference interpreter, show differences\n"
     "  -h, --help       this text (the manual: man pstack-verify)\n"
@@ -146,7 +148,7 @@ int main(int argc, char **argv) {
     } else if (name == "--replay") {
       o.replay = true;
     } else if (name == "--emit-smt") {
-      usage(name + " is not available in this build (needs proofs/)");
+      o.emitSmt = value();
     } else if (!a.empty() && a[0] == '-' && a != "-") {
       usage("unknown option '" + a + "'");
     } else {
@@ -172,6 +174,7 @@ int main(int argc, char **argv) {
   vo.timeoutSeconds = o.timeout;
   vo.bufferSize = o.bufferSize;
   vo.perProgR9AtTop = o.r9AtTop;
+  vo.collectObligations = !o.emitSmt.empty();
   using E = VerifyOptions::Engine;
   vo.engine = o.engine == "explicit" ? E::Explicit : o.engine == "bounded" ? E::Bounded
             : o.engine == "unbounded" ? E::Unbounded : E::Auto;
@@ -218,7 +221,7 @@ int main(int argc, char **argv) {
         break;
       }
   }
-  if (!o.emitPlan.empty() || !o.emitJit.empty() || o.replay) {
+  if (!o.emitPlan.empty() || !o.emitJit.empty() || !o.emitSmt.empty() || o.replay) {
     if (!cli::jitOutputs(results, o, vo.env))
       return kExitUsage;
   }

@@ -24,6 +24,7 @@ struct Options {
   bool explain = false; // traces with the source lines around each step
   std::string emitJit;  // --emit-jit DIR
   std::string emitPlan; // --emit-plan FILE
+  std::string emitSmt;  // --emit-smt DIR
   bool replay = false;  // --replay: JIT the layout, run it beside the interpreter
 };
 
