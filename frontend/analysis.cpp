@@ -164,6 +164,8 @@ int accessSize(uint8_t opcode) {
 int64_t alu(uint8_t op, int64_t a, int64_t b, bool is64, bool &ok) {
   ok = true;
   uint64_t ua = uint64_t(a), ub = uint64_t(b);
+  if (!is64) // a 32-bit operation sees only the low halves (and a divisor
+    ua = uint32_t(ua), ub = uint32_t(ub); // of 0x100000000 is zero)
   uint64_t r;
   unsigned width = is64 ? 64 : 32;
   switch (op) {

@@ -5,8 +5,10 @@
 #include "jitgen/jitgen.h"
 #include "jitgen/runtime.h"
 
+#include <algorithm>
 #include <array>
 #include <cstring>
+#include <map>
 #include <memory>
 #include <sstream>
 #include <string>
@@ -85,7 +87,8 @@ public:
 
   uint64_t callFunctionAt(uint64_t addr, const uint64_t args[5]) override {
     if ((addr & kFuncTokenMask) != kFuncToken || (addr & ~kFuncTokenMask) >= fns_.size()) {
-      rt_.fail("callback address " + hex(addr) + " is no function the program loaded");
+      if (rt_.error.empty()) // (bpf_loop may ask again millions of times)
+        rt_.fail("callback address " + hex(addr) + " is no function the program loaded");
       return 0;
     }
     const std::string *prog = currentProgram_ ? currentProgram_ : &req_.program;
@@ -168,8 +171,17 @@ private:
       };
       uint8_t op = in.opcode;
       uint8_t cls = op & 7;
+      if (in.dst > 10)
+        bad("register r" + std::to_string(in.dst) + " does not exist");
+      if (in.src > 10 && op != 0x85 && op != 0x18) // (calls and ld_imm64: a pseudo kind)
+        bad("register r" + std::to_string(in.src) + " does not exist");
       uint64_t &dst = r[in.dst];
       uint64_t srcv = in.src <= 10 ? r[in.src] : 0;
+      // r10 is read-only: a write would move the frame under the program
+      bool writesDst = cls == 0x04 || cls == 0x07 || cls == 0x01 || op == 0x18;
+      bool writesSrc = (op == 0xdb || op == 0xc3) && (in.imm & 1) && in.imm != 0xf1; // fetch
+      if ((writesDst && in.dst == 10) || (writesSrc && in.src == 10))
+        bad("write to r10");
       switch (cls) {
       case 0x07:   // ALU64
       case 0x04: { // ALU32

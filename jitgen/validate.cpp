@@ -220,7 +220,7 @@ void Validator::check(const JitFunction &f) {
     const X86Operand *m = mem(x);
     if (!m || !m->segment.empty())
       continue;
-    bool lea = x.opcode.rfind("LEA", 0) == 0;
+    bool lea = x.opcode.rfind("LEA64r", 0) == 0;
     if (m->base == "r9") {
       if (!priv) {
         report(f, &x, "r9-based access in a function the layout keeps on the kernel stack");

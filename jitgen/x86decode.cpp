@@ -123,10 +123,13 @@ std::vector<X86Insn> decodeX86(const std::vector<uint8_t> &code) {
     x.isCall = desc.isCall();
     x.isBranch = desc.isBranch();
     x.isReturn = desc.isReturn();
+    // LEA's address operand is not marked OPERAND_MEMORY in LLVM 14's
+    // tables: it starts right after the destination
+    bool lea = x.opcode.size() > 3 && x.opcode.rfind("LEA", 0) == 0 && std::isdigit(static_cast<unsigned char>(x.opcode[3]));
     for (unsigned i = 0; i < inst.getNumOperands(); ++i) {
-      bool isMem = i < desc.getNumOperands() &&
-                   desc.OpInfo[i].OperandType == llvm::MCOI::OPERAND_MEMORY &&
-                   i + 4 < inst.getNumOperands();
+      bool isMem = i + 4 < inst.getNumOperands() &&
+                   ((lea && i == 1) || (i < desc.getNumOperands() &&
+                                        desc.OpInfo[i].OperandType == llvm::MCOI::OPERAND_MEMORY));
       if (isMem) {
         X86Operand m;
         m.kind = X86Operand::Kind::Mem;

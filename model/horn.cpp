@@ -18,6 +18,7 @@
 #include <z3++.h>
 
 #include <functional>
+#include <iostream>
 #include <map>
 #include <sstream>
 #include <stdexcept>
@@ -296,50 +297,85 @@ EngineResult Horn::run() {
 } // namespace
 
 void Horn::obligations(EngineResult &res) {
-  // every relation's interpretation in the invariant, by name
-  std::map<std::string, z3::expr> inv;
-  std::function<z3::expr(const z3::expr &)> subst;
-  std::map<unsigned, z3::expr> memo;
-  auto interp = [&](z3::func_decl d) -> z3::expr {
-    std::string name = d.name().str();
-    auto it = inv.find(name);
-    if (it == inv.end())
-      it = inv.emplace(name, fp_.get_cover_delta(-1, d)).first;
-    return it->second;
-  };
-  subst = [&](const z3::expr &e) -> z3::expr {
-    auto m = memo.find(e.id());
-    if (m != memo.end())
-      return m->second;
-    z3::expr out = e;
-    if (e.is_app() && e.num_args() > 0) {
-      z3::expr_vector args(ctx_);
-      for (unsigned i = 0; i < e.num_args(); ++i)
-        args.push_back(subst(e.arg(i)));
-      z3::func_decl d = e.decl();
-      std::string n = d.name().str();
-      if (n.rfind("Top_", 0) == 0 || n.rfind("Pair_", 0) == 0)
-        out = interp(d).substitute(args);
-      else
-        out = d(args);
-    } else if (e.is_app() && e.decl().name().str() == "Err") {
-      out = interp(e.decl());
+  // The inductive invariant: Spacer's frame at the level where it
+  // converged, i.e. the lemmas of that level and above (and of level -1,
+  // "infinity"). That level is not exposed: try from the top down until
+  // every rule is discharged.
+  unsigned levels = 0;
+  std::vector<z3::func_decl> rels;
+  for (auto &r : rules_)
+    for (const z3::expr *e : {&r.body, &r.head}) {
+      std::function<void(const z3::expr &)> walk = [&](const z3::expr &x) {
+        if (!x.is_app())
+          return;
+        std::string n = x.decl().name().str();
+        if (n.rfind("Top_", 0) == 0 || n.rfind("Pair_", 0) == 0 || n == "Err") {
+          bool seen = false;
+          for (auto &d : rels)
+            seen |= d.name().str() == n;
+          if (!seen)
+            rels.push_back(x.decl());
+        }
+        for (unsigned i = 0; i < x.num_args(); ++i)
+          walk(x.arg(i));
+      };
+      walk(*e);
     }
-    memo.emplace(e.id(), out);
-    return out;
-  };
-  for (auto &r : rules_) {
-    z3::solver s(ctx_);
-    s.add(subst(r.body) && !subst(r.head));
-    z3::params p(ctx_);
-    p.set("timeout", 10000u);
-    s.set(p);
-    // sat would be a wrong invariant (a bug of ours); unknown is left to
-    // the external re-check
-    if (s.check() == z3::sat)
-      throw std::logic_error("Spacer's invariant does not discharge rule " + r.name);
-    res.obligations.push_back({sys_.obj.programs[program_].name, r.name, "spacer", s.to_smt2("unsat")});
+  for (auto &d : rels)
+    levels = std::max(levels, Z3_fixedpoint_get_num_levels(ctx_, fp_, d));
+  for (int from = int(levels) + 1; from >= 0; --from) {
+    std::map<std::string, z3::expr> inv;
+    for (auto &d : rels) {
+      z3::expr f = fp_.get_cover_delta(-1, d);
+      for (int l = from; l <= int(levels); ++l)
+        f = f && fp_.get_cover_delta(l, d);
+      inv.emplace(d.name().str(), f);
+    }
+    std::map<unsigned, z3::expr> memo;
+    std::function<z3::expr(const z3::expr &)> subst = [&](const z3::expr &e) -> z3::expr {
+      auto m = memo.find(e.id());
+      if (m != memo.end())
+        return m->second;
+      z3::expr out = e;
+      if (e.is_app()) {
+        std::string n = e.decl().name().str();
+        auto def = inv.find(n);
+        z3::expr_vector args(ctx_);
+        for (unsigned i = 0; i < e.num_args(); ++i)
+          args.push_back(subst(e.arg(i)));
+        if (def != inv.end())
+          out = e.num_args() ? def->second.substitute(args) : def->second;
+        else if (e.num_args())
+          out = e.decl()(args);
+      }
+      memo.emplace(e.id(), out);
+      return out;
+    };
+    std::vector<Obligation> obs;
+    bool all = true;
+    for (auto &r : rules_) {
+      z3::solver s(ctx_);
+      s.add(subst(r.body) && !subst(r.head));
+      z3::params p(ctx_);
+      p.set("timeout", 10000u);
+      s.set(p);
+      if (s.check() != z3::unsat) {
+        if (getenv("PSTACK_HORN_DEBUG"))
+          std::cerr << "level " << from << " of " << levels << ": rule " << r.name << " not discharged\n";
+        all = false;
+        break;
+      }
+      obs.push_back({sys_.obj.programs[program_].name, r.name, "spacer", s.to_smt2("unsat")});
+    }
+    if (all) {
+      res.obligations = std::move(obs);
+      return;
+    }
   }
+  // No frame Spacer exposes (its lemma covers, level by level) discharges
+  // every rule on its own: its proof rests on lemmas the API does not give
+  // back (quantified ones, among others). Say so: an empty obligation.
+  res.obligations.push_back({sys_.obj.programs[program_].name, "invariant-not-extracted", "spacer", ""});
 }
 
 EngineResult unboundedEngine(const System &sys, const Bounds &b, size_t program) {

@@ -102,7 +102,8 @@ struct Obligation {
   std::string program;
   std::string property; // alias|overflow, or the Horn rule's name
   std::string engine;   // bounded|spacer
-  std::string smt2;     // declarations, assertions, (check-sat)
+  std::string smt2;     // declarations, assertions, (check-sat); empty when
+                        // Spacer's invariant could not be exported
 };
 
 struct ProgramReport {

@@ -74,6 +74,8 @@ std::vector<ObligationFile> writeObligations(const Report &rep, const std::strin
   std::string object = std::filesystem::path(objectPath).stem().string();
   std::vector<ObligationFile> out;
   for (auto &ob : rep.obligations) {
+    if (ob.smt2.empty())
+      continue; // not exported (see notExported)
     ObligationFile f;
     f.program = ob.program;
     f.property = ob.property;
@@ -95,6 +97,16 @@ std::vector<ObligationFile> writeObligations(const Report &rep, const std::strin
       throw InputError(f.path, "--emit-smt", "cannot write");
     out.push_back(f);
   }
+  return out;
+}
+
+std::vector<std::string> notExported(const Report &rep) {
+  std::vector<std::string> out;
+  for (auto &ob : rep.obligations)
+    if (ob.smt2.empty())
+      out.push_back(ob.program + ": proved by Spacer, but its inductive invariant could not be "
+                                 "exported as standalone obligations (the lemmas Z3's API gives "
+                                 "back are not inductive on their own)");
   return out;
 }
 

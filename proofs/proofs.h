@@ -9,6 +9,7 @@
 #include "jitgen/jitgen.h"
 #include "model/model.h"
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -25,6 +26,9 @@ struct ObligationFile {
 // and the answer that proves it. Throws InputError if DIR cannot be written.
 std::vector<ObligationFile> writeObligations(const Report &rep, const std::string &objectPath,
                                              const std::string &dir);
+
+// Programs whose proof produced no exportable obligations, and why.
+std::vector<std::string> notExported(const Report &rep);
 
 struct SolverAnswer {
   std::string answer; // unsat | sat | unknown | timeout | error: ...
@@ -63,6 +67,8 @@ struct TvOptions {
   JitMutant mutant = JitMutant::None; // validate a deliberately broken emitter
   double timeoutSeconds = 30;         // per obligation
   bool replayFailures = true;         // run counterexamples in the harness
+  std::string only;                   // run only the groups/names containing this
+  std::function<void(const TvObligation &)> progress; // after each obligation
 };
 
 // Proves, for every BPF instruction form clang emits (each ALU/JMP

@@ -1,8 +1,842 @@
+// Translation validation of jitgen: for every BPF instruction form, the
+// x86-64 jitgen emits — decoded back by LLVM MC, run on the symbolic x86
+// semantics of x86sym.cpp — leaves the registers and memory the BPF
+// instruction's meaning gives, for all inputs; and the frame sequences
+// (prologue, epilogue, calls, tail calls) of every scheme keep r9 and the
+// callee-saved registers and put frames where the layout says.
+//
+// Each obligation is one query "some input makes them differ", which must
+// be unsat. A model is a counterexample: printed, and for register-only
+// forms replayed in the harness beside the interpreter.
 #include "proofs/proofs.h"
+#include "proofs/x86sym.h"
+#include "jitgen/x86.h"
+
+#include <chrono>
+#include <iomanip>
+#include <sstream>
+
 namespace pstack {
+
 const char *tvStatusName(TvStatus s) {
   return s == TvStatus::Proved ? "proved" : s == TvStatus::Failed ? "FAILED" : "unknown";
 }
-std::vector<TvObligation> validateTranslation(const TvOptions &) { return {}; }
-std::string tvTable(const std::vector<TvObligation> &) { return ""; }
+
+namespace {
+using namespace tv;
+
+constexpr unsigned kMap[11] = {0, 7, 6, 2, 1, 8, 3, 13, 14, 15, 5}; // BPF reg -> x86 (r10: rbp)
+constexpr uint32_t kFrame = 64;
+
+// ---------------------------------------------------------------- inputs
+
+Insn mk(uint8_t opcode, uint8_t dst, uint8_t src, int16_t off, int64_t imm) {
+  Insn in;
+  in.opcode = opcode, in.dst = dst, in.src = src, in.off = off, in.imm = imm;
+  in.wide = opcode == 0x18;
+  std::ostringstream t;
+  t << "op 0x" << std::hex << unsigned(opcode) << std::dec << " r" << unsigned(dst) << ", r"
+    << unsigned(src) << ", off " << off << ", imm " << imm;
+  in.text = t.str();
+  return in;
+}
+
+// A one-program object around `insns` (and optional other functions), with
+// the layout `places` gives each function.
+struct Synthetic {
+  Object obj;
+  Report rep;
+};
+
+Synthetic synth(std::vector<std::vector<Insn>> bodies, std::vector<FramePlan> plans,
+                std::vector<uint32_t> frames = {}) {
+  Synthetic s;
+  Program p;
+  p.name = "tv";
+  p.section = "kprobe/tv";
+  p.type = ProgType::Kprobe;
+  p.entry = 0;
+  for (size_t i = 0; i < bodies.size(); ++i) {
+    Function f;
+    f.name = i == 0 ? "tv" : "g" + std::to_string(i);
+    f.section = i == 0 ? "kprobe/tv" : ".text";
+    f.isProgram = i == 0;
+    uint32_t idx = 0;
+    for (auto &in : bodies[i]) {
+      in.index = idx;
+      idx += in.wide ? 2 : 1;
+    }
+    f.insns = bodies[i];
+    f.frame.bytes = frames.size() > i ? frames[i] : kFrame;
+    s.obj.functions.push_back(f);
+    p.functions.push_back(i);
+  }
+  s.obj.programs.push_back(p);
+  ProgramReport pr;
+  pr.name = "tv";
+  pr.verdict = Verdict::Safe;
+  s.rep.programs.push_back(pr);
+  s.rep.verdict = Verdict::Safe;
+  std::set<std::string> regions;
+  for (size_t i = 0; i < plans.size(); ++i) {
+    plans[i].program = "tv";
+    plans[i].function = s.obj.functions[i].name;
+    plans[i].frame = s.obj.functions[i].frame.bytes;
+    s.rep.plan.push_back(plans[i]);
+    if (!plans[i].region.empty() && regions.insert(plans[i].region).second) {
+      Buffer b;
+      b.name = plans[i].region;
+      b.bytes = 4096;
+      b.guard = 8;
+      s.rep.buffers.push_back(b);
+    }
+  }
+  return s;
+}
+
+FramePlan place(FramePlan::Place p, const std::string &region = "", int64_t offset = 0) {
+  FramePlan f;
+  f.place = p;
+  f.region = region;
+  f.offset = offset;
+  return f;
+}
+
+// ---------------------------------------------------------- BPF meaning
+
+struct Bpf {
+  std::array<z3::expr, 11> r;
+  z3::expr mem;
+  std::optional<z3::expr> taken;
+  std::vector<std::pair<z3::expr, unsigned>> accesses; // address, bytes
+};
+
+z3::expr bswap(z3::context &c, const z3::expr &v, unsigned bytes) {
+  z3::expr r = v.extract(7, 0);
+  for (unsigned i = 1; i < bytes; ++i)
+    r = z3::concat(r, v.extract(8 * i + 7, 8 * i));
+  return r;
+}
+
+Bpf bpfMeaning(z3::context &c, const Machine &m, const Insn &in, Bpf s) {
+  auto bv = [&](uint64_t v, unsigned bits) { return c.bv_val(v, bits); };
+  uint8_t cls = in.cls(), op = in.opcode & 0xf0;
+  bool x = in.opcode & 0x08;
+  z3::expr imm64 = bv(uint64_t(int64_t(int32_t(in.imm))), 64);
+  if (cls == 4 || cls == 7) {
+    bool w = cls == 7;
+    unsigned n = w ? 64 : 32;
+    z3::expr a = w ? s.r[in.dst] : s.r[in.dst].extract(31, 0);
+    z3::expr b = x ? (w ? s.r[in.src] : s.r[in.src].extract(31, 0)) : (w ? imm64 : imm64.extract(31, 0));
+    z3::expr zero = bv(0, n);
+    z3::expr res(c);
+    switch (op) {
+    case 0x00: res = a + b; break;
+    case 0x10: res = a - b; break;
+    case 0x20: res = a * b; break;
+    case 0x30: res = z3::ite(b == zero, zero, udivUF(a, b)); break;
+    case 0x40: res = a | b; break;
+    case 0x50: res = a & b; break;
+    case 0x60: res = z3::shl(a, b & bv(n - 1, n)); break;
+    case 0x70: res = z3::lshr(a, b & bv(n - 1, n)); break;
+    case 0x80: res = -a; break;
+    case 0x90: res = z3::ite(b == zero, a, uremUF(a, b)); break;
+    case 0xa0: res = a ^ b; break;
+    case 0xb0: res = b; break;
+    case 0xc0: res = z3::ashr(a, b & bv(n - 1, n)); break;
+    case 0xd0: {
+      unsigned bits = unsigned(in.imm);
+      z3::expr v = s.r[in.dst].extract(bits - 1, 0);
+      if (x)
+        v = bswap(c, v, bits / 8);
+      s.r[in.dst] = bits == 64 ? v : z3::zext(v, 64 - bits);
+      return s;
+    }
+    }
+    s.r[in.dst] = w ? res : z3::zext(res, 32);
+    return s;
+  }
+  if (cls == 5 || cls == 6) {
+    bool w = cls == 5;
+    z3::expr a = w ? s.r[in.dst] : s.r[in.dst].extract(31, 0);
+    z3::expr b = x ? (w ? s.r[in.src] : s.r[in.src].extract(31, 0)) : (w ? imm64 : imm64.extract(31, 0));
+    z3::expr t(c);
+    switch (op) {
+    case 0x10: t = a == b; break;
+    case 0x20: t = z3::ugt(a, b); break;
+    case 0x30: t = z3::uge(a, b); break;
+    case 0x40: t = (a & b) != bv(0, w ? 64 : 32); break;
+    case 0x50: t = a != b; break;
+    case 0x60: t = a > b; break;
+    case 0x70: t = a >= b; break;
+    case 0xa0: t = z3::ult(a, b); break;
+    case 0xb0: t = z3::ule(a, b); break;
+    case 0xc0: t = a < b; break;
+    case 0xd0: t = a <= b; break;
+    default: t = c.bool_val(true); break; // ja
+    }
+    s.taken = t;
+    return s;
+  }
+  static const unsigned kSize[4] = {4, 2, 1, 8};
+  unsigned size = kSize[(in.opcode >> 3) & 3];
+  if (cls == 0) { // ld_imm64
+    s.r[in.dst] = bv(uint64_t(in.imm), 64);
+    return s;
+  }
+  if (cls == 1) {
+    z3::expr a = s.r[in.src] + bv(uint64_t(int64_t(in.off)), 64);
+    s.accesses.push_back({a, size});
+    z3::expr v = m.load(s.mem, a, size);
+    s.r[in.dst] = size == 8 ? v : z3::zext(v, 64 - 8 * size);
+    return s;
+  }
+  z3::expr a = s.r[in.dst] + bv(uint64_t(int64_t(in.off)), 64);
+  s.accesses.push_back({a, size});
+  if (cls == 2) {
+    s.mem = m.store(s.mem, a, imm64.extract(8 * size - 1, 0), size);
+    return s;
+  }
+  if ((in.opcode & 0xe0) != 0xc0) {
+    s.mem = m.store(s.mem, a, s.r[in.src].extract(8 * size - 1, 0), size);
+    return s;
+  }
+  // atomics
+  unsigned bits = 8 * size;
+  z3::expr old = m.load(s.mem, a, size);
+  z3::expr v = s.r[in.src].extract(bits - 1, 0);
+  auto ext = [&](const z3::expr &e) { return bits == 64 ? e : z3::zext(e, 64 - bits); };
+  int32_t aop = int32_t(in.imm);
+  switch (aop & ~1) {
+  case 0x00: s.mem = m.store(s.mem, a, old + v, size); break;
+  case 0x40: s.mem = m.store(s.mem, a, old | v, size); break;
+  case 0x50: s.mem = m.store(s.mem, a, old & v, size); break;
+  case 0xa0: s.mem = m.store(s.mem, a, old ^ v, size); break;
+  case 0xe0: s.mem = m.store(s.mem, a, v, size); break; // xchg
+  case 0xf0: { // cmpxchg
+    z3::expr r0 = s.r[0].extract(bits - 1, 0);
+    s.mem = z3::ite(old == r0, m.store(s.mem, a, v, size), s.mem);
+    s.r[0] = ext(old);
+    return s;
+  }
+  }
+  if (aop & 1)
+    s.r[in.src] = ext(old);
+  return s;
+}
+
+// ----------------------------------------------------------- obligations
+
+struct Prover {
+  TvOptions opts;
+  std::vector<TvObligation> out;
+
+  // proves `bad` unsat; a model is described with `describe`
+  template <class Describe>
+  TvStatus check(z3::context &c, const z3::expr &bad, std::string &detail, Describe describe) {
+    z3::solver s(c);
+    z3::params p(c);
+    p.set("timeout", unsigned(opts.timeoutSeconds * 1000));
+    s.set(p);
+    s.add(bad);
+    switch (s.check()) {
+    case z3::unsat: return TvStatus::Proved;
+    case z3::sat: detail = describe(s.get_model()); return TvStatus::Failed;
+    default: detail = "solver: " + s.reason_unknown(); return TvStatus::Unknown;
+    }
+  }
+
+  // A precondition that no input meets would prove anything: every
+  // obligation first shows that some input reaches one of its paths.
+  bool vacuous(z3::context &c, const z3::expr &pre, const std::vector<State> &ends) {
+    z3::expr any = c.bool_val(false);
+    for (auto &e : ends)
+      any = any || e.path;
+    z3::solver s(c);
+    s.add(pre && any);
+    return s.check() == z3::unsat;
+  }
+
+  void add(const std::string &group, const std::string &name, TvStatus st, double secs,
+           const std::string &detail) {
+    out.push_back({group, name, st, secs, detail});
+    if (opts.progress)
+      opts.progress(out.back());
+  }
+  bool wanted(const std::string &group, const std::string &name) const {
+    return opts.only.empty() || (group + " " + name).find(opts.only) != std::string::npos;
+  }
+
+  void insnForm(const std::string &group, const std::string &name, const Insn &in, FramePlan::Place pl);
+  std::string replay(const Insn &in, const z3::model &mdl, const std::vector<z3::expr> &regs);
+  void callSite(const std::string &name, std::vector<FramePlan> plans, bool helper, bool tailCaller);
+  void tailCall(const std::string &name, FramePlan::Place pl);
+  void prologue(const std::string &name, FramePlan plan, bool landing);
+};
+
+std::string hex(uint64_t v) {
+  std::ostringstream s;
+  s << "0x" << std::hex << v;
+  return s.str();
+}
+
+uint64_t val(const z3::model &m, const z3::expr &e) {
+  z3::expr v = m.eval(e, true);
+  uint64_t out = 0;
+  if (v.is_numeral())
+    Z3_get_numeral_uint64(v.ctx(), v, &out);
+  return out;
+}
+
+void Prover::insnForm(const std::string &group, const std::string &name, const Insn &in0,
+                      FramePlan::Place pl) {
+  if (!wanted(group, name))
+    return;
+  auto t0 = std::chrono::steady_clock::now();
+  auto finish = [&](TvStatus st, const std::string &d) {
+    add(group, name, st, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), d);
+  };
+  bool jump = in0.cls() == 5 || in0.cls() == 6;
+  std::vector<Insn> body{in0};
+  if (jump)
+    body.front().off = 1;
+  body.push_back(mk(0x95, 0, 0, 0, 0));
+  if (jump)
+    body.push_back(mk(0x95, 0, 0, 0, 0));
+  FramePlan plan = place(pl, pl == FramePlan::Place::KernelStack ? "" : "tv/tv");
+  Synthetic sy = synth({body}, {plan});
+  JitImage img;
+  JitOptions jo;
+  jo.mutant = opts.mutant;
+  try {
+    img = jitCompile(sy.obj, sy.rep, jo);
+  } catch (const JitError &e) {
+    return finish(TvStatus::Failed, std::string("not emitted: ") + e.what());
+  }
+  const JitFunction &f = img.functions.at(0);
+  std::vector<X86Insn> code = decodeX86(f.code);
+  const Insn &in = sy.obj.functions[0].insns[0];
+  uint32_t start = f.insnOffsets.at(0), next = f.insnOffsets.at(in.wide ? 2 : 1);
+  std::optional<uint32_t> takenAt;
+  if (jump)
+    takenAt = f.insnOffsets.at(2);
+
+  z3::context c;
+  z3::expr gs = c.bv_const("gsbase", 64);
+  Machine mc(c, code, gs);
+  State s = mc.initial("x86_");
+  s.pc = start;
+  // the native stack pointer is a constant: the scratch the sequence pushes
+  // then simplifies away (BPF memory is kept clear of it, below)
+  s.r[4] = c.bv_val(uint64_t(0x00007fff00000000ULL), 64);
+  Bpf b{{s.r[0], s.r[0], s.r[0], s.r[0], s.r[0], s.r[0], s.r[0], s.r[0], s.r[0], s.r[0], s.r[0]},
+        s.mem};
+  unsigned fp = pl == FramePlan::Place::KernelStack ? 5 : 9;
+  for (unsigned i = 0; i < 10; ++i)
+    b.r[i] = s.r[kMap[i]];
+  b.r[10] = s.r[fp];
+  Bpf after = bpfMeaning(c, mc, in, b);
+  std::set<uint32_t> stops{next};
+  if (takenAt)
+    stops.insert(*takenAt);
+  std::vector<State> ends;
+  try {
+    ends = mc.run(s, stops, CallContract::Clobbers);
+  } catch (const std::exception &e) {
+    return finish(TvStatus::Unknown, e.what());
+  }
+  // inputs: the BPF memory accesses stay clear of the native stack the
+  // sequence may use as scratch (below rsp) and do not wrap
+  z3::expr rsp = s.r[4];
+  z3::expr pre = z3::ugt(rsp, c.bv_val(1 << 20, 64)) && z3::ult(rsp, c.bv_val(uint64_t(-1) - (1 << 20), 64));
+  for (auto &[a, n] : after.accesses)
+    pre = pre && (z3::uge(a, rsp) || z3::ule(a + c.bv_val(n, 64), rsp - c.bv_val(256, 64))) &&
+          z3::ule(a, a + c.bv_val(n, 64));
+  std::vector<z3::expr> inputs;
+  for (unsigned i = 0; i < 11; ++i)
+    inputs.push_back(b.r[i]);
+  if (vacuous(c, pre, ends))
+    return finish(TvStatus::Failed, "vacuous: no input meets the precondition");
+  TvStatus worst = TvStatus::Proved;
+  std::string detail;
+  for (auto &e : ends) {
+    z3::expr bad(c);
+    std::string what;
+    if (e.stop.rfind("fault:", 0) == 0) {
+      bad = pre && e.path;
+      what = e.stop.substr(6);
+    } else if (e.stop == "bound" || e.stop == "ret" || e.stop == "jmp-reg") {
+      bad = pre && e.path;
+      what = "the code leaves the instruction's sequence (" + e.stop + ")";
+    } else {
+      uint32_t at = uint32_t(std::stoul(e.stop.substr(3)));
+      z3::expr diff = c.bool_val(false);
+      for (unsigned i = 0; i < 10; ++i)
+        diff = diff || e.r[kMap[i]] != after.r[i];
+      diff = diff || e.r[fp] != b.r[10] || e.r[4] != rsp || e.r[12] != s.r[12] ||
+             e.r[fp == 9 ? 5 : 9] != s.r[fp == 9 ? 5 : 9];
+      z3::expr a = c.bv_const("probe", 64);
+      diff = diff || ((z3::uge(a, rsp) || z3::ult(a, rsp - c.bv_val(256, 64))) &&
+                      z3::select(e.mem, a) != z3::select(after.mem, a));
+      if (takenAt)
+        diff = diff || ((at == *takenAt ? c.bool_val(true) : c.bool_val(false)) != *after.taken);
+      else if (at != next)
+        diff = c.bool_val(true);
+      bad = pre && e.path && diff;
+      what = "registers or memory differ";
+    }
+    std::string d;
+    TvStatus st = check(c, bad, d, [&](const z3::model &mdl) {
+      std::ostringstream o;
+      o << what << " for";
+      for (unsigned i = 0; i <= 10; ++i)
+        if (i == in.dst || i == in.src || i == 0 || i == 10)
+          o << " r" << i << "=" << hex(val(mdl, b.r[i]));
+      if (!jump && e.stop.rfind("at:", 0) == 0)
+        for (unsigned i = 0; i < 10; ++i)
+          if (val(mdl, after.r[i]) != val(mdl, e.r[kMap[i]]))
+            o << "; BPF gives r" << i << "=" << hex(val(mdl, after.r[i])) << ", x86 gives "
+              << hex(val(mdl, e.r[kMap[i]]));
+      if (opts.replayFailures)
+        o << "; " << replay(in, mdl, inputs);
+      return o.str();
+    });
+    if (st == TvStatus::Failed || (st == TvStatus::Unknown && worst == TvStatus::Proved)) {
+      worst = st;
+      detail = d;
+    }
+    if (st == TvStatus::Failed)
+      break;
+  }
+  finish(worst, detail);
+}
+
+// Runs the counterexample: the registers set to the model's values, the
+// instruction, then r0 = its destination (or 1 if a jump is taken), in the
+// harness and the interpreter.
+std::string Prover::replay(const Insn &in, const z3::model &mdl, const std::vector<z3::expr> &regs) {
+  uint8_t cls = in.cls();
+  bool jump = cls == 5 || cls == 6;
+  if (!(cls == 4 || cls == 7 || jump))
+    return "replay: memory forms are not replayed";
+  std::vector<Insn> body;
+  for (uint8_t r : {in.dst, in.src})
+    if (r < 10)
+      body.push_back(mk(0x18, r, 0, 0, int64_t(val(mdl, regs[r]))));
+  if (in.dst != 0 && in.src != 0)
+    body.push_back(mk(0x18, 0, 0, 0, int64_t(val(mdl, regs[0]))));
+  Insn form = in;
+  if (jump) {
+    form.off = 2;
+    body.push_back(form);
+    body.push_back(mk(0xb7, 0, 0, 0, 0));
+    body.push_back(mk(0x95, 0, 0, 0, 0));
+    body.push_back(mk(0xb7, 0, 0, 0, 1));
+    body.push_back(mk(0x95, 0, 0, 0, 0));
+  } else {
+    body.push_back(form);
+    body.push_back(mk(0xbf, 0, in.dst, 0, 0));
+    body.push_back(mk(0x95, 0, 0, 0, 0));
+  }
+  Synthetic sy = synth({body}, {place(FramePlan::Place::OwnBuffer, "tv/tv")});
+  JitOptions jo;
+  jo.mutant = opts.mutant;
+  RunRequest req;
+  req.program = "tv";
+  RunResult ref = interpret(sy.obj, req);
+  RunResult jit = runJit(sy.obj, jitCompile(sy.obj, sy.rep, jo), req);
+  if (!ref.ok || !jit.ok)
+    return "replay could not run: " + (ref.ok ? jit.error : ref.error);
+  std::ostringstream o;
+  o << "replayed in the harness: interpreter r0=" << hex(ref.r0) << ", jit r0=" << hex(jit.r0)
+    << (ref.r0 != jit.r0 ? " (the difference is real)" : " (no difference at run time)");
+  return o.str();
+}
+
+// A call site: r9 where the layout wants it for the callee, and back after.
+void Prover::callSite(const std::string &name, std::vector<FramePlan> plans, bool helper, bool tailCaller) {
+  if (!wanted("frame", name))
+    return;
+  auto t0 = std::chrono::steady_clock::now();
+  std::vector<std::vector<Insn>> bodies;
+  Insn call = mk(0x85, 0, helper ? 0 : 1, 0, helper ? 5 : 0);
+  bodies.push_back({call});
+  if (tailCaller) {
+    // a tail call elsewhere in the caller's program makes it tail-reachable
+    bodies[0].push_back(mk(0x85, 0, 0, 0, 12));
+  }
+  bodies[0].push_back(mk(0x95, 0, 0, 0, 0));
+  if (!helper)
+    bodies.push_back({mk(0xb7, 0, 0, 0, 0), mk(0x95, 0, 0, 0, 0)});
+  Synthetic sy = synth(bodies, plans, {64, 32});
+  Function &f = sy.obj.functions[0];
+  f.calls.push_back({0, helper ? CallKind::Helper : CallKind::Local, helper ? 5 : 0, helper ? "" : "g1"});
+  if (tailCaller) {
+    f.calls.push_back({1, CallKind::Helper, 12, ""});
+    TailCallSite t;
+    t.insn = 1;
+    t.targets = {"tv"};
+    f.tailCalls.push_back(t);
+  }
+  JitOptions jo;
+  jo.mutant = opts.mutant;
+  JitImage img = jitCompile(sy.obj, sy.rep, jo);
+  const JitFunction &jf = img.functions.at(0);
+  auto code = decodeX86(jf.code);
+  z3::context c;
+  Machine mc(c, code, c.bv_const("gsbase", 64));
+  State s = mc.initial("x86_");
+  s.pc = jf.insnOffsets.at(0);
+  s.r[4] = c.bv_val(uint64_t(0x00007fff00000000ULL), 64);
+  const JitFunction *g = helper ? nullptr : img.find("tv", "g1");
+  bool moved = g && !(g->plan.place == FramePlan::Place::OwnBuffer || g->plan.place == FramePlan::Place::KernelStack);
+  CallContract contract = moved && !jf.tailCallReachable ? CallContract::KeepsR9 : CallContract::Clobbers;
+  auto ends = mc.run(s, {jf.insnOffsets.at(1)}, contract);
+  int64_t want = 0;
+  if (g && g->plan.place == FramePlan::Place::ProgramBuffer)
+    want = g->plan.frame;
+  if (g && g->plan.place == FramePlan::Place::ProgramBufferAt)
+    want = (g->plan.offset + g->plan.frame) - (jf.plan.offset + jf.plan.frame);
+  TvStatus worst = TvStatus::Proved;
+  std::string detail;
+  if (vacuous(c, c.bool_val(true), ends))
+    worst = TvStatus::Failed, detail = "vacuous: no input reaches a path";
+  for (auto &e : ends) {
+    z3::expr bad = c.bool_val(e.stop.rfind("at:", 0) != 0);
+    z3::expr r9in = s.r[9];
+    if (e.stop.rfind("at:", 0) == 0) {
+      bad = e.r[9] != r9in || e.r[3] != s.r[3] || e.r[13] != s.r[13] || e.r[14] != s.r[14] ||
+            e.r[15] != s.r[15] || e.r[5] != s.r[5] || e.r[12] != s.r[12] || e.r[4] != s.r[4];
+      if (moved && !e.r9AtCall.empty())
+        bad = bad || e.r9AtCall[0] != r9in + c.bv_val(uint64_t(want), 64);
+    }
+    std::string d;
+    TvStatus st = check(c, e.path && bad, d, [&](const z3::model &mdl) {
+      std::ostringstream o;
+      o << "r9 " << hex(val(mdl, r9in)) << " before the call";
+      if (!e.r9AtCall.empty())
+        o << ", " << hex(val(mdl, e.r9AtCall[0])) << " at it (the layout wants +" << want << ")";
+      if (e.stop.rfind("at:", 0) == 0)
+        o << ", " << hex(val(mdl, e.r[9])) << " after it";
+      else
+        o << "; the path ends: " << e.stop;
+      return o.str();
+    });
+    if (st != TvStatus::Proved) {
+      worst = st;
+      detail = d;
+      break;
+    }
+  }
+  add("frame", name, worst, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(),
+      detail);
+}
+
+// The tail-call sequence: the bounds check, the count (incremented, at most
+// 33), the slot, callee-saved registers restored from their slots, rsp back
+// at rbp, r9 at the frame's base for an r9-relative frame.
+void Prover::tailCall(const std::string &name, FramePlan::Place pl) {
+  if (!wanted("frame", name))
+    return;
+  auto t0 = std::chrono::steady_clock::now();
+  std::vector<Insn> body{mk(0xbf, 6, 1, 0, 0), mk(0xbf, 7, 1, 0, 0), mk(0xbf, 8, 1, 0, 0),
+                         mk(0xbf, 9, 1, 0, 0), mk(0x85, 0, 0, 0, 12), mk(0x95, 0, 0, 0, 0)};
+  Synthetic sy = synth({body}, {place(pl, pl == FramePlan::Place::KernelStack ? "" : "tv")});
+  Function &f = sy.obj.functions[0];
+  f.calls.push_back({4, CallKind::Helper, 12, ""});
+  TailCallSite t;
+  t.insn = 4;
+  t.targets = {"tv"};
+  f.tailCalls.push_back(t);
+  JitOptions jo;
+  jo.mutant = opts.mutant;
+  JitImage img = jitCompile(sy.obj, sy.rep, jo);
+  const JitFunction &jf = img.functions.at(0);
+  auto code = decodeX86(jf.code);
+  z3::context c;
+  Machine mc(c, code, c.bv_const("gsbase", 64));
+  State s = mc.initial("x86_");
+  s.pc = jf.insnOffsets.at(4);
+  // the frame as the prologue leaves it (proved by the prologue obligations)
+  uint64_t rbp = 0x00007fff00001000ULL;
+  s.r[5] = c.bv_val(rbp, 64);
+  s.r[4] = c.bv_val(rbp - jf.normalStack - 8 - 8 * jf.savedRegs.size(), 64);
+  auto ends = mc.run(s, {jf.insnOffsets.at(5)}, CallContract::Clobbers);
+  auto bv = [&](uint64_t v) { return c.bv_val(v, 64); };
+  int64_t tcc = -int64_t(jf.normalStack) - 8;
+  z3::expr count = mc.load(s.mem, s.r[5] + bv(uint64_t(tcc)), 4);
+  z3::expr idx = s.r[2].extract(31, 0);
+  z3::expr max = mc.load(s.mem, s.r[6], 4);
+  z3::expr slot = mc.load(s.mem, s.r[6] + bv(8) + z3::zext(idx, 32) * bv(8), 8);
+  z3::expr taken = z3::ult(idx, max) && z3::ult(count, c.bv_val(33, 32)) && slot != bv(0);
+  // the stack is far from the prog array
+  z3::expr pre = z3::uge(s.r[6], s.r[5] + bv(4096)) && z3::ult(s.r[6], bv(1ull << 56));
+  TvStatus worst = TvStatus::Proved;
+  std::string detail;
+  for (const char *kind : {"jmp-reg", "at:"}) {
+    std::vector<State> some;
+    for (auto &e : ends)
+      if (e.stop.rfind(kind, 0) == 0)
+        some.push_back(e);
+    if (vacuous(c, pre, some))
+      worst = TvStatus::Failed, detail = std::string("vacuous: no input reaches the ") +
+                                         (kind[0] == 'j' ? "jump" : "fall-through");
+  }
+  for (auto &e : ends) {
+    if (worst == TvStatus::Failed)
+      break;
+    z3::expr bad(c);
+    if (e.stop == "jmp-reg") {
+      bad = !taken || e.r[0].extract(31, 0) != count + c.bv_val(1, 32) || e.r[1] != slot ||
+            e.r[4] != s.r[5] || e.r[5] != s.r[5];
+      for (size_t k = 0; k < jf.savedRegs.size(); ++k)
+        bad = bad || e.r[jf.savedRegs[k]] != mc.load(s.mem, s.r[5] + bv(uint64_t(tcc - 8 * int64_t(k + 1))), 8);
+      if (pl == FramePlan::Place::ProgramBuffer)
+        bad = bad || e.r[9] != s.r[9] - bv(jf.plan.frame);
+    } else if (e.stop.rfind("at:", 0) == 0) {
+      bad = taken || e.r[9] != s.r[9] || e.r[3] != s.r[3] || e.r[13] != s.r[13] ||
+            e.r[14] != s.r[14] || e.r[15] != s.r[15] || e.r[5] != s.r[5] || e.r[4] != s.r[4];
+    } else {
+      bad = c.bool_val(true);
+    }
+    std::string d;
+    TvStatus st = check(c, pre && e.path && bad, d, [&](const z3::model &mdl) {
+      std::ostringstream o;
+      o << "index " << val(mdl, idx) << " of " << val(mdl, max) << ", count " << val(mdl, count)
+        << ", slot " << hex(val(mdl, slot)) << ": ";
+      if (e.stop == "jmp-reg")
+        o << "jumps with count " << val(mdl, e.r[0].extract(31, 0)) << " in rax (the kernel's rule: "
+          << val(mdl, count) + 1 << ")";
+      else
+        o << "path ends " << e.stop;
+      return o.str();
+    });
+    if (st != TvStatus::Proved) {
+      worst = st;
+      detail = d;
+      break;
+    }
+  }
+  add("frame", name, worst, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(),
+      detail);
+}
+
+// The prologue: rbp frames the return address, and r9 is the frame's top in
+// its buffer (this CPU's per-CPU base, from %gs, plus the layout's offset).
+// `landing`: entered by a tail call (count non-zero in rax): r9 moves from
+// the replaced frame's base by this frame's size.
+void Prover::prologue(const std::string &name, FramePlan plan, bool landing) {
+  if (!wanted("frame", name))
+    return;
+  auto t0 = std::chrono::steady_clock::now();
+  std::vector<Insn> body{mk(0xb7, 0, 0, 0, 0), mk(0x95, 0, 0, 0, 0)};
+  std::vector<std::vector<Insn>> bodies{body};
+  Synthetic sy = synth(bodies, {plan});
+  if (landing) {
+    // a tail call somewhere makes the entry a landing
+    Function &f = sy.obj.functions[0];
+    f.insns.insert(f.insns.begin(), mk(0x85, 0, 0, 0, 12));
+    uint32_t i = 0;
+    for (auto &in : f.insns)
+      in.index = i++;
+    f.calls.push_back({0, CallKind::Helper, 12, ""});
+    TailCallSite t;
+    t.insn = 0;
+    t.targets = {"tv"};
+    f.tailCalls.push_back(t);
+  }
+  JitOptions jo;
+  jo.mutant = opts.mutant;
+  JitImage img = jitCompile(sy.obj, sy.rep, jo);
+  const JitFunction &jf = img.functions.at(0);
+  auto code = decodeX86(jf.code);
+  z3::context c;
+  z3::expr gs = c.bv_const("gsbase", 64);
+  Machine mc(c, code, gs);
+  State s = mc.initial("x86_");
+  s.pc = landing ? jf.tailLanding : 0;
+  s.r[4] = c.bv_val(uint64_t(0x00007fff00000000ULL), 64); // concrete: pushes simplify
+  auto bv = [&](uint64_t v) { return c.bv_val(v, 64); };
+  auto ends = mc.run(s, {jf.insnOffsets.begin()->second}, CallContract::Clobbers);
+  z3::expr perCpu = mc.load(s.mem, gs + bv(uint64_t(jit::kThisCpuOff)), 8);
+  uint64_t bufOff = 0;
+  for (auto &b : img.buffers)
+    if (b.name == plan.region)
+      bufOff = b.offset;
+  z3::expr pre = landing ? s.r[0].extract(31, 0) != c.bv_val(0, 32) : c.bool_val(true);
+  // the per-CPU variable this_cpu_off is not on the stack
+  z3::expr slot = gs + bv(uint64_t(jit::kThisCpuOff));
+  pre = pre && (z3::uge(slot, s.r[4] + bv(64)) || z3::ule(slot + bv(8), s.r[4] - bv(256))) &&
+        z3::ugt(s.r[4], bv(1 << 20)) && z3::ult(s.r[4], bv(1ull << 48));
+  TvStatus worst = TvStatus::Proved;
+  std::string detail;
+  if (vacuous(c, pre, ends))
+    worst = TvStatus::Failed, detail = "vacuous: no input meets the precondition";
+  for (auto &e : ends) {
+    if (worst == TvStatus::Failed)
+      break;
+    z3::expr bad = c.bool_val(e.stop.rfind("at:", 0) != 0);
+    if (e.stop.rfind("at:", 0) == 0) {
+      if (!landing)
+        bad = bad || e.r[5] != s.r[4] - bv(8) || mc.load(e.mem, e.r[5], 8) != s.r[5];
+      switch (plan.place) {
+      case FramePlan::Place::KernelStack:
+        bad = bad || z3::ugt(e.r[4], e.r[5] - bv(jf.normalStack));
+        break;
+      case FramePlan::Place::OwnBuffer:
+      case FramePlan::Place::ProgramBufferAt:
+        bad = bad || e.r[9] != perCpu + bv(bufOff + uint64_t(plan.offset) + jf.plan.frame);
+        break;
+      case FramePlan::Place::ProgramBuffer:
+        bad = bad || e.r[9] != (landing ? s.r[9] : perCpu + bv(bufOff)) + bv(jf.plan.frame);
+        break;
+      }
+    }
+    std::string d;
+    TvStatus st = check(c, pre && e.path && bad, d, [&](const z3::model &mdl) {
+      return "r9 " + hex(val(mdl, e.r[9])) + " at the body, this CPU's base " + hex(val(mdl, perCpu)) +
+             " (path: " + e.stop + ")";
+    });
+    if (st != TvStatus::Proved) {
+      worst = st;
+      detail = d;
+      break;
+    }
+  }
+  add("frame", name, worst, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(),
+      detail);
+}
+
+std::string regName(uint8_t r) { return "r" + std::to_string(r); }
+
+} // namespace
+
+std::vector<TvObligation> validateTranslation(const TvOptions &opts) {
+  Prover pv;
+  pv.opts = opts;
+  using P = FramePlan::Place;
+  static const char *aluNames[14] = {"+=", "-=", "*=", "/=", "|=", "&=", "<<=", ">>=", "neg", "%=",
+                                     "^=", "=", "s>>=", "end"};
+  // registers that stress the emitter's special cases: rax (r0), rdx (r3),
+  // rcx (r4), rdi (r1)
+  const uint8_t regs[4] = {0, 1, 3, 4};
+  const int32_t imms[] = {0, 1, -1, 31, 32, 63, 0x7fffffff, INT32_MIN};
+  for (uint8_t cls : {7, 4}) {
+    std::string grp = cls == 7 ? "alu64" : "alu32";
+    for (uint8_t op = 0; op <= 0xc; ++op) {
+      uint8_t opc = uint8_t(op << 4);
+      for (uint8_t d : regs) {
+        if (op == 8) { // neg
+          pv.insnForm(grp, regName(d) + " = -" + regName(d), mk(uint8_t(opc | cls), d, 0, 0, 0), P::OwnBuffer);
+          continue;
+        }
+        for (uint8_t s : regs)
+          pv.insnForm(grp, regName(d) + " " + aluNames[op] + " " + regName(s),
+                      mk(uint8_t(opc | 0x08 | cls), d, s, 0, 0), P::OwnBuffer);
+        for (int32_t k : imms) {
+          bool shift = op == 6 || op == 7 || op == 0xc;
+          if (shift && (k < 0 || k >= (cls == 7 ? 64 : 32)))
+            continue; // the verifier rejects out-of-range shift immediates
+          pv.insnForm(grp, regName(d) + " " + aluNames[op] + " " + std::to_string(k),
+                      mk(uint8_t(opc | cls), d, 0, 0, k), P::OwnBuffer);
+        }
+      }
+    }
+  }
+  for (uint8_t d : {0, 1}) {
+    for (int bits : {16, 32, 64}) {
+      pv.insnForm("alu32", regName(d) + " = le" + std::to_string(bits) + " " + regName(d),
+                  mk(0xd4, d, 0, 0, bits), P::OwnBuffer);
+      pv.insnForm("alu32", regName(d) + " = be" + std::to_string(bits) + " " + regName(d),
+                  mk(0xdc, d, 0, 0, bits), P::OwnBuffer);
+    }
+    pv.insnForm("alu64", regName(d) + " = 0x123456789abcdef0 ll", mk(0x18, d, 0, 0, 0x123456789abcdef0),
+                P::OwnBuffer);
+  }
+  static const std::pair<uint8_t, const char *> jumps[] = {
+      {0x10, "=="}, {0x20, ">"}, {0x30, ">="}, {0x40, "&"}, {0x50, "!="}, {0x60, "s>"},
+      {0x70, "s>="}, {0xa0, "<"}, {0xb0, "<="}, {0xc0, "s<"}, {0xd0, "s<="}};
+  for (uint8_t cls : {5, 6}) {
+    std::string grp = cls == 5 ? "jmp" : "jmp32";
+    for (auto [op, nm] : jumps) {
+      for (uint8_t d : {0, 1})
+        for (uint8_t s : {1, 4})
+          pv.insnForm(grp, "if " + regName(d) + " " + nm + " " + regName(s) + " goto",
+                      mk(uint8_t(op | 0x08 | cls), d, s, 0, 0), P::OwnBuffer);
+      for (int32_t k : {0, 1, -1, INT32_MIN})
+        pv.insnForm(grp, "if r1 " + std::string(nm) + " " + std::to_string(k) + " goto",
+                    mk(uint8_t(op | cls), 1, 0, 0, k), P::OwnBuffer);
+    }
+  }
+  pv.insnForm("jmp", "goto", mk(0x05, 0, 0, 0, 0), P::OwnBuffer);
+  static const std::pair<uint8_t, const char *> sizes[] = {{0x10, "u8"}, {0x08, "u16"}, {0x00, "u32"}, {0x18, "u64"}};
+  for (auto [sz, nm] : sizes) {
+    for (P pl : {P::OwnBuffer, P::KernelStack}) {
+      std::string where = pl == P::KernelStack ? " (kernel stack)" : " (private)";
+      pv.insnForm("ldx", std::string("r1 = *(") + nm + " *)(r10 - 16)" + where, mk(uint8_t(0x61 | sz), 1, 10, -16, 0), pl);
+      pv.insnForm("stx", std::string("*(") + nm + " *)(r10 - 16) = r1" + where, mk(uint8_t(0x63 | sz), 10, 1, -16, 0), pl);
+      pv.insnForm("stx", std::string("*(") + nm + " *)(r10 - 64) = r2" + where, mk(uint8_t(0x63 | sz), 10, 2, -64, 0), pl);
+      pv.insnForm("st", std::string("*(") + nm + " *)(r10 - 8) = -2" + where, mk(uint8_t(0x62 | sz), 10, 0, -8, -2), pl);
+    }
+    pv.insnForm("ldx", std::string("r0 = *(") + nm + " *)(r2 + 8)", mk(uint8_t(0x61 | sz), 0, 2, 8, 0), P::OwnBuffer);
+    pv.insnForm("stx", std::string("*(") + nm + " *)(r0 + 0) = r6", mk(uint8_t(0x63 | sz), 0, 6, 0, 0), P::OwnBuffer);
+    pv.insnForm("st", std::string("*(") + nm + " *)(r2 - 4) = 0x12345678", mk(uint8_t(0x62 | sz), 2, 0, -4, 0x12345678), P::OwnBuffer);
+  }
+  static const std::pair<int32_t, const char *> atomics[] = {
+      {0x00, "add"}, {0x40, "or"}, {0x50, "and"}, {0xa0, "xor"}, {0x01, "fetch_add"}, {0x41, "fetch_or"},
+      {0x51, "fetch_and"}, {0xa1, "fetch_xor"}, {0xe1, "xchg"}, {0xf1, "cmpxchg"}};
+  for (uint8_t sz : {0x00, 0x18})
+    for (auto [aop, nm] : atomics)
+      for (auto [base, src] : std::initializer_list<std::pair<uint8_t, uint8_t>>{{10, 1}, {2, 0}, {0, 1}, {1, 1}})
+        pv.insnForm("atomic", std::string(nm) + (sz ? "64" : "32") + " *(" + regName(base) + " - 8) " + regName(src),
+                    mk(uint8_t(0xc3 | sz), base, src, -8, aop), P::OwnBuffer);
+  // frame sequences
+  pv.prologue("prologue: kernel stack frame (rbp)", place(P::KernelStack), false);
+  pv.prologue("prologue: own buffer (kernel, per-subprog)", place(P::OwnBuffer, "tv/tv"), false);
+  pv.prologue("prologue: planned offset 96", place(P::ProgramBufferAt, "tv", 96), false);
+  pv.prologue("prologue: program buffer entry (per-prog)", place(P::ProgramBuffer, "tv"), false);
+  pv.prologue("prologue: program buffer, tail-call landing", place(P::ProgramBuffer, "tv"), true);
+  pv.callSite("call: own-buffer callee (push r9/pop r9)",
+              {place(P::OwnBuffer, "tv/tv"), place(P::OwnBuffer, "tv/g1")}, false, false);
+  pv.callSite("call: per-prog callee (add r9, F / sub r9, F)",
+              {place(P::ProgramBuffer, "tv"), place(P::ProgramBuffer, "tv")}, false, false);
+  pv.callSite("call: per-prog callee from a tail-calling program (push, add, pop)",
+              {place(P::ProgramBuffer, "tv"), place(P::ProgramBuffer, "tv")}, false, true);
+  pv.callSite("call: planned callee (add r9, delta / sub r9, delta)",
+              {place(P::ProgramBufferAt, "tv", 0), place(P::ProgramBufferAt, "tv", 64)}, false, false);
+  pv.callSite("call: helper from a private frame (push r9/pop r9)", {place(P::OwnBuffer, "tv/tv")}, true, false);
+  pv.callSite("call: kernel-stack callee from a private frame",
+              {place(P::OwnBuffer, "tv/tv"), place(P::KernelStack)}, false, false);
+  pv.tailCall("tail call: kernel stack", P::KernelStack);
+  pv.tailCall("tail call: program buffer (r9 back to the frame base)", P::ProgramBuffer);
+  return pv.out;
+}
+
+std::string tvTable(const std::vector<TvObligation> &obs) {
+  std::map<std::string, std::array<size_t, 3>> byGroup;
+  std::map<std::string, double> secs;
+  std::ostringstream s;
+  for (auto &o : obs) {
+    byGroup[o.group][size_t(o.status)]++;
+    secs[o.group] += o.seconds;
+  }
+  s << std::left << std::setw(10) << "group" << std::right << std::setw(8) << "proved" << std::setw(8)
+    << "failed" << std::setw(9) << "unknown" << std::setw(10) << "seconds" << "\n";
+  size_t tot[3] = {0, 0, 0};
+  double all = 0;
+  for (auto &[g, n] : byGroup) {
+    s << std::left << std::setw(10) << g << std::right << std::setw(8) << n[0] << std::setw(8) << n[1]
+      << std::setw(9) << n[2] << std::setw(10) << std::fixed << std::setprecision(2) << secs[g] << "\n";
+    for (int i = 0; i < 3; ++i)
+      tot[i] += n[size_t(i)];
+    all += secs[g];
+  }
+  s << std::left << std::setw(10) << "total" << std::right << std::setw(8) << tot[0] << std::setw(8)
+    << tot[1] << std::setw(9) << tot[2] << std::setw(10) << std::fixed << std::setprecision(2) << all << "\n";
+  for (auto &o : obs)
+    if (o.status != TvStatus::Proved)
+      s << tvStatusName(o.status) << ": " << o.group << " " << o.name << ": " << o.detail << "\n";
+  return s.str();
+}
+
 } // namespace pstack

@@ -188,12 +188,16 @@ TEST(Cli, SarifReportsUnreadableObjectsAsNotifications) {
 
 TEST(Cli, BatchOverADirectoryInParallelWithSummaryCsvAndCompare) {
   std::string dir = PSTACK_CASES_DIR;
+  size_t n = 0;
+  for (auto &e : std::filesystem::directory_iterator(dir))
+    n += e.path().extension() == ".o";
+  std::string ns = std::to_string(n);
   auto text = test::run({PSTACK_CLI, "-j", "2", dir});
   EXPECT_EQ(text.status, 1) << "over_limit_* are kernel_limit";
   EXPECT_NE(text.out.find("File"), std::string::npos);
-  EXPECT_NE(text.out.find("Done. 13 objects"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("Done. " + ns + " objects"), std::string::npos) << text.out;
   // plain progress lines on stderr when it is not a terminal
-  EXPECT_NE(text.err.find("pstack-verify: [13/13] "), std::string::npos) << text.err;
+  EXPECT_NE(text.err.find("pstack-verify: [" + ns + "/" + ns + "] "), std::string::npos) << text.err;
 
   auto a = test::run({PSTACK_CLI, "--format", "csv", "-j2", dir});
   auto b = test::run({PSTACK_CLI, "--format", "csv", "--scheme", "per-subprog", "-j2", dir});

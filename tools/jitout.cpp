@@ -113,7 +113,9 @@ bool jitOutputs(std::vector<ObjectResult> &results, const Options &o, const Envi
         for (auto &c : checks)
           if (!c.proved())
             ok = false;
-        if (rep.verdict == Verdict::Safe && files.empty())
+        for (auto &n : notExported(rep))
+          std::cerr << "pstack-verify: " << r.path << ": " << n << "\n";
+        if (rep.verdict == Verdict::Safe && files.empty() && notExported(rep).empty())
           std::cerr << "pstack-verify: " << r.path
                     << ": no SMT obligations: the explicit search proved it alone\n";
       } catch (const InputError &e) {

@@ -4,11 +4,13 @@
 #include "tools/report.h"
 #include "tools/sarif.h"
 #include "tools/batch.h"
+#include "proofs/proofs.h"
 
 #include <filesystem>
 #include <type_traits>
 #include <fstream>
 #include <iostream>
+#include <unistd.h>
 
 using namespace pstack;
 
@@ -24,6 +26,7 @@ const char *kUsage =
     "                     [--emit-plan FILE] [--emit-jit DIR] [--emit-smt DIR] [--replay]\n"
     "                     OBJECT|DIR...\n"
     "       pstack-verify --compare OLD.csv NEW.csv\n"
+    "       pstack-verify --prove-jit\n"
     "\n"
     "Proves that BPF programs running on a per-CPU private stack never have two\n"
     "live frames overlap and never leave their buffer, or prints a counterexample.\n"
@@ -47,6 +50,8 @@ const char *kUsage =
     "                   decoded code is validated against the layout\n"
     "  --emit-smt DIR   write every obligation the Z3 engines discharged as SMT-LIB2\n"
     "                   and re-check each with the z3 and cvc5 binaries\n"
+    "  --prove-jit      prove jitgen's x86-64 equal to BPF's meaning for every\n"
+    "                   instruction form and frame sequence (Z3); print the table\n"
     "  --replay         JIT the layout even if it is not proved, run each program in\n"
     "                   the harness beside the reference interpreter, show differences\n"
     "  -h, --help       this text (the manual: man pstack-verify)\n"
@@ -82,6 +87,7 @@ int main(int argc, char **argv) {
   unsigned jobs = 1;
   std::vector<std::string> compare;
   std::vector<std::string> objects;
+  bool proveJit = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto value = [&]() -> std::string {
@@ -147,6 +153,8 @@ int main(int argc, char **argv) {
       o.emitPlan = value();
     } else if (name == "--replay") {
       o.replay = true;
+    } else if (name == "--prove-jit") {
+      proveJit = true;
     } else if (name == "--emit-smt") {
       o.emitSmt = value();
     } else if (!a.empty() && a[0] == '-' && a != "-") {
@@ -164,6 +172,33 @@ int main(int argc, char **argv) {
       std::cerr << "pstack-verify: " << e.what() << "\n";
       return kExitUsage;
     }
+  }
+  if (proveJit) {
+    // translation validation of jitgen itself: needs no object
+    TvOptions to;
+    if (const char *only = getenv("PSTACK_PROVE_ONLY"))
+      to.only = only;
+    if (isatty(2))
+      to.progress = [](const TvObligation &ob) {
+        std::cerr << "\r\033[K" << tvStatusName(ob.status) << " " << ob.group << " " << ob.name << " ("
+                  << ob.seconds << " s)" << std::flush;
+      };
+    else if (getenv("PSTACK_PROVE_VERBOSE"))
+      to.progress = [](const TvObligation &ob) {
+        std::cerr << tvStatusName(ob.status) << " " << ob.group << " " << ob.name << " (" << ob.seconds
+                  << " s)\n";
+      };
+    auto obs = validateTranslation(to);
+    if (isatty(2))
+      std::cerr << "\r\033[K";
+    std::cout << tvTable(obs);
+    for (auto &ob : obs)
+      if (ob.status == TvStatus::Failed)
+        return kExitUnsafe;
+    for (auto &ob : obs)
+      if (ob.status == TvStatus::Unknown)
+        return kExitUnknown;
+    return kExitSafe;
   }
   if (objects.empty())
     usage("no object given");

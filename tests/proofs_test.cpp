@@ -1,0 +1,200 @@
+// proofs/: the model's obligations re-checked by two solvers; translation
+// validation of jitgen over every instruction form and frame sequence; and
+// every deliberately broken emitter caught, with its counterexample
+// replayed in the harness.
+#include "proofs/proofs.h"
+#include "tests/support.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+using namespace pstack;
+
+namespace {
+
+const TvObligation *find(const std::vector<TvObligation> &obs, const std::string &group,
+                         const std::string &name) {
+  for (auto &o : obs)
+    if (o.group == group && o.name == name)
+      return &o;
+  return nullptr;
+}
+
+std::string failures(const std::vector<TvObligation> &obs) {
+  std::string s;
+  for (auto &o : obs)
+    if (o.status != TvStatus::Proved)
+      s += std::string(tvStatusName(o.status)) + " " + o.group + " " + o.name + ": " + o.detail + "\n";
+  return s;
+}
+
+TEST(TranslationValidation, EveryFormAndFrameSequenceIsProved) {
+  auto obs = validateTranslation();
+  EXPECT_GE(obs.size(), 1380u);
+  EXPECT_EQ(failures(obs), "");
+  for (auto [g, n] : std::initializer_list<std::pair<const char *, const char *>>{
+           {"alu64", "r1 /= r4"},
+           {"alu64", "r3 %= r4"},
+           {"alu32", "r4 <<= r0"},
+           {"alu32", "r1 s>>= 31"},
+           {"alu32", "r0 = be16 r0"},
+           {"jmp32", "if r0 s< r4 goto"},
+           {"atomic", "cmpxchg32 *(r0 - 8) r1"},
+           {"atomic", "fetch_xor64 *(r10 - 8) r1"},
+           {"stx", "*(u8 *)(r10 - 64) = r2 (private)"},
+           {"frame", "tail call: program buffer (r9 back to the frame base)"},
+           {"frame", "call: planned callee (add r9, delta / sub r9, delta)"}}) {
+    const TvObligation *o = find(obs, g, n);
+    ASSERT_TRUE(o) << g << " " << n;
+    EXPECT_EQ(o->status, TvStatus::Proved) << g << " " << n << ": " << o->detail;
+  }
+  EXPECT_NE(tvTable(obs).find("total"), std::string::npos);
+}
+
+struct MutantCase {
+  JitMutant mutant;
+  const char *only;   // the obligations to run (speed)
+  const char *group, *name; // one that must fail
+  const char *detail;       // in its counterexample
+};
+
+class Mutant : public ::testing::TestWithParam<MutantCase> {};
+
+TEST_P(Mutant, IsCaughtWithItsCounterexample) {
+  const MutantCase &m = GetParam();
+  TvOptions o;
+  o.mutant = m.mutant;
+  o.only = m.only;
+  auto obs = validateTranslation(o);
+  ASSERT_FALSE(obs.empty());
+  const TvObligation *ob = find(obs, m.group, m.name);
+  ASSERT_TRUE(ob) << m.group << " " << m.name;
+  EXPECT_EQ(ob->status, TvStatus::Failed) << ob->detail;
+  EXPECT_NE(ob->detail.find(m.detail), std::string::npos) << ob->detail;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Proofs, Mutant,
+    ::testing::Values(
+        // 32-bit shifts done in 64 bits: a count of 32..63 is not masked
+        MutantCase{JitMutant::ShiftNotMasked, "alu32 r1 <<= r4", "alu32", "r1 <<= r4",
+                   "(the difference is real)"},
+        // 32-bit add done in 64 bits: the top half survives
+        MutantCase{JitMutant::NoZeroExtend32, "alu32 r1 += r4", "alu32", "r1 += r4",
+                   "(the difference is real)"},
+        MutantCase{JitMutant::R9NotRestored, "frame call: own-buffer", "frame",
+                   "call: own-buffer callee (push r9/pop r9)", "after it"},
+        MutantCase{JitMutant::R9NotRestored, "frame call: per-prog callee (add", "frame",
+                   "call: per-prog callee (add r9, F / sub r9, F)", "after it"},
+        MutantCase{JitMutant::FrameOffBy8, "(r10 - 16) = r1 (private)", "stx",
+                   "*(u64 *)(r10 - 16) = r1 (private)", "registers or memory differ"},
+        MutantCase{JitMutant::TailCountNotIncremented, "frame tail call: kernel", "frame",
+                   "tail call: kernel stack", "(the kernel's rule: "}),
+    [](const auto &info) { return "m" + std::to_string(info.index); });
+
+// The obligations the Z3 engines discharged for every case under every
+// scheme that proves it, re-checked by the z3 and cvc5 binaries.
+TEST(Obligations, EveryCaseIsReprovedByZ3AndCvc5) {
+  std::ifstream in(std::string(PSTACK_SOURCE_DIR) + "/cases/expected.json");
+  auto j = nlohmann::json::parse(in);
+  std::vector<ObligationFile> files;
+  std::string dir = test::tempPath("obligations");
+  std::filesystem::remove_all(dir);
+  size_t safe = 0;
+  for (auto &[key, per] : j["verdicts"].items()) {
+    if (key.find('+') != std::string::npos)
+      continue;
+    for (auto &[scheme, verdict] : per.items()) {
+      if (verdict != "safe" || scheme == "kernel-6.1")
+        continue;
+      Object obj = test::loadCase(key);
+      CallGraph g(obj);
+      VerifyOptions o;
+      o.scheme = *schemeFromName(scheme);
+      o.collectObligations = true;
+      o.timeoutSeconds = 60;
+      Report rep = verify(obj, g, o);
+      ASSERT_EQ(rep.verdict, Verdict::Safe) << key << " " << scheme;
+      ++safe;
+      auto fs = writeObligations(rep, test::casePath(key), dir + "/" + key + "." + scheme);
+      files.insert(files.end(), fs.begin(), fs.end());
+    }
+  }
+  ASSERT_GT(files.size(), safe); // at least one per proved program
+  // Spacer's proofs too: the invariant against each Horn rule
+  for (const char *key : {"kfuncs", "nested"}) {
+    Object obj = test::loadCase(key);
+    CallGraph g(obj);
+    VerifyOptions o;
+    o.scheme = Scheme::PerProg;
+    o.engine = VerifyOptions::Engine::Unbounded;
+    o.collectObligations = true;
+    o.timeoutSeconds = 60;
+    Report rep = verify(obj, g, o);
+    ASSERT_EQ(rep.verdict, Verdict::Safe) << key;
+    auto fs = writeObligations(rep, test::casePath(key), dir + "/" + key + ".spacer");
+    ASSERT_FALSE(fs.empty());
+    EXPECT_EQ(fs[0].engine, "spacer");
+    files.insert(files.end(), fs.begin(), fs.end());
+  }
+  auto checks = recheckObligations(files, 60, 2);
+  ASSERT_EQ(checks.size(), files.size());
+  for (auto &c : checks) {
+    EXPECT_TRUE(c.proved()) << c.file.path << ": z3 " << c.z3.answer << ", cvc5 " << c.cvc5.answer;
+    EXPECT_FALSE(c.conflict()) << c.file.path;
+  }
+  // the header names what the file proves
+  std::ifstream f(files[0].path);
+  std::string head((std::istreambuf_iterator<char>(f)), {});
+  EXPECT_NE(head.find("; pstack-verify proof obligation: the answer must be unsat"), std::string::npos);
+  EXPECT_NE(head.find("; program:  "), std::string::npos);
+  EXPECT_NE(head.find("; scheme:   "), std::string::npos);
+}
+
+// A wrong obligation is not re-proved: an alias obligation with the
+// buffer's bound removed is satisfiable, and both solvers say so.
+TEST(Obligations, ASatisfiableFileIsReportedNotProved) {
+  std::string dir = test::tempPath("obligations-bad");
+  std::filesystem::create_directories(dir);
+  ObligationFile f{dir + "/bad.smt2", "p", "alias", "bounded"};
+  std::ofstream(f.path) << "(set-logic ALL)\n(declare-fun lo () Int)\n(declare-fun hi () Int)\n"
+                           "(assert (< lo hi))\n(assert (> hi 64))\n(check-sat)\n";
+  auto checks = recheckObligations({f}, 10, 1);
+  ASSERT_EQ(checks.size(), 1u);
+  EXPECT_EQ(checks[0].z3.answer, "sat");
+  EXPECT_EQ(checks[0].cvc5.answer, "sat");
+  EXPECT_FALSE(checks[0].proved());
+  EXPECT_NE(recheckTable(checks).find("0 re-proved by both solvers"), std::string::npos);
+}
+
+// Where Spacer's lemmas are not inductive on their own, nothing partial is
+// written and the CLI says why.
+TEST(Obligations, AnInvariantThatCannotBeExportedIsNamed) {
+  Object obj = test::loadCase("kprobe_chain");
+  CallGraph g(obj);
+  VerifyOptions o;
+  o.scheme = Scheme::PerProg;
+  o.engine = VerifyOptions::Engine::Unbounded;
+  o.collectObligations = true;
+  Report rep = verify(obj, g, o);
+  ASSERT_EQ(rep.verdict, Verdict::Safe);
+  auto why = notExported(rep);
+  ASSERT_EQ(why.size(), 1u);
+  EXPECT_EQ(why[0].rfind("kchain: proved by Spacer, but its inductive invariant could not be exported", 0), 0u)
+      << why[0];
+  EXPECT_TRUE(writeObligations(rep, test::casePath("kprobe_chain"), test::tempPath("none")).empty());
+}
+
+TEST(Obligations, CliEmitSmtWritesAndRechecks) {
+  std::string dir = test::tempPath("emit-smt");
+  std::filesystem::remove_all(dir);
+  auto r = test::run({PSTACK_CLI, "--scheme", "per-prog", "--emit-smt", dir, test::casePath("kfuncs")});
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.err.find("4 obligations: 4 re-proved by both solvers, 0 disagreements"), std::string::npos)
+      << r.err;
+  EXPECT_TRUE(std::filesystem::exists(dir + "/kfuncs.kf_a.bounded.alias.smt2"));
+}
+
+} // namespace
