@@ -197,12 +197,38 @@ RunResult runJit(const Object &obj, const JitImage &img, const RunRequest &req) 
     res.error = rt.error;
     return res;
   }
-  // the per-CPU area, guard bytes everywhere but in the buffers
-  std::vector<uint8_t> area(img.perCpuBytes + 64, kGuardByte);
+  // The per-CPU area: guard bytes everywhere but in the buffers, a slack
+  // of guard bytes on both sides, and inaccessible pages beyond, so that
+  // code from a broken layout (--replay) overflows into what is checked,
+  // or faults, and never into the harness's own memory.
+  struct Area {
+    size_t slack = 1 << 20, size = 0, page = 4096;
+    uint8_t *map = nullptr, *base = nullptr;
+    explicit Area(uint64_t bytes) {
+      size = (bytes + 2 * slack + 2 * page + page - 1) / page * page;
+      void *m = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+      if (m == MAP_FAILED)
+        return;
+      map = static_cast<uint8_t *>(m);
+      mprotect(map, page, PROT_NONE);
+      mprotect(map + size - page, page, PROT_NONE);
+      base = map + page + slack;
+      std::memset(map + page, kGuardByte, size - 2 * page);
+    }
+    ~Area() {
+      if (map)
+        munmap(map, size);
+    }
+    uint8_t &operator[](int64_t i) { return base[i]; }
+  } area(img.perCpuBytes);
+  if (!area.base) {
+    res.error = "mmap of the per-CPU area failed";
+    return res;
+  }
   for (auto &b : img.buffers)
-    std::memset(area.data() + b.offset, 0, b.bytes);
+    std::memset(area.base + b.offset, 0, b.bytes);
   alignas(64) uint64_t gsArea[16] = {};
-  gsArea[kThisCpuOff / 8] = uint64_t(uintptr_t(area.data()));
+  gsArea[kThisCpuOff / 8] = uint64_t(uintptr_t(area.base));
   unsigned long oldGs = 0;
   syscall(SYS_arch_prctl, ARCH_GET_GS, &oldGs);
   if (syscall(SYS_arch_prctl, ARCH_SET_GS, uintptr_t(gsArea)) != 0) {
@@ -251,15 +277,23 @@ RunResult runJit(const Object &obj, const JitImage &img, const RunRequest &req) 
   syscall(SYS_arch_prctl, ARCH_SET_GS, oldGs);
 
   for (auto &b : img.buffers) {
-    uint64_t lo = b.offset - b.guard - kHarnessGuard, hi = b.offset + b.bytes + b.guard + kHarnessGuard;
+    int64_t lo = int64_t(b.offset - b.guard - kHarnessGuard), hi = int64_t(b.offset + b.bytes + b.guard + kHarnessGuard);
     bool broken = false;
-    for (uint64_t i = lo; i < b.offset; ++i)
+    for (int64_t i = lo; i < int64_t(b.offset); ++i)
       broken |= area[i] != kGuardByte;
-    for (uint64_t i = b.offset + b.bytes; i < hi; ++i)
+    for (int64_t i = int64_t(b.offset + b.bytes); i < hi; ++i)
       broken |= area[i] != kGuardByte;
     if (broken)
       res.guardsBroken.push_back(b.name);
   }
+  // the slack on either side of the whole area
+  bool slackBroken = false;
+  for (size_t i = 0; i < area.slack; ++i)
+    slackBroken |= area.map[area.page + i] != kGuardByte;
+  for (size_t i = img.perCpuBytes; i < img.perCpuBytes + area.slack; ++i)
+    slackBroken |= area.base[i] != kGuardByte;
+  if (slackBroken)
+    res.guardsBroken.push_back("(outside every buffer)");
   res.maps = rt.snapshot();
   res.error = rt.error;
   res.ok = rt.error.empty();

@@ -9,4 +9,7 @@ cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Debug -DPSTACK_SANITIZE=ON >/dev/null
 cmake --build "$build" -j"$(nproc)"
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+# the JIT differential test over fewer random objects (its full 1000 run
+# in the plain build)
+export PSTACK_DIFF_SEEDS=${PSTACK_DIFF_SEEDS:-150}
 ctest --test-dir "$build" --output-on-failure -j"$(nproc)" --timeout 900 -LE oracle_tests
