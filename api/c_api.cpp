@@ -14,7 +14,9 @@ struct pstack_object {
 };
 
 struct pstack_report {
+  const pstack_object *obj = nullptr;
   pstack::Report report;
+  pstack::Environment env;
   std::string json;
   // strings handed out by pstack_report__trace_step stay owned here
   std::vector<std::vector<std::string>> sources;
@@ -161,6 +163,8 @@ int pstack_object__verify(struct pstack_object *obj, const struct pstack_verify_
     if (env)
       vo.env = pstack::loadEnvironment(env);
     auto rep = std::make_unique<pstack_report>();
+    rep->obj = obj;
+    rep->env = vo.env;
     rep->report = obj->session.verify(vo);
     rep->json = obj->session.json(rep->report);
     int verdict = rep->report.verdict == pstack::Verdict::Safe     ? PSTACK_SAFE
@@ -259,3 +263,79 @@ const char *pstack_report__json(const struct pstack_report *rep) {
 void pstack_report__free(struct pstack_report *rep) { delete rep; }
 
 } // extern "C"
+
+struct pstack_jit {
+  const pstack_object *obj = nullptr;
+  pstack::JitImage img;
+  std::vector<std::string> names, listings;
+  std::string findings;
+};
+
+int pstack_report__jit(const struct pstack_report *rep, const struct pstack_jit_opts *opts,
+                       struct pstack_jit **jit) {
+  if (jit)
+    *jit = nullptr;
+  if (!rep || !jit || !rep->obj)
+    return fail(EINVAL, "no report or no place for the result");
+  if (!optsValid(opts, sizeof(pstack_jit_opts)))
+    return fail(EINVAL, "pstack_jit_opts: bad sz or unknown non-zero fields");
+  pstack::JitOptions jo;
+  jo.allowUnproved = field(opts, &pstack_jit_opts::allow_unproved, 0) != 0;
+  try {
+    auto j = std::make_unique<pstack_jit>();
+    j->obj = rep->obj;
+    j->img = rep->obj->session.jit(rep->report, jo, rep->env);
+    for (auto &f : j->img.functions) {
+      j->names.push_back(f.program + "/" + f.function);
+      j->listings.push_back(rep->obj->session.listing(j->img, f));
+    }
+    *jit = j.release();
+    return 0;
+  } catch (const pstack::JitError &e) {
+    std::string w = e.what();
+    return fail(w.find("refusing") != std::string::npos ? EPERM : ENOTSUP, w);
+  } catch (const std::exception &e) {
+    return fail(EINVAL, e.what());
+  }
+}
+
+size_t pstack_jit__func_cnt(const struct pstack_jit *jit) { return jit ? jit->img.functions.size() : 0; }
+
+const char *pstack_jit__func_name(const struct pstack_jit *jit, size_t i) {
+  return jit && i < jit->names.size() ? jit->names[i].c_str() : nullptr;
+}
+
+const void *pstack_jit__func_code(const struct pstack_jit *jit, size_t i, size_t *size) {
+  if (!jit || i >= jit->img.functions.size())
+    return nullptr;
+  if (size)
+    *size = jit->img.functions[i].code.size();
+  return jit->img.functions[i].code.data();
+}
+
+const char *pstack_jit__func_listing(const struct pstack_jit *jit, size_t i) {
+  return jit && i < jit->listings.size() ? jit->listings[i].c_str() : nullptr;
+}
+
+unsigned long long pstack_jit__per_cpu_bytes(const struct pstack_jit *jit) {
+  return jit ? jit->img.perCpuBytes : 0;
+}
+
+int pstack_jit__validate(struct pstack_jit *jit) {
+  if (!jit)
+    return fail(EINVAL, "no jit");
+  try {
+    auto fs = jit->obj->session.validate(jit->img);
+    jit->findings.clear();
+    for (auto &f : fs)
+      jit->findings += f.program + "/" + f.function + " +" + std::to_string(f.offset) + " `" + f.insn +
+                       "`: " + f.message + "\n";
+    return int(fs.size());
+  } catch (const std::exception &e) {
+    return fail(EINVAL, e.what());
+  }
+}
+
+const char *pstack_jit__findings(const struct pstack_jit *jit) { return jit ? jit->findings.c_str() : ""; }
+
+void pstack_jit__free(struct pstack_jit *jit) { delete jit; }

@@ -34,4 +34,22 @@ std::string Session::json(const Report &report) const {
   return reportJson(path_, *object_, *graph_, report).dump(2);
 }
 
+JitImage Session::jit(const Report &report, const JitOptions &opts, const Environment &env) const {
+  if (env.progArrays.empty())
+    return jitCompile(*object_, report, opts);
+  Object copy = *object_;
+  applyEnvironment(copy, env, "environment");
+  return jitCompile(copy, report, opts);
+}
+
+std::vector<JitFinding> Session::validate(const JitImage &img) const { return validateJit(*object_, img); }
+
+std::string Session::listing(const JitImage &img, const JitFunction &fn) const {
+  return jitListing(*object_, img, fn);
+}
+
+RunResult Session::run(const JitImage &img, const RunRequest &req) const { return runJit(*object_, img, req); }
+
+RunResult Session::interpret(const RunRequest &req) const { return pstack::interpret(*object_, req); }
+
 } // namespace pstack

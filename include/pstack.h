@@ -90,6 +90,32 @@ int pstack_report__trace_step(const struct pstack_report *rep, size_t i, size_t 
 const char *pstack_report__json(const struct pstack_report *rep);
 void pstack_report__free(struct pstack_report *rep);
 
+/* x86-64 code from the layout a report proved, as jitgen emits it. */
+struct pstack_jit;
+
+struct pstack_jit_opts {
+	size_t sz;            /* sizeof(struct pstack_jit_opts) */
+	int allow_unproved;   /* emit from a layout not proved safe (replay only) */
+};
+
+/* -EPERM when a program of the report is not proved safe (and
+ * allow_unproved is not set); -ENOTSUP for a construct jitgen does not
+ * emit; -EINVAL for bad arguments. */
+int pstack_report__jit(const struct pstack_report *rep, const struct pstack_jit_opts *opts,
+		       struct pstack_jit **jit);
+size_t pstack_jit__func_cnt(const struct pstack_jit *jit);
+/* "program/function" */
+const char *pstack_jit__func_name(const struct pstack_jit *jit, size_t i);
+const void *pstack_jit__func_code(const struct pstack_jit *jit, size_t i, size_t *size);
+/* x86 beside BPF and source lines; owned by the jit object */
+const char *pstack_jit__func_listing(const struct pstack_jit *jit, size_t i);
+unsigned long long pstack_jit__per_cpu_bytes(const struct pstack_jit *jit);
+/* The decoded code checked against the layout: the number of findings
+ * (0: valid); each is a line of pstack_jit__findings(). */
+int pstack_jit__validate(struct pstack_jit *jit);
+const char *pstack_jit__findings(const struct pstack_jit *jit);
+void pstack_jit__free(struct pstack_jit *jit);
+
 /* Why the last failing call on this thread failed. */
 const char *pstack_last_error(void);
 

@@ -68,12 +68,29 @@ int main(int argc, char **argv)
 	struct pstack_trace_step small = {.sz = 8};
 	CHECK(pstack_report__trace_step(rep, 0, 0, &small) == -EINVAL);
 	CHECK(strstr(pstack_report__json(rep), "\"kind\": \"alias\"") != NULL);
+	/* no code from an unproved layout */
+	struct pstack_jit *jit = NULL;
+	CHECK(pstack_report__jit(rep, NULL, &jit) == -EPERM);
+	CHECK(jit == NULL);
+	CHECK(strstr(pstack_last_error(), "refusing to emit") != NULL);
 	pstack_report__free(rep);
 
-	/* per-prog: safe, with the computed buffer */
+	/* per-prog: safe, with the computed buffer, and JITed from it */
 	PSTACK_OPTS(pstack_verify_opts, pp, .scheme = "per-prog");
 	CHECK(pstack_object__verify(obj, &pp, &rep) == PSTACK_SAFE);
 	CHECK(pstack_report__bytes_per_cpu(rep) == 34 * 96 + 64);
+	PSTACK_OPTS(pstack_jit_opts, jo);
+	CHECK(pstack_report__jit(rep, &jo, &jit) == 0);
+	CHECK(pstack_jit__func_cnt(jit) == 2);
+	CHECK(strcmp(pstack_jit__func_name(jit, 0), "entry/entry") == 0);
+	size_t code_size = 0;
+	const unsigned char *code = pstack_jit__func_code(jit, 0, &code_size);
+	CHECK(code && code_size > 12);
+	CHECK(code[0] == 0x0f && code[8] == 0x55); /* nop5 ...; push %rbp */
+	CHECK(pstack_jit__validate(jit) == 0);
+	CHECK(strstr(pstack_jit__func_listing(jit, 0), "tail-call landing") != NULL);
+	CHECK(pstack_jit__per_cpu_bytes(jit) >= 34 * 96 + 64);
+	pstack_jit__free(jit);
 	pstack_report__free(rep);
 	PSTACK_OPTS(pstack_verify_opts, small_buf, .scheme = "per-prog", .buffer_size = 3320);
 	CHECK(pstack_object__verify(obj, &small_buf, NULL) == PSTACK_UNSAFE);

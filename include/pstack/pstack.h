@@ -7,12 +7,18 @@
 //   for (auto &v : r.violations) ...
 //
 // The types are those of frontend/frontend.h (Object, Program, Function,
-// CallGraph) and model/model.h (VerifyOptions, Environment, Report,
-// Violation, TraceStep); neither exposes LLVM, libbpf, Boost or Z3.
+// CallGraph), model/model.h (VerifyOptions, Environment, Report,
+// Violation, TraceStep) and jitgen/jitgen.h (JitImage, JitFinding,
+// RunRequest, RunResult); none exposes LLVM, libbpf, Boost or Z3.
+//
+//   pstack::JitImage img = s.jit(r);          // throws JitError unless safe
+//   assert(s.validate(img).empty());          // the decoded code vs the layout
+//   pstack::RunResult out = s.run(img, {"prog"}); // in the user-space harness
 #pragma once
 
 #include "frontend/frontend.h"
 #include "model/model.h"
+#include "jitgen/jitgen.h"
 
 #include <memory>
 #include <string>
@@ -37,6 +43,19 @@ public:
 
   // A report as the JSON object pstack-verify prints per object.
   std::string json(const Report &report) const;
+
+  // x86-64 code from the layout `report` proved (JitError when a program
+  // is not proved safe, unless opts.allowUnproved). `env`: the environment
+  // the report was verified with.
+  JitImage jit(const Report &report, const JitOptions &opts = {}, const Environment &env = {}) const;
+  // The decoded code checked against its layout; empty when valid.
+  std::vector<JitFinding> validate(const JitImage &img) const;
+  // A listing of one function: x86 beside BPF and source lines.
+  std::string listing(const JitImage &img, const JitFunction &fn) const;
+  // Runs a program of the image in the harness (and `interpret` the same
+  // request for BPF's own meaning).
+  RunResult run(const JitImage &img, const RunRequest &req) const;
+  RunResult interpret(const RunRequest &req) const;
 
 private:
   Session() = default;
