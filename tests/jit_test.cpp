@@ -106,7 +106,11 @@ TEST_P(JitCase, EmitsValidatesAndRunsLikeTheInterpreter) {
     RunResult jit = runJit(v->obj, img, req);
     ASSERT_TRUE(ref.ok) << p.name << ": " << ref.error;
     ASSERT_TRUE(jit.ok) << p.name << ": " << jit.error;
-    EXPECT_EQ(jit.r0, ref.r0) << p.name;
+    // a "program" in a section libbpf does not know (cross_section's
+    // inner) takes an int, not a context: given the context's address,
+    // it returns something derived from it, which differs between runs
+    if (p.type != ProgType::Unknown)
+      EXPECT_EQ(jit.r0, ref.r0) << p.name;
     EXPECT_EQ(jit.maps, ref.maps) << p.name;
     EXPECT_TRUE(jit.guardsBroken.empty()) << p.name << ": guard words of " << jit.guardsBroken[0];
   }
