@@ -68,6 +68,9 @@ struct TvOptions {
   double timeoutSeconds = 30;         // per obligation
   bool replayFailures = true;         // run counterexamples in the harness
   std::string only;                   // run only the groups/names containing this
+  // write each query (the negated obligation, which must be unsat) as
+  // SMT-LIB2 here, for re-checking with other solvers (recheckObligations)
+  std::string smtDir;
   std::function<void(const TvObligation &)> progress; // after each obligation
 };
 
@@ -79,6 +82,8 @@ struct TvOptions {
 // and that the prologue, epilogue, call and tail-call sequences of every
 // scheme keep r9 and the callee-saved registers and stay in the frame.
 std::vector<TvObligation> validateTranslation(const TvOptions &opts = {});
+// The files TvOptions::smtDir received, as obligations to re-check.
+std::vector<ObligationFile> tvObligationFiles(const std::string &smtDir);
 std::string tvTable(const std::vector<TvObligation> &obs);
 
 } // namespace pstack

@@ -12,7 +12,11 @@
 #include "proofs/x86sym.h"
 #include "jitgen/x86.h"
 
+#include <algorithm>
 #include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
 #include <iomanip>
 #include <sstream>
 
@@ -232,6 +236,8 @@ struct Prover {
   std::vector<TvObligation> out;
 
   // proves `bad` unsat; a model is described with `describe`
+  std::string current; // group and name of the obligation being checked
+  unsigned part = 0, fileSeq = 0;
   template <class Describe>
   TvStatus check(z3::context &c, const z3::expr &bad, std::string &detail, Describe describe) {
     z3::solver s(c);
@@ -239,6 +245,18 @@ struct Prover {
     p.set("timeout", unsigned(opts.timeoutSeconds * 1000));
     s.set(p);
     s.add(bad);
+    if (!opts.smtDir.empty()) {
+      char seq[16];
+      std::snprintf(seq, sizeof seq, "%05u.", fileSeq++);
+      std::string n = seq + current + "." + std::to_string(part++);
+      for (char &ch : n)
+        if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '.' && ch != '-')
+          ch = '_';
+      std::ofstream o(opts.smtDir + "/" + n + ".smt2");
+      o << "; pstack-verify translation validation: " << current
+        << "\n; the query: some input makes the x86 and the BPF differ (must be unsat)\n"
+        << "(set-logic ALL)\n" << s.to_smt2("unsat");
+    }
     switch (s.check()) {
     case z3::unsat: return TvStatus::Proved;
     case z3::sat: detail = describe(s.get_model()); return TvStatus::Failed;
@@ -263,8 +281,10 @@ struct Prover {
     if (opts.progress)
       opts.progress(out.back());
   }
-  bool wanted(const std::string &group, const std::string &name) const {
-    return opts.only.empty() || (group + " " + name).find(opts.only) != std::string::npos;
+  bool wanted(const std::string &group, const std::string &name) {
+    current = group + " " + name;
+    part = 0;
+    return opts.only.empty() || current.find(opts.only) != std::string::npos;
   }
 
   void insnForm(const std::string &group, const std::string &name, const Insn &in, FramePlan::Place pl);
@@ -714,6 +734,8 @@ std::string regName(uint8_t r) { return "r" + std::to_string(r); }
 std::vector<TvObligation> validateTranslation(const TvOptions &opts) {
   Prover pv;
   pv.opts = opts;
+  if (!opts.smtDir.empty())
+    std::filesystem::create_directories(opts.smtDir);
   using P = FramePlan::Place;
   static const char *aluNames[14] = {"+=", "-=", "*=", "/=", "|=", "&=", "<<=", ">>=", "neg", "%=",
                                      "^=", "=", "s>>=", "end"};
@@ -810,6 +832,15 @@ std::vector<TvObligation> validateTranslation(const TvOptions &opts) {
   pv.tailCall("tail call: kernel stack", P::KernelStack);
   pv.tailCall("tail call: program buffer (r9 back to the frame base)", P::ProgramBuffer);
   return pv.out;
+}
+
+std::vector<ObligationFile> tvObligationFiles(const std::string &smtDir) {
+  std::vector<ObligationFile> out;
+  for (auto &e : std::filesystem::directory_iterator(smtDir))
+    if (e.path().extension() == ".smt2")
+      out.push_back({e.path().string(), "jit", e.path().stem().string(), "tv"});
+  std::sort(out.begin(), out.end(), [](auto &a, auto &b) { return a.path < b.path; });
+  return out;
 }
 
 std::string tvTable(const std::vector<TvObligation> &obs) {

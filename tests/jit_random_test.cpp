@@ -71,9 +71,9 @@ void differential(uint64_t from, uint64_t to, Tally &t) {
   }
 }
 
-// PSTACK_DIFF_SEEDS objects (default 1000; the sanitizer run takes fewer).
+// PSTACK_DIFF_SEEDS objects (default 1400; the sanitizer run takes fewer).
 TEST(JitDifferential, ThousandsOfRandomProgramsRunLikeTheInterpreter) {
-  uint64_t n = 1000;
+  uint64_t n = 1400;
   if (const char *e = getenv("PSTACK_DIFF_SEEDS"))
     n = std::stoull(e);
   Tally t;

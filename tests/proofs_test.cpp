@@ -53,6 +53,30 @@ TEST(TranslationValidation, EveryFormAndFrameSequenceIsProved) {
   EXPECT_NE(tvTable(obs).find("total"), std::string::npos);
 }
 
+// The translation-validation queries, written out, are re-proved by both
+// solver binaries (a sample of every group: all of them take minutes).
+TEST(TranslationValidation, QueriesAreReprovedByZ3AndCvc5) {
+  std::string dir = test::tempPath("tv-smt");
+  std::filesystem::remove_all(dir);
+  size_t files = 0;
+  for (const char *only : {"alu64 r1 /= r4", "alu32 r4 <<= r0", "alu32 r0 = be16", "jmp32 if r0 s< r4",
+                           "atomic fetch_xor64 *(r10", "atomic cmpxchg32 *(r0", "stx *(u8 *)(r10 - 64)",
+                           "frame"}) {
+    TvOptions o;
+    o.only = only;
+    o.smtDir = dir;
+    o.replayFailures = false;
+    auto obs = validateTranslation(o);
+    ASSERT_FALSE(obs.empty()) << only;
+    EXPECT_EQ(failures(obs), "");
+  }
+  auto fs = tvObligationFiles(dir);
+  files = fs.size();
+  EXPECT_GT(files, 20u);
+  for (auto &c : recheckObligations(fs, 60, 2))
+    EXPECT_TRUE(c.proved()) << c.file.path << ": z3 " << c.z3.answer << ", cvc5 " << c.cvc5.answer;
+}
+
 struct MutantCase {
   JitMutant mutant;
   const char *only;   // the obligations to run (speed)
