@@ -12,6 +12,7 @@
 #include <memory>
 #include <sstream>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 namespace pstack {
@@ -30,6 +31,31 @@ constexpr uint32_t kMaxFrames = 1024;
 struct Abort {
   std::string message;
 };
+
+// One ALU operation at the width of U (uint64_t or uint32_t): shift
+// counts masked to the width, division by zero 0, modulo by zero the
+// dividend, as BPF defines them.
+template <class U> U aluOp(uint8_t aop, U d, U s, bool &known) {
+  using S = std::make_signed_t<U>;
+  constexpr U mask = sizeof(U) * 8 - 1;
+  switch (aop) {
+  case 0x00: return U(d + s);
+  case 0x10: return U(d - s);
+  case 0x20: return U(d * s);
+  case 0x30: return s ? U(d / s) : U(0);
+  case 0x40: return U(d | s);
+  case 0x50: return U(d & s);
+  case 0x60: return U(d << (s & mask));
+  case 0x70: return U(d >> (s & mask));
+  case 0x80: return U(U(0) - d);
+  case 0x90: return s ? U(d % s) : d;
+  case 0xa0: return U(d ^ s);
+  case 0xb0: return s;
+  case 0xc0: return U(S(d) >> (s & mask));
+  }
+  known = false;
+  return d;
+}
 
 std::string hex(uint64_t v) {
   std::ostringstream o;
@@ -204,47 +230,13 @@ private:
           ++pc;
           break;
         }
-        if (is64) {
-          uint64_t s = x ? srcv : uint64_t(in.imm);
-          uint64_t d = dst;
-          switch (aop) {
-          case 0x00: d += s; break;
-          case 0x10: d -= s; break;
-          case 0x20: d *= s; break;
-          case 0x30: d = s ? d / s : 0; break;
-          case 0x40: d |= s; break;
-          case 0x50: d &= s; break;
-          case 0x60: d <<= (s & 63); break;
-          case 0x70: d >>= (s & 63); break;
-          case 0x80: d = uint64_t(0) - d; break;
-          case 0x90: d = s ? d % s : d; break;
-          case 0xa0: d ^= s; break;
-          case 0xb0: d = s; break;
-          case 0xc0: d = uint64_t(int64_t(d) >> (s & 63)); break;
-          default: bad("unknown opcode " + hex(op));
-          }
-          dst = d;
-        } else {
-          uint32_t s = x ? uint32_t(srcv) : uint32_t(in.imm);
-          uint32_t d = uint32_t(dst);
-          switch (aop) {
-          case 0x00: d += s; break;
-          case 0x10: d -= s; break;
-          case 0x20: d *= s; break;
-          case 0x30: d = s ? d / s : 0; break;
-          case 0x40: d |= s; break;
-          case 0x50: d &= s; break;
-          case 0x60: d <<= (s & 31); break;
-          case 0x70: d >>= (s & 31); break;
-          case 0x80: d = uint32_t(0) - d; break;
-          case 0x90: d = s ? d % s : d; break;
-          case 0xa0: d ^= s; break;
-          case 0xb0: d = s; break;
-          case 0xc0: d = uint32_t(int32_t(d) >> (s & 31)); break;
-          default: bad("unknown opcode " + hex(op));
-          }
-          dst = d; // zero-extended
-        }
+        bool known = true;
+        if (is64)
+          dst = aluOp<uint64_t>(aop, dst, x ? srcv : uint64_t(in.imm), known);
+        else // 32-bit: the result zero-extended
+          dst = aluOp<uint32_t>(aop, uint32_t(dst), x ? uint32_t(srcv) : uint32_t(in.imm), known);
+        if (!known)
+          bad("unknown opcode " + hex(op));
         ++pc;
         break;
       }
