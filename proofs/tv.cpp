@@ -281,6 +281,13 @@ struct Prover {
     if (opts.progress)
       opts.progress(out.back());
   }
+  // the synthetic object emitted by the emitter under test (mutant included)
+  JitImage emit(const Synthetic &sy) const {
+    JitOptions jo;
+    jo.mutant = opts.mutant;
+    return jitCompile(sy.obj, sy.rep, jo);
+  }
+
   bool wanted(const std::string &group, const std::string &name) {
     current = group + " " + name;
     part = 0;
@@ -326,10 +333,8 @@ void Prover::insnForm(const std::string &group, const std::string &name, const I
   FramePlan plan = place(pl, pl == FramePlan::Place::KernelStack ? "" : "tv/tv");
   Synthetic sy = synth({body}, {plan});
   JitImage img;
-  JitOptions jo;
-  jo.mutant = opts.mutant;
   try {
-    img = jitCompile(sy.obj, sy.rep, jo);
+    img = emit(sy);
   } catch (const JitError &e) {
     return finish(TvStatus::Failed, std::string("not emitted: ") + e.what());
   }
@@ -459,12 +464,10 @@ std::string Prover::replay(const Insn &in, const z3::model &mdl, const std::vect
     body.push_back(mk(0x95, 0, 0, 0, 0));
   }
   Synthetic sy = synth({body}, {place(FramePlan::Place::OwnBuffer, "tv/tv")});
-  JitOptions jo;
-  jo.mutant = opts.mutant;
   RunRequest req;
   req.program = "tv";
   RunResult ref = interpret(sy.obj, req);
-  RunResult jit = runJit(sy.obj, jitCompile(sy.obj, sy.rep, jo), req);
+  RunResult jit = runJit(sy.obj, emit(sy), req);
   if (!ref.ok || !jit.ok)
     return "replay could not run: " + (ref.ok ? jit.error : ref.error);
   std::ostringstream o;
@@ -498,9 +501,7 @@ void Prover::callSite(const std::string &name, std::vector<FramePlan> plans, boo
     t.targets = {"tv"};
     f.tailCalls.push_back(t);
   }
-  JitOptions jo;
-  jo.mutant = opts.mutant;
-  JitImage img = jitCompile(sy.obj, sy.rep, jo);
+  JitImage img = emit(sy);
   const JitFunction &jf = img.functions.at(0);
   auto code = decodeX86(jf.code);
   z3::context c;
@@ -568,9 +569,7 @@ void Prover::tailCall(const std::string &name, FramePlan::Place pl) {
   t.insn = 4;
   t.targets = {"tv"};
   f.tailCalls.push_back(t);
-  JitOptions jo;
-  jo.mutant = opts.mutant;
-  JitImage img = jitCompile(sy.obj, sy.rep, jo);
+  JitImage img = emit(sy);
   const JitFunction &jf = img.functions.at(0);
   auto code = decodeX86(jf.code);
   z3::context c;
@@ -665,9 +664,7 @@ void Prover::prologue(const std::string &name, FramePlan plan, bool landing) {
     t.targets = {"tv"};
     f.tailCalls.push_back(t);
   }
-  JitOptions jo;
-  jo.mutant = opts.mutant;
-  JitImage img = jitCompile(sy.obj, sy.rep, jo);
+  JitImage img = emit(sy);
   const JitFunction &jf = img.functions.at(0);
   auto code = decodeX86(jf.code);
   z3::context c;
