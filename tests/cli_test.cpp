@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -286,4 +287,113 @@ TEST(Cli, EnvironmentSchemaListsTheKeysTheLoaderAccepts) {
   test::writeFile(p, std::vector<uint8_t>(ok.begin(), ok.end()));
   auto r = test::run({PSTACK_CLI, "--env", p, test::casePath("recursion")});
   EXPECT_NE(r.status, 2) << r.err;
+}
+
+// Every SARIF log the tool writes — verdicts of every scheme over every
+// case (traces of every violation kind), unreadable objects, unknown
+// verdicts — is valid against the SARIF 2.1.0 JSON schema (OASIS final,
+// rtm.5; fetched at configure time). Validated with python3-jsonschema,
+// formats included (uri, date-time).
+namespace {
+bool sarifValidatorReady(std::string &why) {
+  if (!std::filesystem::exists(PSTACK_SARIF_SCHEMA)) {
+    why = std::string("no SARIF schema at ") + PSTACK_SARIF_SCHEMA;
+    return false;
+  }
+  if (test::run({"/usr/bin/python3", "-c", "import jsonschema"}).status != 0) {
+    why = "python3-jsonschema is not installed";
+    return false;
+  }
+  return true;
+}
+
+test::RunResult validateSarif(const std::vector<std::string> &logs) {
+  std::vector<std::string> argv{"/usr/bin/python3", PSTACK_SARIF_VALIDATE, PSTACK_SARIF_SCHEMA};
+  argv.insert(argv.end(), logs.begin(), logs.end());
+  return test::run(argv);
+}
+
+#define REQUIRE_SARIF_VALIDATOR()                                                          \
+  do {                                                                                     \
+    std::string why;                                                                       \
+    if (!sarifValidatorReady(why)) {                                                       \
+      if (getenv("CI"))                                                                    \
+        FAIL() << why << " (setup.sh installs python3-jsonschema; cmake fetches the schema)"; \
+      GTEST_SKIP() << why;                                                                 \
+    }                                                                                      \
+  } while (0)
+} // namespace
+
+TEST(Cli, SarifValidatesAgainstTheSarif210Schema) {
+  REQUIRE_SARIF_VALIDATOR();
+  std::vector<std::string> cases;
+  for (auto &e : std::filesystem::directory_iterator(PSTACK_CASES_DIR))
+    if (e.path().extension() == ".o")
+      cases.push_back(e.path().string());
+  std::sort(cases.begin(), cases.end());
+  ASSERT_GT(cases.size(), 15u);
+  std::string bad = test::tempPath("schema-bad.o");
+  test::writeFile(bad, {'\x7f', 'E', 'L', 'F', 2, 1});
+  struct Run {
+    std::vector<std::string> args;
+    int status;
+  };
+  std::vector<Run> runs = {
+      {{"--scheme", "kernel"}, 1},
+      {{"--scheme", "kernel", "--kernel", "6.1"}, 1},
+      {{"--scheme", "per-subprog", "--explain"}, 1},
+      {{"--scheme", "per-prog"}, 1},
+      {{"--scheme", "per-prog", "--buffer-size", "64"}, 1}, // overflow / out of buffer
+      {{"--scheme", "planned"}, 1},
+      {{"--scheme", "kernel", bad}, 2}, // notification, executionSuccessful false
+  };
+  std::vector<std::string> logs;
+  std::set<std::string> rules;
+  for (size_t i = 0; i < runs.size(); ++i) {
+    std::vector<std::string> argv{PSTACK_CLI, "--format", "sarif"};
+    argv.insert(argv.end(), runs[i].args.begin(), runs[i].args.end());
+    if (runs[i].status != 2)
+      argv.insert(argv.end(), cases.begin(), cases.end());
+    auto r = test::run(argv);
+    EXPECT_EQ(r.status, runs[i].status) << i << "\n" << r.err;
+    json doc = json::parse(r.out);
+    for (auto &res : doc["runs"][0]["results"])
+      rules.insert(res["ruleId"].get<std::string>());
+    logs.push_back(test::tempPath("schema-" + std::to_string(i) + ".sarif"));
+    test::writeFile(logs.back(), std::vector<uint8_t>(r.out.begin(), r.out.end()));
+  }
+  // the logs exercise every kind the cases can show
+  for (auto kind : {"alias", "overflow", "kernel_limit"})
+    EXPECT_TRUE(rules.count(kind)) << kind;
+  auto v = validateSarif(logs);
+  EXPECT_EQ(v.status, 0) << v.out << v.err;
+  EXPECT_EQ(v.out, "");
+}
+
+// The validator is not vacuous: a log broken in ways a consumer would choke
+// on (negative nesting level, a result without a message, a relative URI
+// base that is not a URI) is rejected, with the JSON pointer.
+TEST(Cli, SarifSchemaValidatorRejectsBrokenLogs) {
+  REQUIRE_SARIF_VALIDATOR();
+  auto r = test::run({PSTACK_CLI, "--format", "sarif", "--scheme", "per-subprog", test::casePath("recursion")});
+  ASSERT_EQ(r.status, 1);
+  json good = json::parse(r.out);
+  auto check = [&](const char *what, auto mutate, const std::string &pointer) {
+    json doc = good;
+    mutate(doc);
+    std::string path = test::tempPath(std::string("schema-broken-") + what + ".sarif");
+    std::string text = doc.dump();
+    test::writeFile(path, std::vector<uint8_t>(text.begin(), text.end()));
+    auto v = validateSarif({path});
+    EXPECT_EQ(v.status, 1) << what;
+    EXPECT_NE(v.out.find(pointer), std::string::npos) << what << ": " << v.out;
+  };
+  check("nesting", [](json &d) {
+    d["runs"][0]["results"][0]["codeFlows"][0]["threadFlows"][0]["locations"][0]["nestingLevel"] = -1;
+  }, "/runs/0/results/0/codeFlows/0/threadFlows/0/locations/0/nestingLevel");
+  check("message", [](json &d) { d["runs"][0]["results"][0].erase("message"); }, "/runs/0/results/0:");
+  check("version", [](json &d) { d["version"] = "2.0.0"; }, "/version");
+  check("uri", [](json &d) {
+    d["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] = "a b:c";
+  }, "/runs/0/results/0/locations/0/physicalLocation/artifactLocation/uri");
 }
