@@ -3,6 +3,8 @@
 
 #include "frontend/frontend.h"
 
+#include <functional>
+
 #include <cstddef>
 #include <memory>
 #include <string_view>
@@ -45,6 +47,17 @@ std::vector<BtfMapInfo> parseBtfMaps(const std::string &file, Bytes btf,
 // .BTF.ext line_info: per section name, (byte offset in section -> location).
 using LineTable = std::map<std::string, std::map<uint32_t, SourceLoc>>;
 LineTable parseBtfExtLines(const std::string &file, Bytes btf, Bytes btfExt);
+
+// .debug_line (DWARF 2-5), our own parser (frontend/dwarf_line.cpp says
+// why). `resolveAddress(offset, inplace)` gives the section name and offset
+// a DW_LNE_set_address operand at `offset` in .debug_line stands for (from
+// its relocation), or nothing. DWARF < 5 file names are relative to the
+// compilation directory, which lives in .debug_info: they stay relative.
+struct DwarfLineSections {
+  Bytes line, lineStr, str;
+  std::function<std::optional<std::pair<std::string, uint64_t>>(uint64_t, uint64_t)> resolveAddress;
+};
+LineTable parseDwarfLines(const std::string &file, const DwarfLineSections &in);
 
 // Names of helpers by id (the subset the analysis and reports use).
 const char *helperName(int32_t id);

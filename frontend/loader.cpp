@@ -8,7 +8,6 @@
 #include "frontend/internal.h"
 
 #include <llvm/BinaryFormat/ELF.h>
-#include <llvm/DebugInfo/DWARF/DWARFContext.h>
 #include <llvm/Object/ELFObjectFile.h>
 #include <llvm/Object/ObjectFile.h>
 #include <llvm/Support/MemoryBuffer.h>
@@ -113,6 +112,7 @@ private:
   Object obj_;
   std::vector<Section> sections_; // by ELF section index
   std::vector<Symbol> symbols_;
+  std::optional<uint32_t> symtabIndex_; // section index of .symtab
   // relocations per (target section index) -> offset -> reloc
   std::map<uint32_t, std::map<uint64_t, Reloc>> relocs_;
   std::map<std::pair<uint32_t, uint64_t>, size_t> fnAt_; // (sec, byte off) -> function
@@ -136,7 +136,7 @@ private:
   void readMaps();
   void readProgArraySlots();
   void resolveCalls();
-  void readLines(const ELF64LEObjectFile &elf);
+  void readLines();
   void buildPrograms();
   void resolveTailCalls();
   std::string where(const Function &f, uint32_t idx) const {
@@ -185,7 +185,7 @@ Object Loader::run() {
   readMaps();
   readProgArraySlots();
   resolveCalls();
-  readLines(*elf);
+  readLines();
   for (auto &f : obj_.functions) {
     auto targets = ldImmTargets(f);
     for (auto &[i, t] : targets)
@@ -230,6 +230,7 @@ void Loader::readSymbols(const ELF64LEObjectFile &elf) {
   for (const auto &sh : shdrs) {
     if (sh.sh_type != ELF::SHT_SYMTAB)
       continue;
+    symtabIndex_ = uint32_t(&sh - &*shdrs.begin());
     auto syms = ef.symbols(&sh);
     if (!syms)
       fail("symbol table", takeError(syms.takeError()));
@@ -267,16 +268,21 @@ void Loader::readRelocations(const ELF64LEObjectFile &elf) {
     if (sh.sh_info >= sections_.size())
       fail("section " + rname, "relocates section index " + std::to_string(sh.sh_info) +
                                    ", which does not exist");
+    // Every relocation section is checked, not only the ones kept: each
+    // must link to the symbol table and name symbols in it.
+    if (!symtabIndex_ || sh.sh_link != *symtabIndex_)
+      fail("section " + rname, "links to section " + std::to_string(sh.sh_link) +
+                                   ", which is not the symbol table");
     const Section &target = sections_[sh.sh_info];
-    // Only code and map definitions matter here; LLVM applies DWARF's own.
+    // Kept: code, map definitions, and .debug_line's (set_address operands).
     bool wanted = target.exec() || target.name == ".maps" || target.name == "maps" ||
-                  target.name.rfind("maps/", 0) == 0;
-    if (!wanted)
-      continue;
+                  target.name.rfind("maps/", 0) == 0 || target.name == ".debug_line";
     auto add = [&](uint64_t offset, uint32_t symIdx, uint32_t type, std::optional<int64_t> addend) {
       if (symIdx >= symbols_.size())
         fail("section " + rname, "relocation at " + hex(offset) + " names symbol " +
                                      std::to_string(symIdx) + ", which does not exist");
+      if (!wanted)
+        return;
       if (offset >= target.bytes.size)
         fail("section " + rname, "relocation offset " + hex(offset) + " is outside " + target.name);
       relocs_[sh.sh_info][offset] = Reloc{type, symIdx, addend};
@@ -629,7 +635,7 @@ void Loader::resolveCalls() {
   }
 }
 
-void Loader::readLines(const ELF64LEObjectFile &elf) {
+void Loader::readLines() {
   const Section *btf = sectionByName(".BTF");
   const Section *ext = sectionByName(".BTF.ext");
   obj_.hasBtf = btf != nullptr;
@@ -639,21 +645,30 @@ void Loader::readLines(const ELF64LEObjectFile &elf) {
     if (!table.empty())
       obj_.lineInfoSource = "BTF.ext";
   }
+  // DWARF, read by our own parser (LLVM 14's crashes on malformed line
+  // tables, and cannot apply R_BPF_64_64 relocations of old objects, which
+  // made it attribute their lines to the wrong section).
   if (table.empty() && sectionByName(".debug_line")) {
-    // DWARF: every section of a .o starts at address 0, so look up with the
-    // section index.
-    auto ctx = DWARFContext::create(elf, DWARFContext::ProcessDebugRelocations::Process,
-                                    nullptr, "", [](Error e) { consumeError(std::move(e)); },
-                                    [](Error e) { consumeError(std::move(e)); });
-    DILineInfoSpecifier spec(DILineInfoSpecifier::FileLineInfoKind::AbsoluteFilePath,
-                             DILineInfoSpecifier::FunctionNameKind::None);
-    for (auto &f : obj_.functions)
-      for (auto &in : f.insns) {
-        object::SectionedAddress addr{f.offset + uint64_t(in.index) * 8, f.sectionIndex};
-        DILineInfo li = ctx->getLineInfoForAddress(addr, spec);
-        if (li.Line && li.FileName != DILineInfo::BadString)
-          table[f.section][uint32_t(addr.Address)] = SourceLoc{li.FileName, li.Line, li.Column, ""};
-      }
+    const Section *line = sectionByName(".debug_line");
+    detail::DwarfLineSections in;
+    in.line = line->bytes;
+    if (auto *ls = sectionByName(".debug_line_str"))
+      in.lineStr = ls->bytes;
+    if (auto *st = sectionByName(".debug_str"))
+      in.str = st->bytes;
+    in.resolveAddress = [&](uint64_t off, uint64_t inplace) -> std::optional<std::pair<std::string, uint64_t>> {
+      auto rs = relocs_.find(line->index);
+      if (rs == relocs_.end())
+        return std::nullopt;
+      auto r = rs->second.find(off);
+      if (r == rs->second.end())
+        return std::nullopt;
+      const Symbol &sym = symbols_[r->second.symbol];
+      if (sym.section == 0)
+        return std::nullopt;
+      return std::pair{sections_[sym.section].name, sym.value + (r->second.addend ? uint64_t(*r->second.addend) : inplace)};
+    };
+    table = detail::parseDwarfLines(path_, in);
     if (!table.empty())
       obj_.lineInfoSource = "DWARF";
   }

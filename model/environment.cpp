@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <sstream>
 
 namespace pstack {
 
@@ -12,9 +13,15 @@ Environment loadEnvironment(const std::string &path) {
   std::ifstream in(path);
   if (!in)
     throw InputError(path, "", "cannot open environment file");
+  std::stringstream text;
+  text << in.rdbuf();
+  return parseEnvironment(path, text.str());
+}
+
+Environment parseEnvironment(const std::string &path, const std::string &text) {
   nlohmann::json j;
   try {
-    j = nlohmann::json::parse(in);
+    j = nlohmann::json::parse(text);
   } catch (const nlohmann::json::exception &e) {
     throw InputError(path, "", std::string("not valid JSON: ") + e.what());
   }

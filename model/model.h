@@ -36,6 +36,8 @@ struct Environment {
 
 // Reads an environment file (JSON). Throws InputError naming the key.
 Environment loadEnvironment(const std::string &path);
+// The same from the file's text; `path` names it in errors.
+Environment parseEnvironment(const std::string &path, const std::string &text);
 
 // Applies what the environment says to an object before its call graph is
 // built: prog-array contents replace the targets of tail calls through those

@@ -100,6 +100,37 @@ TEST_P(CaseTest, EveryInstructionHasSourceLine) {
     }
 }
 
+// The same object with .BTF.ext removed falls back to DWARF's .debug_line,
+// read by our own parser: it names the same file, line and column as BTF
+// for every instruction BTF gives a statement position (column > 0; BTF's
+// column-0 records mark a function's declaration line, DWARF its body).
+TEST_P(CaseTest, DwarfLinesAgreeWithBtfLines) {
+  if (system("command -v llvm-objcopy-14 >/dev/null 2>&1") != 0)
+    GTEST_SKIP() << "llvm-objcopy-14 is not installed";
+  std::string stripped = test::tempPath(GetParam() + ".dwarf-only.o");
+  std::string cmd = "llvm-objcopy-14 --remove-section .BTF.ext '" + test::casePath(GetParam()) +
+                    "' '" + stripped + "'";
+  ASSERT_EQ(system(cmd.c_str()), 0) << cmd;
+  Object btf = test::loadCase(GetParam());
+  Object dwarf = loadObject(stripped);
+  EXPECT_EQ(dwarf.lineInfoSource, "DWARF");
+  ASSERT_EQ(btf.functions.size(), dwarf.functions.size());
+  size_t compared = 0;
+  for (size_t i = 0; i < btf.functions.size(); ++i)
+    for (size_t k = 0; k < btf.functions[i].insns.size(); ++k) {
+      const auto &b = btf.functions[i].insns[k].loc;
+      const auto &d = dwarf.functions[i].insns[k].loc;
+      ASSERT_TRUE(d.has_value()) << btf.functions[i].name << " insn " << k;
+      if (!b || b->column == 0)
+        continue;
+      ++compared;
+      EXPECT_EQ(d->file, b->file) << btf.functions[i].name << " insn " << k;
+      EXPECT_EQ(d->line, b->line) << btf.functions[i].name << " insn " << k;
+      EXPECT_EQ(d->column, b->column) << btf.functions[i].name << " insn " << k;
+    }
+  EXPECT_GT(compared, 10u);
+}
+
 INSTANTIATE_TEST_SUITE_P(Cases, CaseTest, ::testing::ValuesIn(test::caseNames()),
                          [](const auto &info) { return info.param; });
 
