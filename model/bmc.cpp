@@ -25,14 +25,12 @@ namespace pstack::detail {
 namespace {
 
 constexpr size_t kLemmaHeight = 16;
+constexpr size_t kMaxCases = 100000;
 
 class Bmc {
 public:
-  Bmc(const System &sys, const Bounds &b, size_t program)
-      : sys_(sys), b_(b), program_(program), tr_(tailReach(sys)), s_(ctx_) {
-    z3::params p(ctx_);
-    p.set("timeout", unsigned(std::max(1.0, sys.opts.timeoutSeconds * 1000)));
-    s_.set(p);
+  Bmc(const System &sys, const Bounds &b, size_t program, const Deadline &dl, const TailReach &tr)
+      : sys_(sys), b_(b), program_(program), dl_(dl), tr_(tr), s_(ctx_) {
     size_t most = sys.nodes.size();
     for (auto &edges : sys.pushesFrom)
       most = std::max(most, edges.size());
@@ -44,12 +42,14 @@ public:
         maxFixedRegion_ = std::max<int64_t>(maxFixedRegion_, ni.fixedRegion);
   }
   EngineResult run();
+  struct OutOfTime {};
 
 private:
   const System &sys_;
   const Bounds &b_;
   size_t program_;
-  TailReach tr_;
+  const Deadline &dl_;
+  const TailReach &tr_;
   z3::context ctx_;
   z3::expr num(int64_t v) { return ctx_.int_val(v); }
   // Node and edge numbers are bit-vectors: the many `n == k` cases of the
@@ -60,8 +60,17 @@ private:
   z3::solver s_;
   struct Pos {
     z3::expr pushed, node, tails, edge, region, lo, hi, tc, depth, async, ks;
-    std::vector<z3::expr> liveBelow; // kernel scheme: program q live below
+    z3::expr prog; // the program the final node belongs to
   };
+  // kernel scheme: a frame of program q is live below position i (the
+  // recursion counter). Stated over the positions' programs, so that it is
+  // i terms, not one per node of q.
+  z3::expr liveBelow(size_t i, size_t q) {
+    z3::expr_vector any(ctx_);
+    for (size_t j = 0; j < i; ++j)
+      any.push_back(pos_[j].prog == id(int64_t(q)));
+    return any.empty() ? ctx_.bool_val(false) : z3::mk_or(any);
+  }
   std::vector<Pos> pos_;
   std::vector<bool> cyclic_; // node lies on a cycle of push and tail edges
   int64_t maxFixedRegion_ = 0; // regions 1..this are per-node buffers
@@ -70,6 +79,21 @@ private:
   void add(size_t i, const z3::expr &e) { s_.add(i == 0 ? e : z3::implies(height_ > num(int64_t(i)), e)); }
 
   void addPosition();
+  // The encoding of a large object can itself outlast --timeout: checked
+  // every few thousand terms.
+  size_t ticks_ = 0;
+  void tick() {
+    if ((++ticks_ & 4095) == 0 && dl_.expired())
+      throw OutOfTime{};
+  }
+  z3::check_result check() {
+    if (dl_.expired())
+      throw OutOfTime{};
+    z3::params p(ctx_);
+    p.set("timeout", dl_.solverMs());
+    s_.set(p);
+    return s_.check();
+  }
   z3::expr violationAt(const std::string &kind, size_t t);
   std::vector<Choice> pathFromModel(const z3::model &m, size_t height);
 };
@@ -81,20 +105,10 @@ void Bmc::addPosition() {
     return ctx_.bv_const((std::string(n) + std::to_string(i)).c_str(), idBits_);
   };
   Pos p{V("p"), V("n"), I("k"), V("e"), I("r"), I("lo"), I("hi"), I("tc"), I("d"),
-        ctx_.bool_const(("async" + std::to_string(i)).c_str()), I("ks"), {}};
+        ctx_.bool_const(("async" + std::to_string(i)).c_str()), I("ks"), V("prog")};
   const size_t N = sys_.nodes.size();
-  if (sys_.opts.scheme == Scheme::Kernel)
-    for (size_t q = 0; q < sys_.obj.programs.size(); ++q) {
-      // live below i: live below i-1, or the frame at i-1 belongs to q
-      z3::expr lv = ctx_.bool_val(false);
-      if (i > 0) {
-        lv = pos_[i - 1].liveBelow[q];
-        for (size_t k = 0; k < N; ++k)
-          if (sys_.nodes[k].program == q)
-            lv = lv || pos_[i - 1].node == id(int64_t(k));
-      }
-      p.liveBelow.push_back(lv.simplify());
-    }
+  if (dl_.expired())
+    throw OutOfTime{};
   add(i, z3::ult(p.node, id(int64_t(N))));
 
   // the push: from the final node below, or the program's entry
@@ -116,12 +130,13 @@ void Bmc::addPosition() {
     const Pos &below = pos_[i - 1];
     for (size_t a = 0; a < N; ++a)
       for (size_t j = 0; j < sys_.pushesFrom[a].size(); ++j) {
+        tick();
         const PushEdge &e = sys_.pushesFrom[a][j];
         z3::expr w = below.node == id(a) && p.pushed == id(e.to) && p.edge == id(j);
         if (newActivation(e.kind)) {
           size_t q = sys_.nodes[e.to].program;
           if (sys_.opts.scheme == Scheme::Kernel && sys_.privateProgram[q])
-            w = w && !p.liveBelow[q]; // the recursion counter
+            w = w && !liveBelow(i, q); // the recursion counter
           if (e.kind == Event::Async)
             w = w && !below.async;
           w = w && tcPushed == 0 && dPushed == 1 &&
@@ -144,8 +159,10 @@ void Bmc::addPosition() {
   // the tail calls: fewest from pushed to final
   z3::expr_vector tails(ctx_);
   for (size_t a = 0; a < N; ++a)
-    for (auto &[m, k] : tr_.dist[a])
+    for (auto &[m, k] : tr_.dist[a]) {
+      tick();
       tails.push_back(p.pushed == id(a) && p.node == id(m) && p.tails == num(k));
+    }
   add(i, z3::mk_or(tails));
   add(i, p.tc == tcPushed + p.tails);
   if (sys_.tailLimit)
@@ -156,7 +173,8 @@ void Bmc::addPosition() {
   z3::expr ksBelow = i == 0 ? ctx_.int_val(0) : pos_[i - 1].ks;
   z3::expr_vector place(ctx_);
   for (size_t k = 0; k < N; ++k) {
-    z3::expr at = p.node == id(int64_t(k));
+    tick();
+    z3::expr at = p.node == id(int64_t(k)) && p.prog == id(int64_t(sys_.nodes[k].program));
     if (auto abs = absolutePlacement(sys_, k, p.region, p.lo, p.hi, p.ks, ksBelow)) {
       place.push_back(at && *abs);
       continue;
@@ -233,6 +251,19 @@ EngineResult Bmc::run() {
     res.incomplete = true;
     return res;
   }
+  // The encoding is (cases per position) x height; past kMaxCases Z3 spends
+  // minutes (and gigabytes) just taking it in, beyond any timeout's reach.
+  // The explicit engine's exhaustive search decides such programs alone.
+  size_t cases = sys_.nodes.size();
+  for (size_t a = 0; a < sys_.nodes.size(); ++a)
+    cases += sys_.pushesFrom[a].size() + tr_.dist[a].size();
+  if (cases * *limit > kMaxCases) {
+    res.verdict = Verdict::Unknown;
+    res.reason = "bounded engine: the encoding would have " + std::to_string(cases * *limit) +
+                 " cases (" + std::to_string(*limit) + " positions), over its limit of " +
+                 std::to_string(kMaxCases);
+    return res;
+  }
   while (pos_.size() < *limit)
     addPosition();
   s_.add(height_ >= 1 && height_ <= num(int64_t(*limit)));
@@ -252,7 +283,7 @@ EngineResult Bmc::run() {
     for (size_t t = 0; t < *limit; ++t)
       atHeight.push_back(height_ == num(int64_t(t + 1)) && violationAt(kind, t));
     s_.add(z3::mk_or(atHeight));
-    z3::check_result r = s_.check();
+    z3::check_result r = check();
     ++res.states;
     if (r == z3::unknown) {
       s_.pop();
@@ -271,7 +302,9 @@ EngineResult Bmc::run() {
           s_.push();
           s_.add(measure < num(cur));
           ++res.states;
-          bool better = s_.check() == z3::sat;
+          // (out of time here: the violation stands, just not the
+          // smallest one)
+          bool better = !dl_.expired() && check() == z3::sat;
           if (better)
             m = s_.get_model();
           s_.pop();
@@ -301,9 +334,14 @@ EngineResult Bmc::run() {
 
 } // namespace
 
-EngineResult boundedEngine(const System &sys, const Bounds &b, size_t program) {
+EngineResult boundedEngine(const System &sys, const Bounds &b, size_t program, const Deadline &dl,
+                           const TailReach &tr) {
   try {
-    return Bmc(sys, b, program).run();
+    return Bmc(sys, b, program, dl, tr).run();
+  } catch (const Bmc::OutOfTime &) {
+    EngineResult r;
+    r.reason = "bounded engine: " + dl.reason();
+    return r;
   } catch (const z3::exception &e) {
     EngineResult r;
     r.reason = std::string("Z3: ") + e.msg();

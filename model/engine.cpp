@@ -1,6 +1,14 @@
 #include "model/engine.h"
 
+#include <cstdio>
+
 namespace pstack::detail {
+
+std::string Deadline::reason() const {
+  char buf[64];
+  snprintf(buf, sizeof buf, "timeout after %g s", seconds_);
+  return buf;
+}
 
 std::optional<Problem> checkTop(const System &sys, const Bounds &b,
                                 const std::vector<FrameState> &stack) {

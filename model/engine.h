@@ -6,6 +6,9 @@
 
 #include "model/system.h"
 
+#include <algorithm>
+#include <chrono>
+#include <climits>
 #include <map>
 #include <optional>
 #include <string>
@@ -60,8 +63,34 @@ struct EngineResult {
   std::vector<Obligation> obligations; // Z3 engines, when safe and asked for
 };
 
-EngineResult explicitEngine(const System &sys, const Bounds &b, size_t program);
-EngineResult boundedEngine(const System &sys, const Bounds &b, size_t program);
-EngineResult unboundedEngine(const System &sys, const Bounds &b, size_t program);
+// The time one program may take: --timeout is per program, and every
+// engine and solver call for it draws on the same budget, encoding
+// included (a large object must come back `unknown` in time, not late).
+class Deadline {
+public:
+  explicit Deadline(double seconds)
+      : seconds_(seconds), end_(std::chrono::steady_clock::now() +
+                                std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                                    std::chrono::duration<double>(seconds))) {}
+  bool expired() const { return std::chrono::steady_clock::now() >= end_; }
+  // what is left, for a solver's timeout parameter (at least 1 ms)
+  unsigned solverMs() const {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(end_ - std::chrono::steady_clock::now());
+    return unsigned(std::clamp<int64_t>(left.count(), 1, int64_t(UINT32_MAX)));
+  }
+  std::string reason() const;
+  double seconds() const { return seconds_; }
+
+private:
+  double seconds_;
+  std::chrono::steady_clock::time_point end_;
+};
+
+EngineResult explicitEngine(const System &sys, const Bounds &b, size_t program, const Deadline &dl);
+// `tr`: tailReach(sys), the same for every program (computed once).
+struct TailReach;
+EngineResult boundedEngine(const System &sys, const Bounds &b, size_t program, const Deadline &dl,
+                           const TailReach &tr);
+EngineResult unboundedEngine(const System &sys, const Bounds &b, size_t program, const Deadline &dl);
 
 } // namespace pstack::detail

@@ -18,19 +18,25 @@ namespace {
 constexpr size_t kMaxStates = 200000;
 constexpr size_t kMaxHeight = 256;
 
+// The fields that make two stacks the same state, packed as raw bytes
+// (a hash key; this runs for every transition, so no text formatting).
 std::string stateKey(const std::vector<FrameState> &st) {
   std::string k;
+  k.reserve(st.size() * 33);
+  auto put = [&](const auto &v) { k.append(reinterpret_cast<const char *>(&v), sizeof v); };
   for (auto &f : st) {
-    k += std::to_string(f.node) + "@" + std::to_string(f.region) + ":" + std::to_string(f.lo) +
-         "/" + std::to_string(f.tailCount) + "/" + std::to_string(f.depth) +
-         (f.asyncLive ? "a" : "") + ";";
+    put(uint64_t(f.node));
+    put(int32_t(f.region));
+    put(int64_t(f.lo));
+    put(uint32_t(f.tailCount));
+    put(uint32_t(f.depth));
+    put(uint8_t(f.asyncLive));
   }
   return k;
 }
 } // namespace
 
-EngineResult explicitEngine(const System &sys, const Bounds &b, size_t program) {
-  auto start = std::chrono::steady_clock::now();
+EngineResult explicitEngine(const System &sys, const Bounds &b, size_t program, const Deadline &dl) {
   EngineResult res;
   struct Node {
     std::vector<FrameState> stack;
@@ -85,10 +91,9 @@ EngineResult explicitEngine(const System &sys, const Bounds &b, size_t program) 
       res.reason = "more than " + std::to_string(kMaxStates) + " activation stacks";
       break;
     }
-    if (std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() >
-        sys.opts.timeoutSeconds) {
+    if (dl.expired()) {
       cut = true;
-      res.reason = "timeout after " + std::to_string(sys.opts.timeoutSeconds) + " s";
+      res.reason = dl.reason();
       break;
     }
     int idx = queue.front();

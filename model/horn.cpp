@@ -29,14 +29,15 @@ namespace {
 
 class Horn {
 public:
-  Horn(const System &sys, const Bounds &b, size_t program)
-      : sys_(sys), b_(b), program_(program), fp_(ctx_) {}
+  Horn(const System &sys, const Bounds &b, size_t program, const Deadline &dl)
+      : sys_(sys), b_(b), program_(program), dl_(dl), fp_(ctx_) {}
   EngineResult run();
 
 private:
   const System &sys_;
   const Bounds &b_;
   size_t program_;
+  const Deadline &dl_;
   z3::context ctx_;
   z3::expr num(int64_t v) { return ctx_.int_val(v); }
   z3::fixedpoint fp_;
@@ -121,7 +122,7 @@ EngineResult Horn::run() {
     P_ = unsigned(std::max<size_t>(1, sys_.obj.programs.size()));
   z3::params p(ctx_);
   p.set("engine", "spacer");
-  p.set("timeout", unsigned(std::max(1.0, sys_.opts.timeoutSeconds * 1000)));
+  p.set("timeout", dl_.solverMs());
   fp_.set(p);
 
   // One Top and one Pair relation per node (the node is the "location"):
@@ -378,9 +379,14 @@ void Horn::obligations(EngineResult &res) {
   res.obligations.push_back({sys_.obj.programs[program_].name, "invariant-not-extracted", "spacer", ""});
 }
 
-EngineResult unboundedEngine(const System &sys, const Bounds &b, size_t program) {
+EngineResult unboundedEngine(const System &sys, const Bounds &b, size_t program, const Deadline &dl) {
+  if (dl.expired()) {
+    EngineResult r;
+    r.reason = "unbounded engine: " + dl.reason();
+    return r;
+  }
   try {
-    return Horn(sys, b, program).run();
+    return Horn(sys, b, program, dl).run();
   } catch (const z3::exception &e) {
     EngineResult r;
     r.reason = std::string("Z3: ") + e.msg();

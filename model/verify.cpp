@@ -212,18 +212,20 @@ Report verify(const Object &obj, const CallGraph &graph, const VerifyOptions &op
   using E = VerifyOptions::Engine;
   std::map<int, int64_t> sized = given.region; // final buffer sizes
   std::set<int> atLeast;                       // ... of which only lower bounds
+  std::optional<TailReach> reach; // for the bounded engine, once
   for (size_t p = 0; p < obj.programs.size(); ++p) {
     ProgramReport pr;
     pr.name = obj.programs[p].name;
     pr.privateStack = sys.privateProgram[p];
     std::optional<EngineResult> sizing, z3;
+    const Deadline dl(opts.timeoutSeconds); // this program's, all engines together
     // The explicit engine: minimal traces, and the size every r9-relative
     // buffer needs (what it reaches) — the sizing, whichever engine proves.
     bool needSizes = false;
     for (auto &ni : sys.nodes)
       needSizes |= ni.placement == Placement::Relative && !given.region.count(ni.programRegion);
     if (opts.engine == E::Auto || opts.engine == E::Explicit || needSizes)
-      sizing = explicitEngine(sys, given, p);
+      sizing = explicitEngine(sys, given, p, dl);
     // its verdict counts when it is one of the engines asked for
     const EngineResult *ex =
         sizing && (opts.engine == E::Auto || opts.engine == E::Explicit) ? &*sizing : nullptr;
@@ -242,18 +244,20 @@ Report verify(const Object &obj, const CallGraph &graph, const VerifyOptions &op
     // semantics already; the Z3 engines are there to prove the rest.)
     bool settled = opts.engine == E::Auto && ex && !ex->violations.empty();
     if (!settled && (opts.engine == E::Auto || opts.engine == E::Bounded)) {
-      z3 = boundedEngine(sys, b, p);
+      if (!reach)
+        reach = tailReach(sys);
+      z3 = boundedEngine(sys, b, p, dl, *reach);
       // Spacer where the bounded engine cannot be complete (not where it
       // merely ran out of time: Spacer would not do better there)
       if (z3->incomplete && opts.engine == E::Auto) {
-        EngineResult un = unboundedEngine(sys, b, p);
+        EngineResult un = unboundedEngine(sys, b, p, dl);
         if (un.verdict != Verdict::Unknown)
           z3 = un;
         else
           z3->reason += "; " + un.reason;
       }
     } else if (opts.engine == E::Unbounded) {
-      z3 = unboundedEngine(sys, b, p);
+      z3 = unboundedEngine(sys, b, p, dl);
     }
     if (ex && z3 && ex->verdict != Verdict::Unknown && z3->verdict != Verdict::Unknown &&
         ex->verdict != z3->verdict)
@@ -399,7 +403,7 @@ Report verify(const Object &obj, const CallGraph &graph, const VerifyOptions &op
         continue;
       }
       rep.kernelStackWithout = std::max<uint64_t>(
-          rep.kernelStackWithout, uint64_t(explicitEngine(s61, Bounds{}, p).kernelStackMax));
+          rep.kernelStackWithout, uint64_t(explicitEngine(s61, Bounds{}, p, Deadline(opts.timeoutSeconds)).kernelStackMax));
     }
   }
   return rep;
