@@ -106,7 +106,8 @@ nlohmann::json reportJson(const std::string &path, const Object &obj, const Call
   j["kernel_stack"] = {{"with_private_stacks", rep.kernelStackWith},
                        {"without_private_stacks", rep.kernelStackWithoutUnbounded
                                                       ? json(nullptr)
-                                                      : json(rep.kernelStackWithout)}};
+                                                      : json(rep.kernelStackWithout)},
+                       {"without_private_stacks_at_least", rep.kernelStackWithoutAtLeast}};
   json viols = json::array();
   for (auto &v : rep.violations) {
     json jv = {{"kind", v.kind}, {"program", v.program}, {"message", v.message}};

@@ -25,7 +25,25 @@ namespace pstack::detail {
 namespace {
 
 constexpr size_t kLemmaHeight = 16;
-constexpr size_t kMaxCases = 100000;
+constexpr size_t kMaxCases = 20000;
+
+// The encoding is (cases per position) x height; past kMaxCases Z3 spends
+// minutes (and gigabytes) just taking it in, beyond any timeout's reach. The
+// explicit engine's exhaustive search decides such programs alone.
+size_t encodingCases(const System &sys, const TailReach &tr) {
+  size_t cases = sys.nodes.size();
+  for (size_t a = 0; a < sys.nodes.size(); ++a)
+    cases += sys.pushesFrom[a].size() + tr.dist[a].size();
+  return cases;
+}
+
+EngineResult tooLarge(size_t total, const std::string &shape) {
+  EngineResult res;
+  res.verdict = Verdict::Unknown;
+  res.reason = "bounded engine: the encoding would have " + std::to_string(total) + " cases" +
+               shape + ", over its limit of " + std::to_string(kMaxCases);
+  return res;
+}
 
 class Bmc {
 public:
@@ -36,7 +54,6 @@ public:
       most = std::max(most, edges.size());
     while ((size_t(1) << idBits_) <= most)
       ++idBits_;
-    cyclic_ = nodesOnCycles(sys);
     for (auto &ni : sys.nodes)
       if (ni.placement == Placement::Fixed)
         maxFixedRegion_ = std::max<int64_t>(maxFixedRegion_, ni.fixedRegion);
@@ -244,6 +261,7 @@ std::vector<Choice> Bmc::pathFromModel(const z3::model &m, size_t height) {
 
 EngineResult Bmc::run() {
   EngineResult res;
+  size_t cases = encodingCases(sys_, tr_);
   auto limit = maxHeight(sys_, tr_, program_);
   if (!limit) {
     res.verdict = Verdict::Unknown;
@@ -251,19 +269,9 @@ EngineResult Bmc::run() {
     res.incomplete = true;
     return res;
   }
-  // The encoding is (cases per position) x height; past kMaxCases Z3 spends
-  // minutes (and gigabytes) just taking it in, beyond any timeout's reach.
-  // The explicit engine's exhaustive search decides such programs alone.
-  size_t cases = sys_.nodes.size();
-  for (size_t a = 0; a < sys_.nodes.size(); ++a)
-    cases += sys_.pushesFrom[a].size() + tr_.dist[a].size();
-  if (cases * *limit > kMaxCases) {
-    res.verdict = Verdict::Unknown;
-    res.reason = "bounded engine: the encoding would have " + std::to_string(cases * *limit) +
-                 " cases (" + std::to_string(*limit) + " positions), over its limit of " +
-                 std::to_string(kMaxCases);
-    return res;
-  }
+  if (cases * *limit > kMaxCases)
+    return tooLarge(cases * *limit, " (" + std::to_string(*limit) + " positions)");
+  cyclic_ = nodesOnCycles(sys_);
   while (pos_.size() < *limit)
     addPosition();
   s_.add(height_ >= 1 && height_ <= num(int64_t(*limit)));
@@ -336,6 +344,9 @@ EngineResult Bmc::run() {
 
 EngineResult boundedEngine(const System &sys, const Bounds &b, size_t program, const Deadline &dl,
                            const TailReach &tr) {
+  // (checked before a Z3 context exists: making one costs time too)
+  if (size_t cases = encodingCases(sys, tr); cases > kMaxCases)
+    return tooLarge(cases, " per position");
   try {
     return Bmc(sys, b, program, dl, tr).run();
   } catch (const Bmc::OutOfTime &) {

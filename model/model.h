@@ -129,6 +129,7 @@ struct Report {
   uint64_t bytesPerCpu = 0;
   uint64_t kernelStackWith = 0, kernelStackWithout = 0; // worst nested chain
   bool kernelStackWithoutUnbounded = false; // without private stacks: no bound
+  bool kernelStackWithoutAtLeast = false;   // ... only a lower bound (out of time)
   uint64_t statesExplored = 0;
   // Auto: engines that disagree (a bug of ours): never hidden; the verdict
   // is then the one the concrete replay confirms.

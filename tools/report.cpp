@@ -176,7 +176,8 @@ std::string toText(const ObjectResult &r, const Options &o) {
     if (rep.kernelStackWithoutUnbounded)
       os << " (unbounded without private stacks: a nesting cycle)";
     else
-      os << " (" << rep.kernelStackWithout << " B without private stacks)";
+      os << " (" << (rep.kernelStackWithoutAtLeast ? "at least " : "") << rep.kernelStackWithout
+         << " B without private stacks)";
   }
   os << "\nverdict: " << verdictName(rep.verdict) << "\n";
   return os.str();

@@ -1,0 +1,78 @@
+// Scale: a prog array of 300 programs that all tail-call each other (90,601
+// tail edges, chains to the limit of 33). What cannot be decided in time
+// or in bounded memory is `unknown` with its reason — never `safe`.
+#include "tests/support.h"
+
+#include "model/model.h"
+
+#include <gtest/gtest.h>
+
+using namespace pstack;
+
+namespace {
+struct Scale : ::testing::Test {
+  static void SetUpTestSuite() {
+    obj = new Object(loadObject(PSTACK_SCALE_OBJ));
+    graph = new CallGraph(*obj);
+  }
+  static void TearDownTestSuite() {
+    delete graph;
+    delete obj;
+  }
+  static Object *obj;
+  static CallGraph *graph;
+};
+Object *Scale::obj;
+CallGraph *Scale::graph;
+} // namespace
+
+TEST_F(Scale, ObjectHasEveryProgramAndTailEdge) {
+  EXPECT_EQ(obj->programs.size(), 301u);
+  const Map *jmp = obj->map("jmp");
+  ASSERT_NE(jmp, nullptr);
+  EXPECT_TRUE(jmp->isProgArray());
+  // the array is filled by user space: a tail call may reach every xdp
+  // program of the object, the dispatcher included
+  size_t tailEdges = 0;
+  for (auto &e : graph->edges())
+    tailEdges += e.kind == EdgeKind::TailCall;
+  EXPECT_EQ(tailEdges, 301u * 301u);
+}
+
+// The bounded engine's encoding would be 90,000 cases per position: it says so
+// instead of handing Z3 something it needs minutes and gigabytes to take in.
+TEST_F(Scale, OversizedEncodingIsUnknownWithItsSize) {
+  VerifyOptions vo;
+  vo.engine = VerifyOptions::Engine::Bounded;
+  vo.timeoutSeconds = 2;
+  Report r = verify(*obj, *graph, vo);
+  ASSERT_EQ(r.programs.size(), 301u);
+  EXPECT_EQ(r.verdict, Verdict::Unknown);
+  for (auto &p : r.programs) {
+    EXPECT_EQ(p.verdict, Verdict::Unknown) << p.name;
+    EXPECT_NE(p.reason.find("over its limit of 20000"), std::string::npos) << p.name << ": " << p.reason;
+  }
+}
+
+// A time limit far below what the search needs: every program's search is
+// cut short, and each says so.
+TEST_F(Scale, TimeoutIsUnknownNeverSafe) {
+  VerifyOptions vo;
+  vo.engine = VerifyOptions::Engine::Explicit;
+  vo.timeoutSeconds = 0.002;
+  Report r = verify(*obj, *graph, vo);
+  EXPECT_EQ(r.verdict, Verdict::Unknown);
+  size_t timedOut = 0;
+  for (auto &p : r.programs) {
+    EXPECT_NE(p.verdict, Verdict::Safe) << p.name;
+    timedOut += p.reason.find("timeout after 0.002 s") != std::string::npos;
+  }
+  EXPECT_EQ(timedOut, r.programs.size());
+}
+
+// The CLI maps it to exit status 3 (no counterexample, something unknown).
+TEST_F(Scale, CliExitsThreeOnTimeout) {
+  auto res = test::run({PSTACK_CLI, "--engine", "explicit", "--timeout", "0.002", "--format", "csv",
+                        PSTACK_SCALE_OBJ});
+  EXPECT_EQ(res.status, 3) << res.err;
+}
