@@ -4,6 +4,8 @@
 #   -DKIND=progarray -DN=<targets>: N xdp programs in an initialised prog
 #       array, each tail-calling through it with a variable slot, plus a
 #       dispatcher.
+#   -DKIND=insns -DN=<instructions>: one raw_tp program calling N/6000
+#       functions of 2,000 volatile stack updates each (~3 BPF insns each);
 #   -DOUT=<file.c>
 set(src "#include \"common.h\"\n")
 if(KIND STREQUAL "functions")
@@ -26,6 +28,26 @@ if(KIND STREQUAL "functions")
     endif()
   endforeach()
   string(APPEND src "SEC(\"raw_tp/sys_enter\") int f_0(void *ctx) { int x = (long)ctx & 7; FRAME(16); return x${body} + TOUCH(); }\n")
+elseif(KIND STREQUAL "insns")
+  math(EXPR funcs "(${N} / 3 + 1999) / 2000")
+  math(EXPR lastf "${funcs} - 1")
+  set(calls "")
+  foreach(f RANGE 0 ${lastf})
+    set(body "")
+    foreach(i RANGE 0 1999)
+      math(EXPR dst "${i} % 8")
+      math(EXPR src_ "(${i} * 5 + 1) % 8")
+      math(EXPR k "${i} + ${f}")
+      string(APPEND body "  a[${dst}] = a[${src_}] + ${k};\n")
+    endforeach()
+    string(APPEND src "static __noinline int g_${f}(int x) { volatile int a[8]; a[0] = x;\n${body}  return a[3]; }\n")
+    if(f EQUAL 0)
+      set(calls "g_0(x)")
+    else()
+      string(APPEND calls " + g_${f}(x)")
+    endif()
+  endforeach()
+  string(APPEND src "SEC(\"raw_tp/sys_enter\") int big(void *ctx) { int x = (long)ctx & 7; return ${calls}; }\n")
 else()
   math(EXPR last "${N} - 1")
   string(APPEND src "PROG_ARRAY(jmp, ${N});\n")
