@@ -51,14 +51,19 @@ std::string sourceContext(const SourceLoc &loc) {
   return os.str();
 }
 
+// A table cell: the first functions, then how many more (a program of
+// 10,000 functions would otherwise be one line of 150 KB; JSON has them all).
 std::string joinNames(const Object &obj, const Program &p) {
+  constexpr size_t kShown = 12;
   std::string s;
-  for (size_t f : p.functions) {
+  for (size_t i = 0; i < p.functions.size() && i < kShown; ++i) {
     if (!s.empty())
       s += " ";
-    const Function &fn = obj.functions[f];
+    const Function &fn = obj.functions[p.functions[i]];
     s += fn.name + ":" + std::to_string(fn.frame.bytes) + (fn.frame.bounded ? "" : "?");
   }
+  if (p.functions.size() > kShown)
+    s += " ... " + std::to_string(p.functions.size() - kShown) + " more";
   return s;
 }
 } // namespace
