@@ -218,7 +218,9 @@ Report verify(const Object &obj, const CallGraph &graph, const VerifyOptions &op
     pr.name = obj.programs[p].name;
     pr.privateStack = sys.privateProgram[p];
     std::optional<EngineResult> sizing, z3;
-    const Deadline dl(opts.timeoutSeconds); // this program's, all engines together
+    // this program's time: the explicit search has --timeout, then the Z3
+    // engines share another (encoding included); so at most twice it
+    const Deadline dl(opts.timeoutSeconds);
     // The explicit engine: minimal traces, and the size every r9-relative
     // buffer needs (what it reaches) — the sizing, whichever engine proves.
     bool needSizes = false;
@@ -243,21 +245,22 @@ Report verify(const Object &obj, const CallGraph &graph, const VerifyOptions &op
     // (Auto: a violation the explicit engine found was replayed on the
     // semantics already; the Z3 engines are there to prove the rest.)
     bool settled = opts.engine == E::Auto && ex && !ex->violations.empty();
+    const Deadline dz3(opts.timeoutSeconds);
     if (!settled && (opts.engine == E::Auto || opts.engine == E::Bounded)) {
       if (!reach)
         reach = tailReach(sys);
-      z3 = boundedEngine(sys, b, p, dl, *reach);
+      z3 = boundedEngine(sys, b, p, dz3, *reach);
       // Spacer where the bounded engine cannot be complete (not where it
       // merely ran out of time: Spacer would not do better there)
       if (z3->incomplete && opts.engine == E::Auto) {
-        EngineResult un = unboundedEngine(sys, b, p, dl);
+        EngineResult un = unboundedEngine(sys, b, p, dz3);
         if (un.verdict != Verdict::Unknown)
           z3 = un;
         else
           z3->reason += "; " + un.reason;
       }
     } else if (opts.engine == E::Unbounded) {
-      z3 = unboundedEngine(sys, b, p, dl);
+      z3 = unboundedEngine(sys, b, p, dz3);
     }
     if (ex && z3 && ex->verdict != Verdict::Unknown && z3->verdict != Verdict::Unknown &&
         ex->verdict != z3->verdict)
