@@ -45,7 +45,8 @@ void registerAll() {
           })
           ->Unit(benchmark::kMillisecond);
   for (std::string gen : {"functions_10", "functions_100", "functions_1000", "functions_10000",
-                          "progarray_1", "progarray_10", "progarray_100", "insns_100000"})
+                          "progarray_1", "progarray_10", "progarray_100", "progarray_1000",
+                          "insns_100000"})
     for (Scheme s : {Scheme::Kernel, Scheme::PerProg})
       benchmark::RegisterBenchmark(
           ("generated/" + gen + "/" + schemeName(s)).c_str(),

@@ -12,6 +12,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 namespace pstack::detail {
@@ -86,7 +87,33 @@ private:
   std::chrono::steady_clock::time_point end_;
 };
 
-EngineResult explicitEngine(const System &sys, const Bounds &b, size_t program, const Deadline &dl);
+// What the explicit searches of one System and Bounds that ended `safe`
+// saw, for the searches of the other programs (a prog array of N programs
+// that tail-call each other: every program reaches the same states).
+// Every state such a search visited has all it reaches among the states
+// visited (or covered by the count rule), all free of violations; a later
+// search meeting one of them (same frames, same tail-call count) need not
+// go on from it. What it would have seen beyond is taken from the summary
+// of the whole earlier search: bytes per buffer and frames live together
+// only ever grow into maxima and unions over all programs (buffer sizes,
+// plans), so this changes no figure; the kernel stack is per program, so a
+// state is taken only when its own kernel stack is the summary's maximum
+// (then nothing beyond it can be deeper).
+struct ExploreCache {
+  struct Summary {
+    std::map<int, int64_t> regionHi;
+    int64_t kernelStackMax = 0;
+    std::vector<std::pair<size_t, size_t>> coLive;
+    bool nodeLiveTwice = false;
+  };
+  std::vector<Summary> summaries;
+  std::unordered_map<std::string, uint32_t> states; // state key with its count -> summary
+  size_t hits = 0;
+};
+
+// `cache`: shared by the searches of one System with one Bounds, or null.
+EngineResult explicitEngine(const System &sys, const Bounds &b, size_t program, const Deadline &dl,
+                            ExploreCache *cache = nullptr);
 // `tr`: tailReach(sys), the same for every program (computed once).
 struct TailReach;
 EngineResult boundedEngine(const System &sys, const Bounds &b, size_t program, const Deadline &dl,

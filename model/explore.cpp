@@ -18,25 +18,29 @@ namespace {
 constexpr size_t kMaxStates = 200000;
 constexpr size_t kMaxHeight = 256;
 
-// The fields that make two stacks the same state, packed as raw bytes
-// (a hash key; this runs for every transition, so no text formatting).
-std::string stateKey(const std::vector<FrameState> &st) {
-  std::string k;
-  k.reserve(st.size() * 33);
+// What makes two stacks the same state, packed as raw bytes (a hash key;
+// this runs for every transition, so no text formatting). Frames below the
+// top never act again (stacks only grow or have their top replaced), so of
+// them only what the properties read counts: node, region and bytes (hi is
+// lo + the node's frame). The top's tail-call count is left out: it is
+// compared on its own (see `seen` below).
+void putFrame(std::string &k, const FrameState &f, bool top) {
   auto put = [&](const auto &v) { k.append(reinterpret_cast<const char *>(&v), sizeof v); };
-  for (auto &f : st) {
-    put(uint64_t(f.node));
-    put(int32_t(f.region));
-    put(int64_t(f.lo));
-    put(uint32_t(f.tailCount));
+  put(uint64_t(f.node));
+  put(int32_t(f.region));
+  put(int64_t(f.lo));
+  if (top) {
     put(uint32_t(f.depth));
     put(uint8_t(f.asyncLive));
   }
-  return k;
+}
+void putCount(std::string &k, uint32_t tailCount) {
+  k.append(reinterpret_cast<const char *>(&tailCount), sizeof tailCount);
 }
 } // namespace
 
-EngineResult explicitEngine(const System &sys, const Bounds &b, size_t program, const Deadline &dl) {
+EngineResult explicitEngine(const System &sys, const Bounds &b, size_t program, const Deadline &dl,
+                            ExploreCache *cache) {
   EngineResult res;
   struct Node {
     std::vector<FrameState> stack;
@@ -45,9 +49,18 @@ EngineResult explicitEngine(const System &sys, const Bounds &b, size_t program, 
   };
   std::vector<Node> states;
   std::deque<int> queue;
-  std::unordered_map<std::string, int> seen;
+  // Key (without the top's tail-call count) -> the fewest tail calls it was
+  // reached with. A state reached again with as many or more is covered:
+  // the count only ever forbids tail calls (System::tail), so every path
+  // from the later state is a path from the earlier one, through the same
+  // frames and bytes; the properties and what is reported (bytes reached,
+  // frames live together) never read the count. Reached with fewer, it is
+  // explored again. Without this, a prog array of N programs that tail-call
+  // each other has N x 34 states per program instead of N.
+  std::unordered_map<std::string, uint32_t> seen;
   std::set<std::pair<size_t, size_t>> coLive;
   std::set<std::string> kinds;
+  std::set<uint32_t> merged; // cache summaries taken in
 
   auto pathTo = [&](int idx) {
     std::vector<Choice> path;
@@ -55,21 +68,51 @@ EngineResult explicitEngine(const System &sys, const Bounds &b, size_t program, 
       path.push_back(states[i].choice);
     return std::vector<Choice>(path.rbegin(), path.rend());
   };
-  auto add = [&](std::vector<FrameState> st, int parent, Choice c) {
-    std::string k = stateKey(st);
-    if (seen.count(k))
-      return;
+  // `below`: the stack under the new top (the parent's stack, whose top is
+  // kept for a push and replaced for a tail call); `prefix`: its key.
+  std::string key;
+  auto add = [&](const std::vector<FrameState> &below, size_t keep, const std::string &prefix,
+                 FrameState &&top, int parent, Choice c) {
+    key.assign(prefix);
+    putFrame(key, top, true);
+    auto [it, fresh] = seen.try_emplace(key, top.tailCount);
+    if (!fresh) {
+      if (it->second <= top.tailCount)
+        return;
+      it->second = top.tailCount;
+    }
+    if (cache) {
+      // a state an earlier safe search went on from (see ExploreCache)
+      const size_t len = key.size();
+      putCount(key, top.tailCount);
+      auto hit = cache->states.find(key);
+      key.resize(len);
+      if (hit != cache->states.end() &&
+          cache->summaries[hit->second].kernelStackMax == top.kernelStack) {
+        ++cache->hits;
+        if (merged.insert(hit->second).second) {
+          const auto &sum = cache->summaries[hit->second];
+          for (auto &[r, hi] : sum.regionHi)
+            res.regionHi[r] = std::max(res.regionHi[r], hi);
+          res.kernelStackMax = std::max(res.kernelStackMax, sum.kernelStackMax);
+          coLive.insert(sum.coLive.begin(), sum.coLive.end());
+          res.nodeLiveTwice |= sum.nodeLiveTwice;
+        }
+        return;
+      }
+    }
+    std::vector<FrameState> st(below.begin(), below.begin() + keep);
+    st.push_back(std::move(top));
     states.push_back({std::move(st), parent, c});
     int idx = int(states.size() - 1);
-    seen[k] = idx;
     const auto &stack = states[idx].stack;
-    const FrameState &top = stack.back();
-    if (top.region != 0)
-      res.regionHi[top.region] = std::max(res.regionHi[top.region], top.hi);
-    res.kernelStackMax = std::max(res.kernelStackMax, top.kernelStack);
+    const FrameState &t = stack.back();
+    if (t.region != 0)
+      res.regionHi[t.region] = std::max(res.regionHi[t.region], t.hi);
+    res.kernelStackMax = std::max(res.kernelStackMax, t.kernelStack);
     for (size_t i = 0; i + 1 < stack.size(); ++i) {
-      coLive.insert({std::min(stack[i].node, top.node), std::max(stack[i].node, top.node)});
-      res.nodeLiveTwice |= stack[i].node == top.node;
+      coLive.insert({std::min(stack[i].node, t.node), std::max(stack[i].node, t.node)});
+      res.nodeLiveTwice |= stack[i].node == t.node;
     }
     if (auto p = checkTop(sys, b, stack)) {
       // a violating state is not expanded; keep the first of each kind
@@ -83,8 +126,9 @@ EngineResult explicitEngine(const System &sys, const Bounds &b, size_t program, 
     }
     queue.push_back(idx);
   };
-  add({sys.enter(program)}, -1, {});
+  add({}, 0, {}, sys.enter(program), -1, {});
   bool cut = false;
+  std::string pushPrefix, tailPrefix;
   while (!queue.empty()) {
     if (states.size() > kMaxStates) {
       cut = true;
@@ -105,20 +149,19 @@ EngineResult explicitEngine(const System &sys, const Bounds &b, size_t program, 
       res.reason = "activation stacks higher than " + std::to_string(kMaxHeight) + " frames";
       continue;
     }
+    tailPrefix.clear();
+    for (size_t i = 0; i + 1 < st.size(); ++i)
+      putFrame(tailPrefix, st[i], false);
+    pushPrefix = tailPrefix;
+    putFrame(pushPrefix, top, false);
     const auto &pushes = sys.pushesFrom[top.node];
     for (size_t i = 0; i < pushes.size(); ++i)
-      if (auto f = sys.push(top, pushes[i])) {
-        auto next = st;
-        next.push_back(*f);
-        add(std::move(next), idx, {false, i});
-      }
+      if (auto f = sys.push(top, pushes[i]))
+        add(st, st.size(), pushPrefix, std::move(*f), idx, {false, i});
     const auto &tails = sys.tailsFrom[top.node];
     for (size_t i = 0; i < tails.size(); ++i)
-      if (auto f = sys.tail(top, tails[i])) {
-        auto next = st;
-        next.back() = *f;
-        add(std::move(next), idx, {true, i});
-      }
+      if (auto f = sys.tail(top, tails[i]))
+        add(st, st.size() - 1, tailPrefix, std::move(*f), idx, {true, i});
   }
   res.states = states.size();
   res.coLive.assign(coLive.begin(), coLive.end());
@@ -128,6 +171,21 @@ EngineResult explicitEngine(const System &sys, const Bounds &b, size_t program, 
     res.verdict = Verdict::Unknown;
   else
     res.verdict = Verdict::Safe;
+  if (cache && res.verdict == Verdict::Safe) {
+    const auto id = uint32_t(cache->summaries.size());
+    cache->summaries.push_back({res.regionHi, res.kernelStackMax, res.coLive, res.nodeLiveTwice});
+    for (auto &n : states) {
+      key.clear();
+      for (size_t i = 0; i < n.stack.size(); ++i)
+        putFrame(key, n.stack[i], i + 1 == n.stack.size());
+      putCount(key, n.stack.back().tailCount);
+      // where several searches saw it, keep the smallest kernel stack: the
+      // one a later search can take exactly
+      auto [it, fresh] = cache->states.try_emplace(key, id);
+      if (!fresh && cache->summaries[it->second].kernelStackMax > res.kernelStackMax)
+        it->second = id;
+    }
+  }
   return res;
 }
 

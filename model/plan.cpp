@@ -21,8 +21,9 @@ PlanResult synthesizePlan(const Object &obj, const CallGraph &g, const VerifyOpt
   std::set<std::pair<size_t, size_t>> coLive;
   std::set<size_t> reached;
   std::map<size_t, int64_t> stackLayout; // program -> its deepest stack, in bytes
+  ExploreCache explored;
   for (size_t p = 0; p < obj.programs.size(); ++p) {
-    EngineResult r = explicitEngine(sys, Bounds{}, p, Deadline(o.timeoutSeconds));
+    EngineResult r = explicitEngine(sys, Bounds{}, p, Deadline(o.timeoutSeconds), &explored);
     if (r.verdict == Verdict::Unknown) {
       out.note = "no static plan: the search for frames live together did not finish (" +
                  r.reason + ")";

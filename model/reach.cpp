@@ -1,5 +1,7 @@
 #include "model/reach.h"
 
+#include <climits>
+#include <cstdint>
 #include <deque>
 #include <functional>
 #include <set>
@@ -12,21 +14,34 @@ TailReach tailReach(const System &sys) {
   const size_t N = sys.nodes.size();
   tr.dist.assign(N, {});
   tr.firstEdge.assign(N, {});
+  // one breadth-first search per node over dense scratch arrays (a prog
+  // array of N programs that all tail-call each other has N^2 edges, so
+  // each search looks at N^2 of them: no map lookup per edge)
+  constexpr uint32_t kUnseen = UINT32_MAX;
+  std::vector<uint32_t> dist(N, kUnseen);
+  std::vector<size_t> first(N), order;
   for (size_t p = 0; p < N; ++p) {
-    std::deque<size_t> q{p};
-    tr.dist[p][p] = 0;
-    while (!q.empty()) {
-      size_t n = q.front();
-      q.pop_front();
+    order.assign(1, p);
+    dist[p] = 0;
+    for (size_t head = 0; head < order.size(); ++head) {
+      const size_t n = order[head];
       const auto &edges = sys.tailsFrom[n];
       for (size_t i = 0; i < edges.size(); ++i) {
-        size_t m = edges[i].to;
-        if (tr.dist[p].count(m))
+        const size_t m = edges[i].to;
+        if (dist[m] != kUnseen)
           continue;
-        tr.dist[p][m] = tr.dist[p][n] + 1;
-        tr.firstEdge[p][m] = n == p ? i : tr.firstEdge[p][n];
-        q.push_back(m);
+        dist[m] = dist[n] + 1;
+        first[m] = n == p ? i : first[n];
+        order.push_back(m);
       }
+      if (order.size() == N)
+        break; // every node reached: nothing left to find
+    }
+    for (size_t m : order) {
+      tr.dist[p].emplace(m, dist[m]);
+      if (m != p)
+        tr.firstEdge[p].emplace(m, first[m]);
+      dist[m] = kUnseen;
     }
   }
   return tr;

@@ -113,6 +113,12 @@ System::System(const Object &o, const CallGraph &g, const VerifyOptions &vo,
   std::map<std::string, size_t> progIndex;
   for (size_t p = 0; p < P; ++p)
     progIndex[o.programs[p].name] = p;
+  // async callbacks by the program that sets them (the edge list can hold
+  // a million tail edges: not walked once per node)
+  std::vector<std::vector<size_t>> asyncByProgram(P);
+  for (auto &e : g.edges())
+    if (e.kind == EdgeKind::Callback && e.async)
+      asyncByProgram[g.nodes()[e.from].program].push_back(e.to);
   for (size_t n = 0; n < N; ++n) {
     const Program &prog = o.programs[nodes[n].program];
     const Function &fn = o.functions[g.nodes()[n].function];
@@ -127,9 +133,8 @@ System::System(const Object &o, const CallGraph &g, const VerifyOptions &vo,
       pushesFrom[n].push_back({n, entry(nodes[n].program), Event::Reenter, std::nullopt});
     // an async callback of this program may fire while any of its frames is
     // on top (softirq on the same CPU)
-    for (auto &e : g.edges())
-      if (e.kind == EdgeKind::Callback && e.async && g.nodes()[e.from].program == nodes[n].program)
-        pushesFrom[n].push_back({n, e.to, Event::Async, std::nullopt});
+    for (size_t to : asyncByProgram[nodes[n].program])
+      pushesFrom[n].push_back({n, to, Event::Async, std::nullopt});
   }
 }
 
@@ -197,7 +202,7 @@ FrameState System::placeNew(size_t node, const FrameState *below, Event ev) cons
 
 FrameState System::enter(size_t program) const {
   FrameState f = placeNew(entry(program), nullptr, Event::Enter);
-  f.programsBelow.assign(obj.programs.size(), false);
+  f.programsBelow = std::make_shared<const std::vector<bool>>(obj.programs.size(), false);
   return f;
 }
 
@@ -207,7 +212,7 @@ std::optional<FrameState> System::push(const FrameState &top, const PushEdge &e)
     // a CPU where it is already active (its recursion counter)
     size_t q = nodes[e.to].program;
     if (opts.scheme == Scheme::Kernel && privateProgram[q] &&
-        (top.programsBelow[q] || nodes[top.node].program == q))
+        ((*top.programsBelow)[q] || nodes[top.node].program == q))
       return std::nullopt;
     // softirqs do not nest: one async callback at a time
     if (e.kind == Event::Async && top.asyncLive)
@@ -218,8 +223,14 @@ std::optional<FrameState> System::push(const FrameState &top, const PushEdge &e)
   FrameState f = placeNew(e.to, &top, e.kind);
   f.insn = e.insn;
   f.siteNode = top.node;
-  f.programsBelow = top.programsBelow;
-  f.programsBelow[nodes[top.node].program] = true;
+  const size_t here = nodes[top.node].program;
+  if ((*top.programsBelow)[here]) {
+    f.programsBelow = top.programsBelow;
+  } else {
+    auto grown = std::make_shared<std::vector<bool>>(*top.programsBelow);
+    (*grown)[here] = true;
+    f.programsBelow = std::move(grown);
+  }
   f.asyncLive = top.asyncLive || e.kind == Event::Async;
   if (newActivation(e.kind)) {
     f.tailCount = 0;

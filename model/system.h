@@ -9,6 +9,7 @@
 
 #include "model/model.h"
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -61,7 +62,10 @@ struct FrameState {
   uint32_t depth = 1;       // frames of this program's own call chain
   bool asyncLive = false;   // an async callback is live at or below
   int64_t kernelStack = 0;  // kernel-stack bytes of this frame and below
-  std::vector<bool> programsBelow; // kernel scheme: programs live below
+  // kernel scheme: programs live below. Shared and never written once
+  // made: a tail call keeps it, a push copies it only when it grows (this
+  // is copied on every transition).
+  std::shared_ptr<const std::vector<bool>> programsBelow;
 };
 
 class System {

@@ -213,6 +213,7 @@ Report verify(const Object &obj, const CallGraph &graph, const VerifyOptions &op
   std::map<int, int64_t> sized = given.region; // final buffer sizes
   std::set<int> atLeast;                       // ... of which only lower bounds
   std::optional<TailReach> reach; // for the bounded engine, once
+  ExploreCache explored;          // the explicit searches share what they proved
   for (size_t p = 0; p < obj.programs.size(); ++p) {
     ProgramReport pr;
     pr.name = obj.programs[p].name;
@@ -227,7 +228,7 @@ Report verify(const Object &obj, const CallGraph &graph, const VerifyOptions &op
     for (auto &ni : sys.nodes)
       needSizes |= ni.placement == Placement::Relative && !given.region.count(ni.programRegion);
     if (opts.engine == E::Auto || opts.engine == E::Explicit || needSizes)
-      sizing = explicitEngine(sys, given, p, dl);
+      sizing = explicitEngine(sys, given, p, dl, &explored);
     // its verdict counts when it is one of the engines asked for
     const EngineResult *ex =
         sizing && (opts.engine == E::Auto || opts.engine == E::Explicit) ? &*sizing : nullptr;
@@ -404,8 +405,9 @@ Report verify(const Object &obj, const CallGraph &graph, const VerifyOptions &op
     // bound, said as such.
     const Deadline dl(opts.timeoutSeconds);
     std::optional<TailReach> tr;
+    ExploreCache explored61;
     for (size_t p = 0; p < obj.programs.size(); ++p) {
-      EngineResult r = explicitEngine(s61, Bounds{}, p, dl);
+      EngineResult r = explicitEngine(s61, Bounds{}, p, dl, &explored61);
       rep.kernelStackWithout = std::max<uint64_t>(rep.kernelStackWithout, uint64_t(r.kernelStackMax));
       if (r.verdict != Verdict::Unknown)
         continue;

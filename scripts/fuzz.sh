@@ -7,6 +7,11 @@
 # A crash leaves its input in BUILD_DIR/fuzz-artifacts/TARGET/ and fails the
 # script; keep it as fuzz/regressions/TARGET/<name> (tests replay it) once
 # fixed.
+# Environment:
+#   PSTACK_FUZZ_NO_BUILD=1  BUILD_DIR already has the targets (the sanitizer
+#                           build makes them too: CI's short run)
+#   PSTACK_FUZZ_CORPUS=0    the pipeline target is not seeded from
+#                           ../shared/corpus (replaying it takes minutes)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build-fuzz}
@@ -14,8 +19,10 @@ seconds=${2:-60}
 shift $(( $# > 2 ? 2 : $# ))
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(frontend environment pipeline)
-cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPSTACK_FUZZ=ON >/dev/null
-cmake --build "$build" -j"$(nproc)" --target fuzz
+if [ "${PSTACK_FUZZ_NO_BUILD:-0}" != 1 ]; then
+  cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPSTACK_FUZZ=ON >/dev/null
+  cmake --build "$build" -j"$(nproc)" --target fuzz
+fi
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:allocator_may_return_null=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 status=0
@@ -29,7 +36,7 @@ for t in "${targets[@]}"; do
     *) seeds+=("$build"/cases/*.o)
        # the shared corpus, up to 64 KiB an object (mutating megabyte
        # objects is slow and finds nothing the small ones do not)
-       if [ -d ../shared/corpus ]; then
+       if [ -d ../shared/corpus ] && { [ "$t" = frontend ] || [ "${PSTACK_FUZZ_CORPUS:-1}" = 1 ]; }; then
          while IFS= read -r f; do seeds+=("$f"); done < <(find ../shared/corpus -name '*.o' -size -64k)
        fi ;;
   esac

@@ -13,3 +13,13 @@ export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 # in the plain build)
 export PSTACK_DIFF_SEEDS=${PSTACK_DIFF_SEEDS:-150}
 ctest --test-dir "$build" --output-on-failure -j"$(nproc)" --timeout 900 -LE oracle_tests
+
+# a short libFuzzer run of each fuzz target (the long runs: scripts/fuzz.sh
+# with its own build); a crash fails CI and leaves its input under
+# $build/fuzz-artifacts/
+if [ -x "$build/fuzz/fuzz_frontend" ]; then
+  PSTACK_FUZZ_NO_BUILD=1 PSTACK_FUZZ_CORPUS=0 bash scripts/fuzz.sh "$build" "${PSTACK_FUZZ_SECONDS:-30}"
+elif [ "${CI:-}" = true ]; then
+  echo "test-sanitizers: no fuzz targets were built (libclang-rt-14-dev missing?)" >&2
+  exit 1
+fi

@@ -3,6 +3,7 @@
 // a safe verdict.
 #include "tests/support.h"
 
+#include "model/engine.h"
 #include "model/model.h"
 
 #include <gtest/gtest.h>
@@ -462,4 +463,94 @@ TEST(Model, ATimeoutIsUnknownNeverSafe) {
   for (auto &b : r.buffers)
     lowerBound |= b.atLeast;
   EXPECT_TRUE(lowerBound || r.buffers.empty()) << "sizes from a cut search are lower bounds";
+}
+
+// The explicit engine's searches of one object share what earlier ones
+// proved (model/engine.h, ExploreCache). That must change nothing a user
+// sees: every case, every scheme, with and without the sharing, gives the
+// same verdicts, violations (kind, message, trace), kernel stack per
+// program, and — over all programs — bytes per buffer and frames live
+// together.
+namespace {
+struct Searched {
+  std::vector<std::string> perProgram; // verdict, kernel stack, violations
+  std::map<int, int64_t> regionHi;     // max over programs
+  std::set<std::pair<size_t, size_t>> coLive;
+  bool nodeLiveTwice = false;
+};
+Searched searchAll(const Object &obj, const CallGraph &g, const VerifyOptions &o,
+                   detail::ExploreCache *cache) {
+  detail::System sys(obj, g, o);
+  Searched out;
+  for (size_t p = 0; p < obj.programs.size(); ++p) {
+    auto r = detail::explicitEngine(sys, detail::Bounds{}, p, detail::Deadline(60), cache);
+    std::string line = obj.programs[p].name + " " + verdictName(r.verdict) + " " +
+                       std::to_string(r.kernelStackMax);
+    for (auto &v : r.violations) {
+      line += " | " + v.kind + ": " + v.message + " @";
+      for (auto &s : v.trace)
+        line += " " + s.event + ":" + s.function + "[" + std::to_string(s.lo) + "," +
+                std::to_string(s.hi) + ")";
+    }
+    out.perProgram.push_back(line);
+    for (auto &[reg, hi] : r.regionHi)
+      out.regionHi[reg] = std::max(out.regionHi[reg], hi);
+    out.coLive.insert(r.coLive.begin(), r.coLive.end());
+    out.nodeLiveTwice |= r.nodeLiveTwice;
+  }
+  return out;
+}
+} // namespace
+
+TEST(ExploreCache, ChangesNoResultOnAnyCase) {
+  size_t hits = 0;
+  for (const std::string &name : test::caseNames())
+    for (Scheme s : {Scheme::Kernel, Scheme::PerSubprog, Scheme::PerProg, Scheme::Planned})
+      for (const char *env : {"", "nested.env.json", "nested_cycle.env.json"}) {
+        if (*env && name != "nested")
+          continue;
+        Loaded l = load(name, env);
+        VerifyOptions o;
+        o.scheme = s;
+        if (*env)
+          o.env = loadEnvironment(std::string(PSTACK_SOURCE_DIR) + "/cases/" + env);
+        detail::ExploreCache cache;
+        Searched plain = searchAll(*l.obj, *l.graph, o, nullptr);
+        Searched shared = searchAll(*l.obj, *l.graph, o, &cache);
+        SCOPED_TRACE(name + " " + schemeName(s) + " " + env);
+        EXPECT_EQ(shared.perProgram, plain.perProgram);
+        EXPECT_EQ(shared.regionHi, plain.regionHi);
+        EXPECT_EQ(shared.coLive, plain.coLive);
+        EXPECT_EQ(shared.nodeLiveTwice, plain.nodeLiveTwice);
+        hits += cache.hits;
+      }
+  EXPECT_GT(hits, 0u) << "no search ever took an earlier one's states: the test shows nothing";
+}
+
+// big (256 B) and small (32 B) both tail-call leaf (64 B); big is searched
+// first. small's kernel stack is 64, not the 256 of big's search, although
+// both reach the same state; small2 then takes small's search whole.
+TEST(ExploreCache, EachProgramKeepsItsOwnKernelStack) {
+  Object obj = loadObject(PSTACK_TAIL_SHARED_OBJ);
+  const std::string envPath = std::string(PSTACK_SOURCE_DIR) + "/tests/data/tail_shared.env.json";
+  applyEnvironment(obj, loadEnvironment(envPath), envPath);
+  CallGraph g(obj);
+  VerifyOptions o;
+  o.env = loadEnvironment(envPath);
+  ASSERT_EQ(obj.programs.size(), 5u);
+  EXPECT_EQ(obj.programs[0].name, "big") << "the test needs big searched before small";
+  detail::ExploreCache cache;
+  Searched shared = searchAll(obj, g, o, &cache);
+  EXPECT_EQ(shared.perProgram, (std::vector<std::string>{"big safe 256", "small safe 64",
+                                                         "small2 safe 64", "mid safe 64",
+                                                         "leaf safe 64"}));
+  EXPECT_GE(cache.hits, 1u); // small2 -> leaf
+  EXPECT_EQ(shared.perProgram, searchAll(obj, g, o, nullptr).perProgram);
+  // and through verify(), as the report shows it
+  Report r = verify(obj, g, o);
+  std::map<std::string, uint64_t> ks;
+  for (auto &p : r.programs)
+    ks[p.name] = p.kernelStackBytes;
+  EXPECT_EQ(ks, (std::map<std::string, uint64_t>{
+                    {"big", 256}, {"small", 64}, {"small2", 64}, {"mid", 64}, {"leaf", 64}}));
 }
