@@ -15,6 +15,7 @@
 //   property; a sat model is replayed on System before it becomes a trace.
 #include "model/encode.h"
 #include "model/engine.h"
+#include "model/watchdog.h"
 #include "model/reach.h"
 
 #include <z3++.h>
@@ -68,6 +69,7 @@ private:
   const Deadline &dl_;
   const TailReach &tr_;
   z3::context ctx_;
+  SolverWatchdog watchdog_{ctx_, dl_};
   z3::expr num(int64_t v) { return ctx_.int_val(v); }
   // Node and edge numbers are bit-vectors: the many `n == k` cases of the
   // encoding then bit-blast, which Z3 decides far faster than integer
@@ -355,7 +357,8 @@ EngineResult boundedEngine(const System &sys, const Bounds &b, size_t program, c
     return r;
   } catch (const z3::exception &e) {
     EngineResult r;
-    r.reason = std::string("Z3: ") + e.msg();
+    // interrupted by the watchdog, or Z3 failed on its own
+    r.reason = dl.expired() ? "bounded engine: " + dl.reason() : std::string("Z3: ") + e.msg();
     return r;
   }
 }

@@ -81,6 +81,7 @@ public:
   }
   std::string reason() const;
   double seconds() const { return seconds_; }
+  std::chrono::steady_clock::time_point end() const { return end_; }
 
 private:
   double seconds_;

@@ -14,6 +14,7 @@
 //   trace; `safe` only when Spacer answers unsat.
 #include "model/encode.h"
 #include "model/engine.h"
+#include "model/watchdog.h"
 
 #include <z3++.h>
 
@@ -39,6 +40,7 @@ private:
   size_t program_;
   const Deadline &dl_;
   z3::context ctx_;
+  SolverWatchdog watchdog_{ctx_, dl_};
   z3::expr num(int64_t v) { return ctx_.int_val(v); }
   z3::fixedpoint fp_;
   unsigned P_ = 1; // width of the `below` program set
@@ -389,7 +391,8 @@ EngineResult unboundedEngine(const System &sys, const Bounds &b, size_t program,
     return Horn(sys, b, program, dl).run();
   } catch (const z3::exception &e) {
     EngineResult r;
-    r.reason = std::string("Z3: ") + e.msg();
+    // interrupted by the watchdog, or Z3 failed on its own
+    r.reason = dl.expired() ? "unbounded engine: " + dl.reason() : std::string("Z3: ") + e.msg();
     return r;
   }
 }
