@@ -102,7 +102,7 @@ private:
     return off;
   }
   void fixup(JitFixup::Kind k, uint32_t at, std::string name, int32_t id = 0, int64_t addend = 0) {
-    out_->fixups.push_back({k, at, std::move(name), id, addend});
+    out_->fixups.push_back({k, at, std::move(name), id, addend, {}, {}});
   }
   const NodeCtx &node(const std::string &program, const std::string &function) const {
     auto it = nodes_.find({program, function});
@@ -359,6 +359,8 @@ void Emitter::insn(const Insn &in, const Insn *next) {
       break;
     case LoadImmRef::Kind::Func:
       fixup(JitFixup::Kind::FuncAddr, at, cur_->plan.program + "/" + ref->second.name);
+      out_->fixups.back().program = cur_->plan.program;
+      out_->fixups.back().function = ref->second.name;
       break;
     case LoadImmRef::Kind::Data:
       fixup(JitFixup::Kind::DataAddr, at, ref->second.name, 0, int64_t(uint32_t(in.imm)));
@@ -686,6 +688,8 @@ void Emitter::callLocal(const Insn &in, const NodeCtx &callee) {
     a_.aluImm(true, ALU_ADD, R9, int32_t(delta));
   uint32_t at = a_.call();
   fixup(JitFixup::Kind::Call, at, callee.plan.program + "/" + callee.plan.function);
+  out_->fixups.back().program = callee.plan.program;
+  out_->fixups.back().function = callee.plan.function;
   if (saveAround) {
     if (opts_.mutant == JitMutant::R9NotRestored)
       a_.aluImm(true, ALU_ADD, RSP, 8);

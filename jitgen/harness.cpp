@@ -71,7 +71,7 @@ private:
   Runtime &rt_;
   uint8_t *code_ = nullptr;
   size_t size_ = 0;
-  std::map<std::string, uint64_t> funcAddr_; // "prog/func" -> address
+  std::map<std::pair<std::string, std::string>, uint64_t> funcAddr_; // (program, function) -> address
   std::map<std::string, uint64_t> entries_;  // program -> entry
   std::map<std::string, uint64_t> landing_;  // program -> tail-call landing
   std::set<uint64_t> starts_;
@@ -110,7 +110,7 @@ std::string Linked::link() {
     auto &f = img_.functions[i];
     std::memcpy(code_ + offs[i], f.code.data(), f.code.size());
     uint64_t a = base + offs[i];
-    funcAddr_[f.program + "/" + f.function] = a;
+    funcAddr_[{f.program, f.function}] = a;
     starts_.insert(a);
     const Program *p = obj_.program(f.program);
     if (p && obj_.functions[p->entry].name == f.function) {
@@ -139,7 +139,7 @@ std::string Linked::link() {
       auto abs = [&](uint64_t v) { std::memcpy(field, &v, 8); };
       switch (x.kind) {
       case JitFixup::Kind::Call: {
-        auto it = funcAddr_.find(x.name);
+        auto it = funcAddr_.find({x.program, x.function});
         if (it == funcAddr_.end())
           return "call to " + x.name + ", which is not in the image";
         rel(it->second);
@@ -159,7 +159,7 @@ std::string Linked::link() {
         break;
       }
       case JitFixup::Kind::FuncAddr: {
-        auto it = funcAddr_.find(x.name);
+        auto it = funcAddr_.find({x.program, x.function});
         if (it == funcAddr_.end())
           return "address of " + x.name + ", which is not in the image";
         abs(it->second);

@@ -61,6 +61,9 @@ struct JitFixup {
   std::string name;
   int32_t id = 0;
   int64_t addend = 0;
+  // Call, FuncAddr: the target, as two names (either may hold '/', so
+  // `name`, "program/function", is for people only)
+  std::string program, function;
 };
 
 // One emitted function: one (program, function) node, as libbpf links a

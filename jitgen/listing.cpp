@@ -105,6 +105,24 @@ std::string jitListing(const Object &obj, const JitImage &img, const JitFunction
   return s.str();
 }
 
+namespace {
+// A symbol name may hold '/' (SEC-like names are valid ELF symbols): it is
+// written as %2F (and '%' as %25), so that every function gets its own file
+// in DIR and distinct names stay distinct.
+std::string fileName(const std::string &name) {
+  std::string out;
+  for (char c : name) {
+    if (c == '/')
+      out += "%2F";
+    else if (c == '%')
+      out += "%25";
+    else
+      out += c;
+  }
+  return out;
+}
+} // namespace
+
 void writeJit(const Object &obj, const JitImage &img, const std::string &dir) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
@@ -119,7 +137,8 @@ void writeJit(const Object &obj, const JitImage &img, const std::string &dir) {
                                  {"offset", b.offset}});
   layout["functions"] = nlohmann::json::array();
   for (auto &f : img.functions) {
-    std::string base = dir + "/" + f.program + "." + f.function;
+    const std::string file = fileName(f.program) + "." + fileName(f.function);
+    std::string base = dir + "/" + file;
     std::ofstream bin(base + ".bin", std::ios::binary);
     bin.write(reinterpret_cast<const char *>(f.code.data()), std::streamsize(f.code.size()));
     std::ofstream lst(base + ".s");
@@ -129,7 +148,8 @@ void writeJit(const Object &obj, const JitImage &img, const std::string &dir) {
     nlohmann::json fj = {{"program", f.program}, {"function", f.function},
                          {"place", placeName(f.plan.place)}, {"region", f.plan.region},
                          {"frame", f.plan.frame}, {"offset", f.plan.offset},
-                         {"bytes", f.code.size()}, {"tail_landing", f.tailLanding},
+                         {"bytes", f.code.size()}, {"file", file + ".bin"},
+                         {"tail_landing", f.tailLanding},
                          {"uses_r9", f.usesR9}};
     fj["fixups"] = nlohmann::json::array();
     for (auto &x : f.fixups)

@@ -66,8 +66,7 @@ private:
         kind = fx.kind;
         if (fx.kind != JitFixup::Kind::Call)
           return nullptr;
-        auto slash = fx.name.find('/');
-        return img_.find(fx.name.substr(0, slash), fx.name.substr(slash + 1));
+        return img_.find(fx.program, fx.function);
       }
     kind = JitFixup::Kind::DataAddr; // none: an unknown call
     return nullptr;

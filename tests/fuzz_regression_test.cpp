@@ -40,6 +40,11 @@ const std::map<std::string, std::string> kExpected = {
     // LLVM 14's .debug_line reader jumped to a wild address (llvm-dwarfdump
     // too); our own parser names the bad string offset
     {"frontend/debug-line-str-offset-wild", "section .debug_line_str: string offset"},
+    // nested.o with a function renamed "raw_tp/sys_enter:prog0": calls
+    // named their target "program/function" and the validator split the
+    // name at its first '/', found no callee, and refused a proved layout
+    // (the pipeline target's invariant); --emit-jit could not name its file
+    {"pipeline/program-name-with-slash", ""},
 };
 } // namespace
 

@@ -316,4 +316,25 @@ TEST(JitCli, EmitJitWritesCodeListingsAndLayout) {
   EXPECT_NE(bad.err.find("refusing to emit from a layout that was not proved safe"), std::string::npos);
 }
 
+// A function symbol may hold '/' (the fuzzer renamed nested.o's prog0 to
+// "raw_tp/sys_enter:prog0"): its calls are validated against the right
+// callee, and its file is named with %2F, listed in layout.json.
+TEST(JitCli, FunctionNamesWithSlashesGetTheirOwnFiles) {
+  std::string dir = test::tempPath("emit-jit-slash");
+  std::string obj = std::string(PSTACK_SOURCE_DIR) + "/fuzz/regressions/pipeline/program-name-with-slash";
+  auto r = test::run({PSTACK_CLI, "--scheme", "per-prog", "--emit-jit", dir, obj});
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.err.find("13 functions emitted"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("jit validation"), std::string::npos) << r.err;
+  auto bin = test::readFile(dir + "/raw_tp%2Fsys_enter:prog0.leaf.bin");
+  EXPECT_GT(bin.size(), 0u);
+  std::ifstream lj(dir + "/layout.json");
+  auto layout = nlohmann::json::parse(lj);
+  bool listed = false;
+  for (auto &f : layout["functions"])
+    listed |= f["program"] == "raw_tp/sys_enter:prog0" && f["function"] == "leaf" &&
+              f["file"] == "raw_tp%2Fsys_enter:prog0.leaf.bin";
+  EXPECT_TRUE(listed) << layout.dump(1);
+}
+
 } // namespace
