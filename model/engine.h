@@ -110,6 +110,7 @@ struct ExploreCache {
   std::vector<Summary> summaries;
   std::unordered_map<std::string, uint32_t> states; // state key with its count -> summary
   size_t hits = 0;
+  std::optional<bool> symmetric; // programs' searches alike up to their buffer (explore.cpp)
 };
 
 // `cache`: shared by the searches of one System with one Bounds, or null.

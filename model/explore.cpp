@@ -8,6 +8,7 @@
 #include "model/engine.h"
 
 #include <chrono>
+#include <climits>
 #include <deque>
 #include <set>
 #include <unordered_map>
@@ -24,10 +25,11 @@ constexpr size_t kMaxHeight = 256;
 // them only what the properties read counts: node, region and bytes (hi is
 // lo + the node's frame). The top's tail-call count is left out: it is
 // compared on its own (see `seen` below).
-void putFrame(std::string &k, const FrameState &f, bool top) {
+// `rootRegion`: the buffer keyed as -1 (see symmetricRoots), or none.
+void putFrame(std::string &k, const FrameState &f, bool top, int32_t rootRegion) {
   auto put = [&](const auto &v) { k.append(reinterpret_cast<const char *>(&v), sizeof v); };
   put(uint64_t(f.node));
-  put(int32_t(f.region));
+  put(int32_t(f.region == rootRegion ? -1 : f.region));
   put(int64_t(f.lo));
   if (top) {
     put(uint32_t(f.depth));
@@ -36,6 +38,25 @@ void putFrame(std::string &k, const FrameState &f, bool top) {
 }
 void putCount(std::string &k, uint32_t tailCount) {
   k.append(reinterpret_cast<const char *>(&tailCount), sizeof tailCount);
+}
+constexpr int32_t kNoRoot = INT32_MIN;
+
+// Under per-prog, the searches of two programs differ only in whose buffer
+// the frames are in — as long as every frame is r9-relative (no own or
+// planned buffer) and nothing starts a new activation (nesting, re-entry,
+// an async callback), which could enter the other program's buffer. Then
+// the root program's buffer is keyed as -1 (with its bound), and one
+// program's safe search serves the next (ExploreCache), its bytes moved to
+// the next program's buffer.
+bool symmetricRoots(const System &sys) {
+  for (auto &ni : sys.nodes)
+    if (ni.placement != Placement::Relative)
+      return false;
+  for (auto &edges : sys.pushesFrom)
+    for (auto &e : edges)
+      if (newActivation(e.kind))
+        return false;
+  return true;
 }
 } // namespace
 
@@ -71,10 +92,24 @@ EngineResult explicitEngine(const System &sys, const Bounds &b, size_t program, 
   // `below`: the stack under the new top (the parent's stack, whose top is
   // kept for a push and replaced for a tail call); `prefix`: its key.
   std::string key;
+  int32_t rootRegion = kNoRoot;
+  std::string header; // every key starts with it
+  if (cache) {
+    if (!cache->symmetric)
+      cache->symmetric = symmetricRoots(sys);
+    if (*cache->symmetric) {
+      rootRegion = sys.enter(program).region;
+      auto bound = b.region.find(rootRegion);
+      int64_t bytes = bound == b.region.end() ? -1 : bound->second;
+      header.assign(reinterpret_cast<const char *>(&bytes), sizeof bytes);
+    }
+  }
+  auto fromKey = [&](int r) { return r == -1 && rootRegion != kNoRoot ? int(rootRegion) : r; };
+  auto toKey = [&](int r) { return r == rootRegion ? -1 : r; };
   auto add = [&](const std::vector<FrameState> &below, size_t keep, const std::string &prefix,
                  FrameState &&top, int parent, Choice c) {
     key.assign(prefix);
-    putFrame(key, top, true);
+    putFrame(key, top, true, rootRegion);
     auto [it, fresh] = seen.try_emplace(key, top.tailCount);
     if (!fresh) {
       if (it->second <= top.tailCount)
@@ -93,7 +128,7 @@ EngineResult explicitEngine(const System &sys, const Bounds &b, size_t program, 
         if (merged.insert(hit->second).second) {
           const auto &sum = cache->summaries[hit->second];
           for (auto &[r, hi] : sum.regionHi)
-            res.regionHi[r] = std::max(res.regionHi[r], hi);
+            res.regionHi[fromKey(r)] = std::max(res.regionHi[fromKey(r)], hi);
           res.kernelStackMax = std::max(res.kernelStackMax, sum.kernelStackMax);
           coLive.insert(sum.coLive.begin(), sum.coLive.end());
           res.nodeLiveTwice |= sum.nodeLiveTwice;
@@ -126,7 +161,7 @@ EngineResult explicitEngine(const System &sys, const Bounds &b, size_t program, 
     }
     queue.push_back(idx);
   };
-  add({}, 0, {}, sys.enter(program), -1, {});
+  add({}, 0, header, sys.enter(program), -1, {});
   bool cut = false;
   std::string pushPrefix, tailPrefix;
   while (!queue.empty()) {
@@ -149,11 +184,11 @@ EngineResult explicitEngine(const System &sys, const Bounds &b, size_t program, 
       res.reason = "activation stacks higher than " + std::to_string(kMaxHeight) + " frames";
       continue;
     }
-    tailPrefix.clear();
+    tailPrefix = header;
     for (size_t i = 0; i + 1 < st.size(); ++i)
-      putFrame(tailPrefix, st[i], false);
+      putFrame(tailPrefix, st[i], false, rootRegion);
     pushPrefix = tailPrefix;
-    putFrame(pushPrefix, top, false);
+    putFrame(pushPrefix, top, false, rootRegion);
     const auto &pushes = sys.pushesFrom[top.node];
     for (size_t i = 0; i < pushes.size(); ++i)
       if (auto f = sys.push(top, pushes[i]))
@@ -173,11 +208,14 @@ EngineResult explicitEngine(const System &sys, const Bounds &b, size_t program, 
     res.verdict = Verdict::Safe;
   if (cache && res.verdict == Verdict::Safe) {
     const auto id = uint32_t(cache->summaries.size());
-    cache->summaries.push_back({res.regionHi, res.kernelStackMax, res.coLive, res.nodeLiveTwice});
+    std::map<int, int64_t> regionHi; // the root's buffer as -1
+    for (auto &[r, hi] : res.regionHi)
+      regionHi[toKey(r)] = hi;
+    cache->summaries.push_back({regionHi, res.kernelStackMax, res.coLive, res.nodeLiveTwice});
     for (auto &n : states) {
-      key.clear();
+      key = header;
       for (size_t i = 0; i < n.stack.size(); ++i)
-        putFrame(key, n.stack[i], i + 1 == n.stack.size());
+        putFrame(key, n.stack[i], i + 1 == n.stack.size(), rootRegion);
       putCount(key, n.stack.back().tailCount);
       // where several searches saw it, keep the smallest kernel stack: the
       // one a later search can take exactly
