@@ -99,7 +99,10 @@ private:
 // only ever grow into maxima and unions over all programs (buffer sizes,
 // plans), so this changes no figure; the kernel stack is per program, so a
 // state is taken only when its own kernel stack is the summary's maximum
-// (then nothing beyond it can be deeper).
+// (then nothing beyond it can be deeper). Where programs' searches are
+// alike up to whose buffer the frames are in (per-prog, explore.cpp), the
+// bytes of the root's buffer are per program too: taken only when the
+// state's own frames reach the summary's highest byte.
 struct ExploreCache {
   struct Summary {
     std::map<int, int64_t> regionHi;

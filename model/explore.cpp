@@ -122,8 +122,24 @@ EngineResult explicitEngine(const System &sys, const Bounds &b, size_t program, 
       putCount(key, top.tailCount);
       auto hit = cache->states.find(key);
       key.resize(len);
-      if (hit != cache->states.end() &&
-          cache->summaries[hit->second].kernelStackMax == top.kernelStack) {
+      // taken only where it adds nothing per program beyond the state
+      // itself: its kernel stack, and (buffers alike up to the root's) the
+      // root buffer's bytes (ExploreCache)
+      auto exact = [&](const ExploreCache::Summary &sum) {
+        if (sum.kernelStackMax != top.kernelStack)
+          return false;
+        if (rootRegion == kNoRoot)
+          return true;
+        auto most = sum.regionHi.find(-1);
+        if (most == sum.regionHi.end())
+          return true;
+        int64_t own = top.region == rootRegion ? top.hi : 0;
+        for (size_t i = 0; i < keep; ++i)
+          if (below[i].region == rootRegion)
+            own = std::max(own, below[i].hi);
+        return most->second == own;
+      };
+      if (hit != cache->states.end() && exact(cache->summaries[hit->second])) {
         ++cache->hits;
         if (merged.insert(hit->second).second) {
           const auto &sum = cache->summaries[hit->second];
@@ -208,6 +224,10 @@ EngineResult explicitEngine(const System &sys, const Bounds &b, size_t program, 
     res.verdict = Verdict::Safe;
   if (cache && res.verdict == Verdict::Safe) {
     const auto id = uint32_t(cache->summaries.size());
+    auto rank = [](const ExploreCache::Summary &s) {
+      auto root = s.regionHi.find(-1);
+      return std::pair{s.kernelStackMax, root == s.regionHi.end() ? int64_t(0) : root->second};
+    };
     std::map<int, int64_t> regionHi; // the root's buffer as -1
     for (auto &[r, hi] : res.regionHi)
       regionHi[toKey(r)] = hi;
@@ -217,10 +237,10 @@ EngineResult explicitEngine(const System &sys, const Bounds &b, size_t program, 
       for (size_t i = 0; i < n.stack.size(); ++i)
         putFrame(key, n.stack[i], i + 1 == n.stack.size(), rootRegion);
       putCount(key, n.stack.back().tailCount);
-      // where several searches saw it, keep the smallest kernel stack: the
-      // one a later search can take exactly
+      // where several searches saw it, keep the smallest summary: the one
+      // a later search can take exactly
       auto [it, fresh] = cache->states.try_emplace(key, id);
-      if (!fresh && cache->summaries[it->second].kernelStackMax > res.kernelStackMax)
+      if (!fresh && rank(cache->summaries[it->second]) > rank(cache->summaries[id]))
         it->second = id;
     }
   }

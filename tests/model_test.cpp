@@ -553,4 +553,20 @@ TEST(ExploreCache, EachProgramKeepsItsOwnKernelStack) {
     ks[p.name] = p.kernelStackBytes;
   EXPECT_EQ(ks, (std::map<std::string, uint64_t>{
                     {"big", 256}, {"small", 64}, {"small2", 64}, {"mid", 64}, {"leaf", 64}}));
+  // per-prog: a tail call keeps r9, so leaf's 64 bytes land in the caller's
+  // buffer; small's buffer is 64, not big's 256 (their searches are alike
+  // up to whose buffer it is, and share)
+  o.scheme = Scheme::PerProg;
+  detail::ExploreCache perProg;
+  Searched sharedPP = searchAll(obj, g, o, &perProg);
+  Searched plainPP = searchAll(obj, g, o, nullptr);
+  EXPECT_EQ(sharedPP.perProgram, plainPP.perProgram);
+  EXPECT_EQ(sharedPP.regionHi, plainPP.regionHi);
+  EXPECT_GE(perProg.hits, 1u);
+  Report pp = verify(obj, g, o);
+  std::map<std::string, uint64_t> bytes;
+  for (auto &b : pp.buffers)
+    bytes[b.name] = b.bytes;
+  EXPECT_EQ(bytes, (std::map<std::string, uint64_t>{
+                       {"big", 256}, {"small", 64}, {"small2", 64}, {"mid", 64}, {"leaf", 64}}));
 }
