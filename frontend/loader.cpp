@@ -361,6 +361,18 @@ void Loader::splitFunctions() {
       f.name = f.section + ":" + f.name;
 }
 
+namespace {
+// Whether an instruction writes r10: ALU results, loads and ld_imm64 write
+// dst; an atomic with BPF_FETCH (xchg among them) writes src back.
+bool writesR10(const Insn &in) {
+  const uint8_t cls = in.cls();
+  if ((cls == 0x04 || cls == 0x07 || cls == 0x01 || in.opcode == 0x18) && in.dst == 10)
+    return true;
+  const bool atomic = cls == 0x03 && (in.opcode & 0xe0) == 0xc0;
+  return atomic && (in.imm & 0x01) && in.imm != 0xf1 && in.src == 10; // cmpxchg writes r0
+}
+} // namespace
+
 void Loader::decodeFunctions() {
   detail::BpfDecoder dec;
   for (auto &f : obj_.functions) {
@@ -401,6 +413,9 @@ void Loader::decodeFunctions() {
         if (in.dst > 10 || !(in.opcode == 0x85 || in.opcode == 0x18))
           fail(where(f, i), "register number out of range");
       }
+      if (writesR10(in))
+        fail(where(f, i), "`" + in.text + "` writes r10: the frame pointer is read-only (the "
+                          "kernel verifier rejects it, and every frame in the model is r10-relative)");
       out.push_back(std::move(in));
       i += size / 8;
     }

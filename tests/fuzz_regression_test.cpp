@@ -45,6 +45,10 @@ const std::map<std::string, std::string> kExpected = {
     // name at its first '/', found no callee, and refused a proved layout
     // (the pipeline target's invariant); --emit-jit could not name its file
     {"pipeline/program-name-with-slash", ""},
+    // a corpus xdp object with one instruction turned into `r10 = 0`: read,
+    // proved safe (frames are r10-relative), JITted to a write of r9 that
+    // the validator refused; the kernel rejects any write to r10
+    {"pipeline/writes-r10", "writes r10: the frame pointer is read-only"},
 };
 } // namespace
 
