@@ -23,7 +23,7 @@ const char *kUsage =
     "usage: pstack-verify [--scheme kernel|per-subprog|per-prog|planned] [--kernel 6.1|6.6|6.12|6.13|running]\n"
     "                     [--env FILE] [--format text|json|sarif|csv] [--dot FILE]\n"
     "                     [--timeout SECONDS] [--buffer-size BYTES] [--per-prog-r9 base|top]\n"
-    "                     [--engine auto|explicit|bounded|unbounded] [--explain] [-j N]\n"
+    "                     [--engine auto|explicit|bounded|unbounded] [--cross-check] [--explain] [-j N]\n"
     "                     [--emit-plan FILE] [--emit-jit DIR] [--emit-smt DIR] [--replay]\n"
     "                     OBJECT|DIR...\n"
     "       pstack-verify --compare OLD.csv NEW.csv\n"
@@ -45,6 +45,7 @@ const char *kUsage =
     "  --buffer-size N  per-prog: bytes of each program's buffer (default: computed)\n"
     "  --per-prog-r9 W  per-prog: r9 at the frame `base` (default) or `top`\n"
     "  --engine E       auto (default), explicit, bounded (Z3) or unbounded (Z3 Spacer)\n"
+    "  --cross-check    auto: prove again with Z3 what the explicit search proved\n"
     "  --emit-plan FILE write the layout (every frame's buffer and offset) as JSON\n"
     "  --emit-jit DIR   JIT every program from the proved layout: DIR/<prog>.<func>.bin,\n"
     "                   .s listings (x86 beside BPF and source), layout.json; the\n"
@@ -89,6 +90,7 @@ int main(int argc, char **argv) {
   std::vector<std::string> compare;
   std::vector<std::string> objects;
   bool proveJit = false;
+  bool crossCheck = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto value = [&]() -> std::string {
@@ -140,6 +142,8 @@ int main(int argc, char **argv) {
       o.envFile = value();
     } else if (name == "--timeout") {
       o.timeout = number<double>(name, value(), "a positive number of seconds");
+    } else if (a == "--cross-check") {
+      crossCheck = true;
     } else if (name == "--engine") {
       o.engine = value();
       if (o.engine != "auto" && o.engine != "explicit" && o.engine != "bounded" &&
@@ -233,6 +237,7 @@ int main(int argc, char **argv) {
   using E = VerifyOptions::Engine;
   vo.engine = o.engine == "explicit" ? E::Explicit : o.engine == "bounded" ? E::Bounded
             : o.engine == "unbounded" ? E::Unbounded : E::Auto;
+  vo.crossCheck = crossCheck;
   if (!o.envFile.empty()) {
     try {
       vo.env = loadEnvironment(o.envFile);
