@@ -265,3 +265,27 @@ TEST(HostKernel, CliAgreesWithTheRunningKernelOnKprobeChain) {
   // the answer was cached for the next run
   EXPECT_TRUE(std::filesystem::exists(cache + "/pstack-verify/kernel-running.json"));
 }
+
+// A program type the probe could not settle is never reported safe: pinned.o's
+// kprobe programs (safe under every table) come back unknown, saying why.
+TEST(HostKernel, AProgramOfAnUnprobedTypeIsNeverSafe) {
+  Object obj = test::loadCase("pinned");
+  CallGraph g(obj);
+  VerifyOptions o;
+  o.engine = VerifyOptions::Engine::Explicit;
+  o.kernel = kernelRules("6.13");
+  Report before = verify(obj, g, o);
+  ASSERT_EQ(before.verdict, Verdict::Safe);
+  o.kernel.name = "running";
+  o.kernel.privateStackTypes.erase(ProgType::Kprobe);
+  o.kernel.unprobedTypes[ProgType::Kprobe] = "probe refused for another reason than its stack: kprobe (test)";
+  Report r = verify(obj, g, o);
+  EXPECT_EQ(r.verdict, Verdict::Unknown);
+  ASSERT_FALSE(r.programs.empty());
+  for (auto &p : r.programs) {
+    EXPECT_EQ(p.verdict, Verdict::Unknown) << p.name;
+    EXPECT_NE(p.reason.find("could not be asked whether kprobe programs get a private stack"),
+              std::string::npos)
+        << p.reason;
+  }
+}
