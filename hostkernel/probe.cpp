@@ -28,6 +28,8 @@
 #include <linux/bpf.h>
 
 #include <cerrno>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <map>
@@ -188,6 +190,21 @@ std::string readLine(const std::string &path) {
   return l;
 }
 
+// Whether this process may load tracing programs: CAP_SYS_ADMIN, or
+// CAP_BPF with CAP_PERFMON, in its effective set (root in a user namespace
+// without them may still load socket filters). An EPERM without them is
+// a matter of rights, not of the program type.
+bool tracingRights() {
+  std::ifstream in("/proc/self/status");
+  for (std::string l; std::getline(in, l);)
+    if (l.rfind("CapEff:", 0) == 0) {
+      uint64_t eff = std::strtoull(l.c_str() + 7, nullptr, 16);
+      auto has = [&](int cap) { return (eff >> cap) & 1; };
+      return has(21) || (has(39) && has(38)); // CAP_SYS_ADMIN; CAP_BPF, CAP_PERFMON
+    }
+  return geteuid() == 0;
+}
+
 // "6.18.44-fc-v669" -> (6, 18)
 std::pair<int, int> version(const std::string &release) {
   int major = 0, minor = 0;
@@ -256,7 +273,7 @@ HostProbeResult probe(const std::string &bootId, int jitEnable) {
       } else if (stackRefusal(l)) {
         a.answer = "none";
       } else {
-        if (l.err == EPERM && geteuid() != 0)
+        if (l.err == EPERM && !tracingRights())
           noRights(std::string("bpf(BPF_PROG_LOAD) of a ") + s.probe + " program: " + std::strerror(l.err));
         a.detail = why(l);
         // Refused for another reason than its stack. If the plainest
