@@ -253,6 +253,13 @@ TEST(HostKernel, CliAgreesWithTheRunningKernelOnKprobeChain) {
   auto doc = nlohmann::json::parse(r.out);
   EXPECT_EQ(doc["kernel"], "running");
   EXPECT_EQ(doc["kernel_release"], release());
+  // what the probe found is in the document
+  HostProbeOptions o;
+  o.cacheDir = cache + "/pstack-verify";
+  KernelRules k = runningKernelRules(o); // the CLI's cache
+  EXPECT_EQ(doc["kernel_rules"]["round"], k.round);
+  EXPECT_EQ(doc["kernel_rules"]["private_stack_types"].size(), k.privateStackTypes.size());
+  EXPECT_EQ(doc["kernel_rules"]["unprobed_types"].size(), k.unprobedTypes.size());
   std::string verdict;
   for (auto &p : doc["objects"][0]["programs"])
     if (p["name"] == "kchain")
