@@ -125,7 +125,7 @@ struct Load {
 };
 
 Load load(const ProbeSpec &s, const std::vector<bpf_insn> &insns, uint32_t attachBtfId) {
-  static std::vector<char> logBuf(1 << 16);
+  std::vector<char> logBuf(1 << 16); // per call: callers may probe from several threads
   Load out;
   for (int attempt = 0; attempt < 5; ++attempt) {
     union bpf_attr a;
