@@ -78,8 +78,9 @@ TEST(HostKernel, ProbeAnswersPerProgramType) {
   // rounding: probed, and as the source says for this kernel
   ASSERT_TRUE(answer(r, "round"));
   EXPECT_NE(answer(r, "round")->answer, "unknown") << answer(r, "round")->detail;
-  if (r.jitEnable > 0)
+  if (r.jitEnable > 0) {
     EXPECT_EQ(r.rules.round, 16u);
+  }
   for (ProgType t : {ProgType::Tracepoint, ProgType::RawTracepoint, ProgType::PerfEvent, ProgType::Tracing})
     EXPECT_TRUE(r.rules.givesPrivateStack(t)) << progTypeName(t) << "\n" << answersTable(r);
   for (const char *p : {"tracepoint", "raw_tp", "perf_event", "tp_btf"}) {
