@@ -175,6 +175,8 @@ TEST(HostKernel, WithoutRightsTheCliExits2SayingSo) {
   auto r = test::run({"/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
                       "/usr/bin/env", "XDG_CACHE_HOME=" + cache, PSTACK_CLI, "--kernel", "running",
                       test::casePath("kprobe_chain")});
+  if (r.status == 126 || r.status == 127)
+    GTEST_SKIP() << "the CLI cannot be run as uid 65534 from where it was built:\n" << r.err;
   EXPECT_EQ(r.status, 2) << r.out << r.err;
   EXPECT_NE(r.err.find("--kernel running: cannot load BPF programs into the running kernel ("),
             std::string::npos)
