@@ -32,10 +32,8 @@ const SecDef kSecDefs[] = {
     {"tp_btf", ProgType::Tracing}, {"fentry", ProgType::Tracing},
     {"fmod_ret", ProgType::Tracing}, {"fexit", ProgType::Tracing},
     {"fentry.s", ProgType::Tracing}, {"fmod_ret.s", ProgType::Tracing},
-    {"fexit.s", ProgType::Tracing},
-    // BPF_PROG_TYPE_TRACING with BPF_TRACE_ITER: a type of its own here,
-    // since iterators get no private stack (bpf_prog_check_recur)
-    {"iter", ProgType::Iter}, {"iter.s", ProgType::Iter},
+    {"fexit.s", ProgType::Tracing}, {"iter", ProgType::Tracing},
+    {"iter.s", ProgType::Tracing},
     {"freplace", ProgType::Ext},
     {"lsm", ProgType::Lsm}, {"lsm.s", ProgType::Lsm}, {"lsm_cgroup", ProgType::Lsm},
     {"syscall", ProgType::Syscall},

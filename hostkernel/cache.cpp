@@ -15,18 +15,20 @@
 
 namespace pstack {
 
+// A ProgType by its progTypeName(), over every value the enum has in this
+// build (progTypeName says "unknown" past the last one).
+std::optional<ProgType> progTypeNamed(const std::string &name) {
+  for (int t = 0; t < 256; ++t)
+    if (name == progTypeName(ProgType(t)) && (t == 0 || name != "unknown"))
+      return ProgType(t);
+  return std::nullopt;
+}
+
 namespace {
 
 constexpr const char *kSchema = "pstack-verify/kernel-running/1";
 // bump when the probes change: caches of an older probe are re-probed
 constexpr int kProbeVersion = 1;
-
-std::optional<ProgType> progTypeNamed(const std::string &name) {
-  for (int t = int(ProgType::Unknown); t <= int(ProgType::Iter); ++t)
-    if (name == progTypeName(ProgType(t)))
-      return ProgType(t);
-  return std::nullopt;
-}
 
 } // namespace
 

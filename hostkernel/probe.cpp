@@ -45,6 +45,7 @@ namespace pstack {
 std::optional<HostProbeResult> readHostProbeCache(const std::string &path, const std::string &bootId,
                                                   int jitEnable, std::string &note);
 bool writeHostProbeCache(const std::string &path, const HostProbeResult &r, std::string &note);
+std::optional<ProgType> progTypeNamed(const std::string &name);
 
 namespace {
 
@@ -100,9 +101,9 @@ const std::vector<ProbeSpec> &probes() {
       {"uprobe.s", ProgType::Kprobe, BPF_PROG_TYPE_KPROBE, 0, BPF_F_SLEEPABLE},
       {"tracepoint", ProgType::Tracepoint, BPF_PROG_TYPE_TRACEPOINT},
       {"raw_tp", ProgType::RawTracepoint, BPF_PROG_TYPE_RAW_TRACEPOINT},
-      // its own kernel type, but the frontend types raw_tp.w as
-      // RawTracepoint: answered and reported, not used
-      {"raw_tp.w", std::nullopt, BPF_PROG_TYPE_RAW_TRACEPOINT_WRITABLE},
+      // its own kernel type: used once the frontend has a ProgType for it
+      // (by name: "raw_tracepoint_writable"), else answered and reported only
+      {"raw_tp.w", progTypeNamed("raw_tracepoint_writable"), BPF_PROG_TYPE_RAW_TRACEPOINT_WRITABLE},
       {"perf_event", ProgType::PerfEvent, BPF_PROG_TYPE_PERF_EVENT},
       {"tp_btf", ProgType::Tracing, BPF_PROG_TYPE_TRACING, BPF_TRACE_RAW_TP, 0,
        "btf_trace_sched_switch", BTF_KIND_TYPEDEF},

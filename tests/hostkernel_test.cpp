@@ -94,6 +94,9 @@ TEST(HostKernel, ProbeAnswersPerProgramType) {
     ASSERT_TRUE(answer(r, p)) << p;
     EXPECT_EQ(answer(r, p)->answer, "none") << p << ": " << answer(r, p)->detail;
   }
+  // raw_tp.w speaks for its own ProgType where the frontend has one
+  EXPECT_TRUE(answer(r, "raw_tp.w")->type.empty() || answer(r, "raw_tp.w")->type == "raw_tracepoint_writable")
+      << answer(r, "raw_tp.w")->type;
   // fentry and LSM programs need ftrace trampolines: a kernel built without
   // a function tracer (this machine's) loads none of them at all
   ASSERT_TRUE(answer(r, "fentry") && answer(r, "lsm"));
