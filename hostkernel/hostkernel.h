@@ -29,7 +29,8 @@ struct HostProbeOptions {
 struct HostProbeAnswer {
   std::string probe;  // "kprobe", "tp_btf", ..., "round" (the rounding probe)
   std::string type;   // progTypeName() of the ProgType it speaks for; "" for none
-                      // ("raw_tp.w": no ProgType of its own yet; "round")
+                      // ("round"; "raw_tp.w" where no ProgType is named
+                      // raw_tracepoint_writable)
   // "private": a 640-byte chain of four 160-byte frames loaded (each frame
   // has its own buffer); "none": refused with "combined stack size";
   // "unknown": refused for another reason (then `detail` says which);
