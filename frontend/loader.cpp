@@ -771,8 +771,12 @@ void Loader::resolveTailCalls() {
     std::set<ProgType> types;
     for (auto &p : obj_.programs)
       for (size_t fi : p.functions)
-        if (obj_.functions[fi].name == f.name)
+        if (obj_.functions[fi].name == f.name) {
           types.insert(p.type);
+          // iterators are BPF_PROG_TYPE_TRACING to the kernel's prog arrays
+          if (p.type == ProgType::Iter || p.type == ProgType::Tracing)
+            types.insert({ProgType::Iter, ProgType::Tracing});
+        }
     for (auto &tc : f.tailCalls) {
       const Map *m = tc.map ? obj_.map(*tc.map) : nullptr;
       if (m && !m->progSlots.empty() && tc.slot) {

@@ -43,6 +43,12 @@ struct KernelRules {
   // optimize_bpf_loop): counted in frames' layout, not in the 512 sum.
   uint32_t bpfLoopInline = 24; // inlined bpf_loop's three spill slots
   uint32_t mayGotoSlot = 8;    // may_goto's iteration counter
+  // --kernel running only: program types the probe could not settle (the
+  // probe program was refused for a reason that is not its stack, or the
+  // variants of one type disagreed), with why. They are not in
+  // privateStackTypes; a program of such a type is never reported `safe`
+  // (it gets `unknown` with the reason instead).
+  std::map<ProgType, std::string> unprobedTypes;
 
   bool hasPrivateStacks() const { return !privateStackTypes.empty(); }
   bool givesPrivateStack(ProgType t) const { return privateStackTypes.count(t) > 0; }

@@ -286,6 +286,15 @@ Report verify(const Object &obj, const CallGraph &graph, const VerifyOptions &op
       pr.verdict = Verdict::Unknown;
       pr.reason = "a frame size could not be bounded";
     }
+    // --kernel running: the kernel's answer for this program type is not
+    // known (private stack or not), so neither layout can be trusted
+    if (opts.scheme == Scheme::Kernel && pr.verdict == Verdict::Safe)
+      if (auto u = opts.kernel.unprobedTypes.find(obj.programs[p].type);
+          u != opts.kernel.unprobedTypes.end()) {
+        pr.verdict = Verdict::Unknown;
+        pr.reason = std::string("the running kernel could not be asked whether ") +
+                    progTypeName(u->first) + " programs get a private stack (" + u->second + ")";
+      }
     rep.programs.push_back(std::move(pr));
   }
   for (auto &v : limits)

@@ -33,7 +33,8 @@ const char *kUsage =
     "live frames overlap and never leave their buffer, or prints a counterexample.\n"
     "\n"
     "  --scheme S       frame layout scheme (default kernel)\n"
-    "  --kernel V       kernel whose rules the kernel scheme follows (default 6.13)\n"
+    "  --kernel V       kernel whose rules the kernel scheme follows (default 6.13);\n"
+    "                   running: ask the running kernel (as root; cached per boot)\n"
     "  --format F       text (default), json, sarif (SARIF 2.1.0, for CI) or csv\n"
     "  -j, --jobs N     verify N objects at a time\n"
     "  --compare A B    compare two --format csv runs: changed verdicts, bytes, time\n"
@@ -258,8 +259,19 @@ int main(int argc, char **argv) {
     doc["schema"] = "pstack-verify/1";
     doc["scheme"] = o.scheme;
     doc["kernel"] = o.kernel;
-    if (!vo.kernel.release.empty())
+    if (!vo.kernel.release.empty()) {
       doc["kernel_release"] = vo.kernel.release;
+      // --kernel running: what the probe found
+      nlohmann::json rules;
+      rules["round"] = vo.kernel.round;
+      rules["private_stack_types"] = nlohmann::json::array();
+      for (ProgType t : vo.kernel.privateStackTypes)
+        rules["private_stack_types"].push_back(progTypeName(t));
+      rules["unprobed_types"] = nlohmann::json::object();
+      for (auto &[t, why] : vo.kernel.unprobedTypes)
+        rules["unprobed_types"][progTypeName(t)] = why;
+      doc["kernel_rules"] = rules;
+    }
     doc["objects"] = nlohmann::json::array();
     for (auto &r : results)
       doc["objects"].push_back(cli::toJson(r, o));
@@ -267,6 +279,17 @@ int main(int argc, char **argv) {
   } else if (o.format == "csv") {
     std::cout << cli::toCsv(results);
   } else {
+    if (!vo.kernel.release.empty()) {
+      // --kernel running: what the probe found, once
+      std::string types, unprobed;
+      for (ProgType t : vo.kernel.privateStackTypes)
+        types += std::string(types.empty() ? "" : ", ") + progTypeName(t);
+      for (auto &[t, why] : vo.kernel.unprobedTypes)
+        unprobed += std::string("; ") + progTypeName(t) + " not probed (" + why + "): never safe";
+      std::cout << "kernel " << vo.kernel.name << " (" << vo.kernel.release << "): frames rounded to "
+                << vo.kernel.round << "; private stacks for " << (types.empty() ? "no program type" : types)
+                << unprobed << "\n\n";
+    }
     for (auto &r : results)
       if (r.object)
         std::cout << cli::toText(r, o) << "\n";
