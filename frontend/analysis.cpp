@@ -450,8 +450,12 @@ void Analyzer::call(const Insn &in, State &s) {
       sv = join(sv, ret);
   // Helpers never return stack pointers (the kernel has no such return
   // type); a kfunc may hand back a buffer it was given (bpf_dynptr_slice),
-  // a subprog any pointer it was given.
-  bool mayReturnStack = passesStack && !(cs && cs->kind == CallKind::Helper);
+  // unless its prototype returns a scalar or a struct pointer (the
+  // verifier's PTR_TO_BTF_ID: an iterator's next task, a cpumask); a
+  // subprog any pointer it was given.
+  bool btfTyped = cs && cs->kind == CallKind::Kfunc &&
+                  (cs->returns == KfuncReturn::Scalar || cs->returns == KfuncReturn::BtfObject);
+  bool mayReturnStack = passesStack && !(cs && cs->kind == CallKind::Helper) && !btfTyped;
   s.r[0] = mayReturnStack ? ret : Val::scalar();
 }
 

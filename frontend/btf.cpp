@@ -133,6 +133,48 @@ std::optional<std::set<std::string>> parseBtfKsyms(Bytes raw) {
   return out;
 }
 
+std::map<std::string, KfuncReturn> parseBtfFuncReturns(Bytes raw) {
+  std::map<std::string, KfuncReturn> out;
+  std::string error;
+  BtfPtr btf = openBtf(raw, error);
+  if (!btf)
+    return out;
+  // through typedefs and qualifiers
+  auto strip = [&](uint32_t id) -> const struct btf_type * {
+    for (int hops = 0; hops < 32; ++hops) {
+      const struct btf_type *t = btf__type_by_id(btf.get(), id);
+      if (!t || !(btf_is_typedef(t) || btf_is_const(t) || btf_is_volatile(t) ||
+                  btf_is_restrict(t) || btf_is_type_tag(t)))
+        return t;
+      id = t->type;
+    }
+    return nullptr;
+  };
+  const uint32_t n = btf__type_cnt(btf.get());
+  for (uint32_t id = 1; id < n; ++id) {
+    const struct btf_type *f = btf__type_by_id(btf.get(), id);
+    if (!f || !btf_is_func(f))
+      continue;
+    const struct btf_type *proto = btf__type_by_id(btf.get(), f->type);
+    if (!proto || !btf_is_func_proto(proto))
+      continue;
+    KfuncReturn r = KfuncReturn::Unknown;
+    if (proto->type == 0) {
+      r = KfuncReturn::Scalar; // void
+    } else if (const struct btf_type *t = strip(proto->type)) {
+      if (btf_is_int(t) || btf_is_enum(t) || btf_is_enum64(t))
+        r = KfuncReturn::Scalar;
+      else if (btf_is_ptr(t)) {
+        const struct btf_type *to = t->type ? strip(t->type) : nullptr;
+        r = to && (btf_is_struct(to) || btf_is_union(to)) ? KfuncReturn::BtfObject
+                                                         : KfuncReturn::Memory;
+      }
+    }
+    out[nameOf(btf.get(), f->name_off)] = r;
+  }
+  return out;
+}
+
 LineTable parseBtfExtLines(const std::string &file, Bytes btfRaw, Bytes ext) {
   LineTable out;
   std::string err;

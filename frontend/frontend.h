@@ -72,11 +72,19 @@ ProgType progTypeFromSection(const std::string &section);
 
 enum class CallKind { Helper, Local, Kfunc };
 
+// What a kfunc returns, from its prototype in the object's BTF (the kernel
+// checks that prototype against its own): a pointer to a struct or union
+// is a PTR_TO_BTF_ID to the verifier, never a stack pointer, whatever the
+// kfunc was given; a `void *`/scalar pointer may be memory it was given
+// (bpf_dynptr_slice's buffer, bpf_iter_num_next's counter).
+enum class KfuncReturn : uint8_t { Unknown, Scalar, BtfObject, Memory };
+
 struct CallSite {
   uint32_t insn = 0;
   CallKind kind = CallKind::Helper;
   int32_t helper = 0;      // helper id for Helper
   std::string target;      // callee function (Local) or kfunc name (Kfunc)
+  KfuncReturn returns = KfuncReturn::Unknown; // Kfunc
 };
 
 struct TailCallSite {

@@ -49,6 +49,9 @@ std::vector<BtfMapInfo> parseBtfMaps(const std::string &file, Bytes btf,
 // variables); nothing when the BTF cannot be read.
 std::optional<std::set<std::string>> parseBtfKsyms(Bytes btf);
 
+// What each function in BTF returns (by name), kfuncs among them.
+std::map<std::string, KfuncReturn> parseBtfFuncReturns(Bytes btf);
+
 // .BTF.ext line_info: per section name, (byte offset in section -> location).
 using LineTable = std::map<std::string, std::map<uint32_t, SourceLoc>>;
 LineTable parseBtfExtLines(const std::string &file, Bytes btf, Bytes btfExt);

@@ -598,8 +598,15 @@ void Loader::resolveCalls() {
   // static linker): libbpf refuses the object, and nothing can be said
   // about that function's frame.
   std::optional<std::set<std::string>> ksyms;
-  if (const Section *btf = sectionByName(".BTF"))
+  std::map<std::string, KfuncReturn> returns;
+  if (const Section *btf = sectionByName(".BTF")) {
     ksyms = detail::parseBtfKsyms(btf->bytes);
+    returns = detail::parseBtfFuncReturns(btf->bytes);
+  }
+  auto kfuncReturn = [&](const std::string &name) {
+    auto it = returns.find(name);
+    return it == returns.end() ? KfuncReturn::Unknown : it->second;
+  };
   for (auto &f : obj_.functions) {
     auto rit = relocs_.find(f.sectionIndex);
     for (const Insn &in : f.insns) {
@@ -625,6 +632,7 @@ void Loader::resolveCalls() {
                    ": libbpf refuses it; link the objects first (bpftool gen object)");
         cs.kind = CallKind::Kfunc;
         cs.target = symbols_[rel->symbol].name;
+        cs.returns = kfuncReturn(cs.target);
       } else if (in.src == 1) {
         cs.kind = CallKind::Local;
         uint32_t sec = f.sectionIndex;
@@ -650,6 +658,7 @@ void Loader::resolveCalls() {
           cs.target = symbols_[rel->symbol].name;
         else
           cs.target = "kfunc#" + std::to_string(in.imm);
+        cs.returns = kfuncReturn(cs.target);
       } else if (in.src == 0) {
         if (rel)
           fail(where(f, in.index), "helper call carries a relocation against " +
