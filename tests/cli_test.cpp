@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <set>
 
 using namespace pstack;
@@ -55,6 +56,37 @@ TEST(Cli, TextTableListsProgramsAndFrames) {
 TEST(Cli, KernelSixOneRoundsTo32) {
   auto r = test::run({PSTACK_CLI, "--kernel", "6.1", test::casePath("over_limit_depth")});
   EXPECT_NE(r.out.find("9 frames, 288 B"), std::string::npos) << r.out;
+}
+
+// Every kernel of the table by name; the 256-byte rule at its edge differs
+// between 6.1's and 6.12's rounding (tail_256.c: at_240 is 112 + 128).
+TEST(Cli, KernelTableNamesAndRounding) {
+  for (auto [k, status] : {std::pair{"6.1", 1}, std::pair{"6.6", 1}, std::pair{"6.12", 1},
+                           std::pair{"6.13", 1}}) {
+    auto r = test::run({PSTACK_CLI, "--kernel", k, "--format", "json", test::casePath("tail_256")});
+    EXPECT_EQ(r.status, status) << k;
+    auto doc = nlohmann::json::parse(r.out);
+    std::map<std::string, std::string> v;
+    for (auto &p : doc["objects"][0]["programs"])
+      v[p["name"]] = p["verdict"];
+    EXPECT_EQ(v["at_256"], "unsafe") << k;
+    EXPECT_EQ(v["at_240"], std::string(k) == "6.1" || std::string(k) == "6.6" ? "unsafe" : "safe") << k;
+  }
+  auto bad = test::run({PSTACK_CLI, "--kernel", "5.15", test::casePath("tail_256")});
+  EXPECT_EQ(bad.status, 2);
+  EXPECT_NE(bad.err.find("unknown kernel '5.15' (6.1, 6.6, 6.12, 6.13, or running)"), std::string::npos)
+      << bad.err;
+}
+
+// auto decides by the explicit search; --cross-check proves it with Z3 too
+TEST(Cli, CrossCheckRunsTheZ3EnginesBesideTheExplicitSearch) {
+  auto plain = test::run({PSTACK_CLI, "--format", "json", test::casePath("recursion")});
+  auto cross = test::run({PSTACK_CLI, "--cross-check", "--format", "json", test::casePath("recursion")});
+  ASSERT_EQ(plain.status, 0) << plain.err;
+  ASSERT_EQ(cross.status, 0) << cross.err;
+  EXPECT_EQ(nlohmann::json::parse(plain.out)["objects"][0]["programs"][0]["engine"], "explicit");
+  std::string engine = nlohmann::json::parse(cross.out)["objects"][0]["programs"][0]["engine"];
+  EXPECT_TRUE(engine == "bounded" || engine == "spacer") << engine;
 }
 
 TEST(Cli, UnreadableObjectExitsTwoNamingTheFile) {
