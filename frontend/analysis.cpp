@@ -161,8 +161,33 @@ int accessSize(uint8_t opcode) {
   }
 }
 
-int64_t alu(uint8_t op, int64_t a, int64_t b, bool is64, bool &ok) {
+// `off` is the v4 variant: 1 makes div/mod signed (sdiv, smod).
+int64_t alu(uint8_t op, int64_t a, int64_t b, bool is64, bool &ok, int16_t off = 0) {
   ok = true;
+  if (off == 1 && (op == 0x30 || op == 0x90)) {
+    // the kernel's semantics: x s/ 0 = 0, x s% 0 = x, INT_MIN s/ -1 = INT_MIN,
+    // INT_MIN s% -1 = 0
+    if (is64) {
+      if (b == 0)
+        return op == 0x30 ? 0 : a;
+      if (b == -1)
+        return op == 0x30 ? int64_t(0 - uint64_t(a)) : 0;
+      return op == 0x30 ? a / b : a % b;
+    }
+    int32_t x = int32_t(uint32_t(a)), y = int32_t(uint32_t(b));
+    int32_t r;
+    if (y == 0)
+      r = op == 0x30 ? 0 : x;
+    else if (y == -1)
+      r = op == 0x30 ? int32_t(0u - uint32_t(x)) : 0;
+    else
+      r = op == 0x30 ? x / y : x % y;
+    return int64_t(uint32_t(r));
+  }
+  if (off != 0) {
+    ok = false; // no other ALU operation has a variant
+    return 0;
+  }
   uint64_t ua = uint64_t(a), ub = uint64_t(b);
   if (!is64) // a 32-bit operation sees only the low halves (and a divisor
     ua = uint32_t(ua), ub = uint32_t(ub); // of 0x100000000 is zero)
@@ -463,16 +488,34 @@ void Analyzer::transfer(const Insn &in, State &s) {
   case 0x04: { // ALU32
     bool is64 = cls == 0x07;
     uint8_t op = in.opcode & 0xf0;
-    if (op == 0xd0) { // byte swap
+    if (op == 0xd0) { // byte swap (to_le/to_be; ALU64: v4's bswap)
       r[in.dst] = Val::scalar();
       return;
     }
     Val src = (in.opcode & 0x08) ? r[in.src] : Val::constant(int32_t(in.imm));
     Val &dst = r[in.dst];
+    if (op == 0xb0 && in.off != 0) {
+      // v4: movsx (off 8, 16, 32: sign-extend the low bits of src) or, for
+      // ALU64 X with off 1, addr_space_cast (an arena pointer converted
+      // between address spaces). A number either way; a stack pointer
+      // cast is no stack pointer we can follow.
+      if (in.off == 1 && is64) {
+        dst = src.isStack() ? Val::top() : Val::scalar();
+        return;
+      }
+      if (src.kind == Val::Const && (in.off == 8 || in.off == 16 || (in.off == 32 && is64))) {
+        int64_t v = in.off == 8 ? int64_t(int8_t(src.lo)) : in.off == 16 ? int64_t(int16_t(src.lo))
+                                                                         : int64_t(int32_t(src.lo));
+        dst = Val::constant(is64 ? v : int64_t(uint32_t(v)));
+      } else {
+        dst = is64 ? (src.isStack() ? Val::top() : Val::scalar()) : Val::nonNeg(0);
+      }
+      return;
+    }
     if (!is64) {
       if (dst.kind == Val::Const && src.kind == Val::Const && op != 0x80) {
         bool ok;
-        int64_t v = alu(op, dst.lo, src.lo, false, ok);
+        int64_t v = alu(op, dst.lo, src.lo, false, ok, in.off);
         dst = ok ? Val::constant(v) : Val::scalar();
       } else if (op == 0xb0 && src.kind == Val::Const) {
         dst = Val::constant(int64_t(uint32_t(src.lo)));
@@ -529,8 +572,12 @@ void Analyzer::transfer(const Insn &in, State &s) {
     }
     if (dst.kind == Val::Const && src.kind == Val::Const) {
       bool ok;
-      int64_t v = alu(op, dst.lo, src.lo, true, ok);
+      int64_t v = alu(op, dst.lo, src.lo, true, ok, in.off);
       dst = ok ? Val::constant(v) : Val::scalar();
+      return;
+    }
+    if (in.off != 0) { // sdiv, smod: signed, so nothing stays known >= 0
+      dst = Val::scalar();
       return;
     }
     // what stays known to be >= 0 (and small: these come from zero-extended
@@ -569,25 +616,36 @@ void Analyzer::transfer(const Insn &in, State &s) {
     }
     return;
   }
-  case 0x01: { // LDX
+  case 0x01: { // LDX; BPF_MEMSX (v4's ldsx) sign-extends
     Val base = r[in.src];
     int size = accessSize(in.opcode);
     touch(in.index, base, in.off, size, in.src != 10);
-    r[in.dst] = load(s, base, in.off, size);
+    r[in.dst] = (in.opcode & 0xe0) == 0x80 ? Val::scalar() : load(s, base, in.off, size);
     return;
   }
-  case 0x02: { // ST imm
+  case 0x02: { // ST: store of an immediate (v4 emits them; a DW store
+               // sign-extends imm, and keeps a constant as a spill does)
     Val base = r[in.dst];
     int size = accessSize(in.opcode);
     touch(in.index, base, in.off, size, in.dst != 10);
-    store(s, base, in.off, size, Val::scalar());
+    store(s, base, in.off, size, size == 8 ? Val::constant(int32_t(in.imm)) : Val::scalar());
     return;
   }
   case 0x03: { // STX, atomics
     Val base = r[in.dst];
     int size = accessSize(in.opcode);
-    touch(in.index, base, in.off, size, in.dst != 10);
     bool atomic = (in.opcode & 0xe0) == 0xc0;
+    if (atomic && in.imm == 0x100) { // load-acquire: dst = *(src + off)
+      touch(in.index, r[in.src], in.off, size, in.src != 10);
+      r[in.dst] = load(s, r[in.src], in.off, size);
+      return;
+    }
+    if (atomic && in.imm == 0x110) { // store-release: *(dst + off) = src
+      touch(in.index, base, in.off, size, in.dst != 10);
+      store(s, base, in.off, size, r[in.src]);
+      return;
+    }
+    touch(in.index, base, in.off, size, in.dst != 10);
     if (atomic) {
       store(s, base, in.off, size, Val::scalar());
       if (in.imm & 0x01) { // BPF_FETCH: old value into src (cmpxchg: r0)
@@ -632,7 +690,9 @@ std::vector<uint32_t> Analyzer::successors(const Insn &in, size_t p) const {
         out.push_back(next);
       return out;
     }
-    int64_t off = (cls == 0x06 && op == 0x00) ? int32_t(in.imm) : in.off; // gotol
+    // gotol (JMP32 | JA, v4): the offset is the 32-bit imm; may_goto
+    // (JMP | JCOND) is a conditional jump by off, like the others
+    int64_t off = (cls == 0x06 && op == 0x00) ? int32_t(in.imm) : in.off;
     target(int64_t(in.index) + 1 + off);
     if (op != 0x00 && p + 1 < fn_.insns.size())
       out.push_back(next);

@@ -397,6 +397,18 @@ void Emitter::alu(const Insn &in) {
   bool x = in.opcode & 0x08;
   uint8_t d = reg(in.dst), s = reg(in.src);
   int32_t imm = int32_t(in.imm);
+  // v4's variants in `off`: not emitted (never emitted as the unsigned or
+  // plain form, which would mean something else)
+  if (in.off != 0) {
+    if (op == 0x30 || op == 0x90)
+      fail(&in, std::string("signed ") + (op == 0x30 ? "division (sdiv" : "modulo (smod") +
+                    ", cpu v4) is not emitted");
+    if (op == 0xb0 && w && x && in.off == 1)
+      fail(&in, "addr_space_cast (arena) is not emitted");
+    if (op == 0xb0)
+      fail(&in, "sign-extending move (movsx, cpu v4) is not emitted");
+    fail(&in, "ALU operation with offset " + std::to_string(in.off) + " is not emitted");
+  }
   // the zero-extension mutant: 32-bit arithmetic done in 64 bits
   bool ow = w || (opts_.mutant == JitMutant::NoZeroExtend32 &&
                   (op == 0x00 || op == 0x10 || op == 0x40 || op == 0x50 || op == 0xa0));
@@ -561,6 +573,8 @@ void Emitter::jump(const Insn &in) {
   case 0xb0: cc = CC_BE; break;
   case 0xc0: cc = CC_L; break;
   case 0xd0: cc = CC_LE; break;
+  case 0xe0:
+    fail(&in, "may_goto (cpu v4) is not emitted");
   default: fail(&in, "unknown jump");
   }
   if (op == 0x40) {
@@ -585,6 +599,8 @@ void Emitter::memory(const Insn &in) {
   static const uint8_t kSize[4] = {4, 2, 1, 8};
   uint8_t size = kSize[(in.opcode >> 3) & 3];
   uint8_t mode = in.opcode & 0xe0;
+  if (mode == 0x80 && in.cls() == 1)
+    fail(&in, "sign-extending load (ldsx, cpu v4) is not emitted");
   if (mode != 0x60)
     fail(&in, "memory mode " + std::to_string(mode) + " is not emitted");
   if (in.cls() == 1) { // ldx
@@ -597,6 +613,10 @@ void Emitter::memory(const Insn &in) {
 }
 
 void Emitter::atomic(const Insn &in) {
+  if (in.imm == 0x100)
+    fail(&in, "load-acquire is not emitted");
+  if (in.imm == 0x110)
+    fail(&in, "store-release is not emitted");
   uint8_t size = (in.opcode & 0x18) == 0x18 ? 8 : (in.opcode & 0x18) == 0 ? 4 : 0;
   if (!size)
     fail(&in, "atomic operation on a byte or half word");

@@ -216,7 +216,7 @@ private:
         bool x = op & 0x08;
         if (aop == 0xd0) { // byte swap
           if (is64)
-            bad("unknown opcode " + hex(op));
+            bad("unconditional byte swap (bswap, cpu v4) is not interpreted");
           uint64_t v = dst;
           if (in.imm != 16 && in.imm != 32 && in.imm != 64)
             bad("byte swap of " + std::to_string(in.imm) + " bits");
@@ -230,6 +230,12 @@ private:
           ++pc;
           break;
         }
+        if (in.off != 0) // v4's sdiv/smod/movsx, addr_space_cast
+          bad(std::string(aop == 0x30 || aop == 0x90 ? "signed division/modulo"
+                          : aop == 0xb0 && is64 && x && in.off == 1 ? "addr_space_cast"
+                          : aop == 0xb0 ? "sign-extending move (movsx)"
+                                        : "ALU operation with an offset") +
+              " is not interpreted (opcode " + hex(op) + ", off " + std::to_string(in.off) + ")");
         bool known = true;
         if (is64)
           dst = aluOp<uint64_t>(aop, dst, x ? srcv : uint64_t(in.imm), known);
@@ -313,11 +319,15 @@ private:
           break;
         }
         if (jop == 0x00) { // ja
+          if (!is64 && !x)
+            bad("gotol (cpu v4) is not interpreted");
           if (!is64 || x)
             bad("unknown opcode " + hex(op));
           jumpTo(in.off);
           break;
         }
+        if (is64 && jop == 0xe0)
+          bad("may_goto (cpu v4) is not interpreted");
         bool taken = false;
         if (is64) {
           uint64_t a = dst, b = x ? srcv : uint64_t(in.imm);
@@ -395,6 +405,9 @@ private:
         uint8_t sz = op & 0x18;
         uint32_t bytes = sz == 0x00 ? 4 : sz == 0x08 ? 2 : sz == 0x10 ? 1 : 8;
         if (cls == 0x03 && mode == 0xc0) { // atomic
+          if (in.imm == 0x100 || in.imm == 0x110)
+            bad(std::string(in.imm == 0x100 ? "load-acquire" : "store-release") +
+                " is not interpreted");
           if (bytes != 4 && bytes != 8)
             bad("atomic of " + std::to_string(bytes) + " bytes");
           auto *p = reinterpret_cast<uint8_t *>(uintptr_t(dst + uint64_t(int64_t(in.off))));
@@ -421,6 +434,8 @@ private:
           ++pc;
           break;
         }
+        if (mode == 0x80 && cls == 0x01)
+          bad("sign-extending load (ldsx, cpu v4) is not interpreted");
         if (mode != 0x60)
           bad("unknown opcode " + hex(op));
         if (cls == 0x01) {
