@@ -42,13 +42,23 @@ struct Val {
   } kind = Bot;
   int64_t lo = 0, hi = 0;
   bool wide = false;       // Fp/Arg with an unknown offset
+  bool below32 = false;    // NonNeg: and < 2^32 (a 32-bit result, a narrow load)
   bool maybeOther = false; // Fp/Arg: or a non-stack value
   uint8_t arg = 0;
   int32_t sym = -1;
 
   static Val scalar() { return Val{Scalar}; }
   static Val constant(int64_t c) { Val v{Const}; v.lo = v.hi = c; return v; }
-  static Val nonNeg(int64_t lo) { Val v{NonNeg}; v.lo = std::max<int64_t>(lo, 0); return v; }
+  static Val nonNeg(int64_t lo, bool below32 = false) {
+    Val v{NonNeg};
+    v.lo = std::max<int64_t>(lo, 0);
+    v.below32 = below32;
+    return v;
+  }
+  // a number in [0, 2^32): shifted left by at most 31 it stays >= 0
+  bool fits32() const {
+    return (kind == NonNeg && below32) || (kind == Const && lo >= 0 && lo < (int64_t(1) << 32));
+  }
   // the least value this scalar can have, if it is known to be >= 0
   std::optional<int64_t> minNonNeg() const {
     if (kind == NonNeg || (kind == Const && lo >= 0))
@@ -66,7 +76,7 @@ struct Val {
   bool exactFp() const { return kind == Fp && !wide && lo == hi; }
   bool operator==(const Val &o) const {
     return kind == o.kind && lo == o.lo && hi == o.hi && wide == o.wide &&
-           maybeOther == o.maybeOther && arg == o.arg && sym == o.sym;
+           below32 == o.below32 && maybeOther == o.maybeOther && arg == o.arg && sym == o.sym;
   }
   bool operator!=(const Val &o) const { return !(*this == o); }
 };
@@ -81,7 +91,7 @@ Val join(const Val &a, const Val &b) {
   if (a.nonStack() && b.nonStack()) {
     auto ma = a.minNonNeg(), mb = b.minNonNeg();
     if (ma && mb)
-      return Val::nonNeg(std::min(*ma, *mb)); // both >= 0: so is either
+      return Val::nonNeg(std::min(*ma, *mb), a.fits32() && b.fits32()); // both >= 0: so is either
     return Val::scalar();
   }
   if (a.isStack() && b.isStack()) {
@@ -369,7 +379,7 @@ void Analyzer::store(State &s, const Val &addr, int64_t off, int size, const Val
 Val Analyzer::load(const State &s, const Val &addr, int64_t off, int size) {
   // a load of 1, 2 or 4 bytes is zero-extended: never a pointer, never < 0
   if (size < 8)
-    return Val::nonNeg(0);
+    return Val::nonNeg(0, true);
   if (addr.kind == Val::Arg || addr.kind == Val::Top)
     return Val::scalar(); // pointers stored in a caller's frame: see call()
   if (addr.kind != Val::Fp)
@@ -508,7 +518,7 @@ void Analyzer::transfer(const Insn &in, State &s) {
                                                                          : int64_t(int32_t(src.lo));
         dst = Val::constant(is64 ? v : int64_t(uint32_t(v)));
       } else {
-        dst = is64 ? (src.isStack() ? Val::top() : Val::scalar()) : Val::nonNeg(0);
+        dst = is64 ? (src.isStack() ? Val::top() : Val::scalar()) : Val::nonNeg(0, true);
       }
       return;
     }
@@ -520,7 +530,7 @@ void Analyzer::transfer(const Insn &in, State &s) {
       } else if (op == 0xb0 && src.kind == Val::Const) {
         dst = Val::constant(int64_t(uint32_t(src.lo)));
       } else {
-        dst = Val::nonNeg(0); // a 32-bit result is zero-extended
+        dst = Val::nonNeg(0, true); // a 32-bit result is zero-extended
       }
       return;
     }
@@ -586,9 +596,11 @@ void Analyzer::transfer(const Insn &in, State &s) {
     if (op == 0x00 && a && b)
       dst = Val::nonNeg(*a + *b);
     else if (op == 0x50 && src.kind == Val::Const && src.lo >= 0)
-      dst = Val::nonNeg(0); // x & c, c >= 0
+      dst = Val::nonNeg(0, src.fits32() || dst.fits32()); // x & c, c >= 0
     else if (op == 0x70 && src.kind == Val::Const && (src.lo & 63) >= 1)
-      dst = Val::nonNeg(0); // logical shift right
+      dst = Val::nonNeg(0, dst.fits32()); // logical shift right
+    else if (op == 0x60 && src.kind == Val::Const && (src.lo & 63) <= 31 && a && dst.fits32())
+      dst = Val::nonNeg(*a << (src.lo & 63)); // below 2^32, shifted by <= 31: below 2^63
     else
       dst = Val::scalar();
     return;
