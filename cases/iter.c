@@ -4,8 +4,8 @@
  * lives in the frame of the function that loops, and only kfuncs touch
  * it (through the pointer they are given).
  *
- *   it_sum (56 B: a 40-byte buffer and the iterator)
- *   it_nested (48 B) -> it_sub (24 B: its own iterator)
+ *   it_sum (48 B: a 40-byte buffer and the iterator)
+ *   it_nested (48 B) -> it_sub (16 B: an 8-byte buffer and its own iterator)
  */
 #include "common.h"
 

@@ -5,7 +5,7 @@
  *
  *   v4_arith (32 B) -> arith (48 B)   mod64/mod32 X, sdiv, smod, movsx,
  *                                     bswap64; stores of immediates
- *   v4_loads (16 B)                   ldsx 8/16/32 from the stack, after
+ *   v4_loads (8 B)                    ldsx 8/16 from the stack, after
  *                                     stores of immediates
  *   v4_jumps (24 B)                   gotol (asm: clang emits it only for
  *                                     jumps beyond 32767 instructions)
