@@ -11,6 +11,7 @@
 //         pointers can only be spilled to the stack (never to maps or ctx),
 //         and helpers touch [p, p + size) above the pointer they get.
 #include "frontend/internal.h"
+#include "frontend/isa.h"
 
 #include <algorithm>
 #include <array>
@@ -162,14 +163,7 @@ void widen(State &s, const State &old) {
   }
 }
 
-int accessSize(uint8_t opcode) {
-  switch ((opcode >> 3) & 3) {
-  case 0: return 4; // W
-  case 1: return 2; // H
-  case 2: return 1; // B
-  default: return 8; // DW
-  }
-}
+int accessSize(uint8_t opcode) { return int(isa::accessBytes(opcode)); }
 
 // `off` is the v4 variant: 1 makes div/mod signed (sdiv, smod).
 int64_t alu(uint8_t op, int64_t a, int64_t b, bool is64, bool &ok, int16_t off = 0) {
@@ -632,7 +626,7 @@ void Analyzer::transfer(const Insn &in, State &s) {
     Val base = r[in.src];
     int size = accessSize(in.opcode);
     touch(in.index, base, in.off, size, in.src != 10);
-    r[in.dst] = (in.opcode & 0xe0) == 0x80 ? Val::scalar() : load(s, base, in.off, size);
+    r[in.dst] = isa::form(in) == isa::Form::LoadSx ? Val::scalar() : load(s, base, in.off, size);
     return;
   }
   case 0x02: { // ST: store of an immediate (v4 emits them; a DW store
@@ -647,12 +641,12 @@ void Analyzer::transfer(const Insn &in, State &s) {
     Val base = r[in.dst];
     int size = accessSize(in.opcode);
     bool atomic = (in.opcode & 0xe0) == 0xc0;
-    if (atomic && in.imm == 0x100) { // load-acquire: dst = *(src + off)
+    if (isa::form(in) == isa::Form::LoadAcquire) { // dst = *(src + off)
       touch(in.index, r[in.src], in.off, size, in.src != 10);
       r[in.dst] = load(s, r[in.src], in.off, size);
       return;
     }
-    if (atomic && in.imm == 0x110) { // store-release: *(dst + off) = src
+    if (isa::form(in) == isa::Form::StoreRelease) { // *(dst + off) = src
       touch(in.index, base, in.off, size, in.dst != 10);
       store(s, base, in.off, size, r[in.src]);
       return;
@@ -704,8 +698,12 @@ std::vector<uint32_t> Analyzer::successors(const Insn &in, size_t p) const {
     }
     // gotol (JMP32 | JA, v4): the offset is the 32-bit imm; may_goto
     // (JMP | JCOND) is a conditional jump by off, like the others
-    int64_t off = (cls == 0x06 && op == 0x00) ? int32_t(in.imm) : in.off;
-    target(int64_t(in.index) + 1 + off);
+    auto t = isa::jumpTarget(in);
+    if (!t)
+      throw InputError(obj_.path, "section " + fn_.section + " function " + fn_.name,
+                       "instruction " + std::to_string(in.index) + " (`" + in.text + "`) is " +
+                           isa::formName(isa::form(in)) + ", which the analysis does not know");
+    target(*t);
     if (op != 0x00 && p + 1 < fn_.insns.size())
       out.push_back(next);
     return out;

@@ -6,6 +6,7 @@
 // Throws: InputError for anything that is not a readable little-endian BPF
 //         object; never lets an llvm::Error go unconsumed.
 #include "frontend/internal.h"
+#include "frontend/isa.h"
 
 #include <llvm/BinaryFormat/ELF.h>
 #include <llvm/Object/ELFObjectFile.h>
@@ -362,18 +363,9 @@ void Loader::splitFunctions() {
 }
 
 namespace {
-// Whether an instruction writes r10: ALU results, loads and ld_imm64 write
-// dst; an atomic with BPF_FETCH (xchg among them) writes src back; a
-// load-acquire writes dst.
-bool writesR10(const Insn &in) {
-  const uint8_t cls = in.cls();
-  if ((cls == 0x04 || cls == 0x07 || cls == 0x01 || in.opcode == 0x18) && in.dst == 10)
-    return true;
-  const bool atomic = cls == 0x03 && (in.opcode & 0xe0) == 0xc0;
-  if (atomic && in.imm == 0x100) // BPF_LOAD_ACQ
-    return in.dst == 10;
-  return atomic && (in.imm & 0x01) && in.imm != 0xf1 && in.src == 10; // cmpxchg writes r0
-}
+// Whether an instruction writes r10 (isa::writes: ALU results, loads,
+// ld_imm64 and load-acquire write dst; a fetch atomic writes src, cmpxchg r0).
+bool writesR10(const Insn &in) { return isa::writes(in) & (1u << 10); }
 
 std::string hexBytes(const uint8_t *p, size_t n) {
   static const char *const kDigits = "0123456789abcdef";

@@ -812,9 +812,13 @@ TEST(InterpErrors, CallbackThatIsNoFunction) {
 }
 
 TEST(InterpErrors, BadInstructionsBuiltByHand) {
-  RunResult unknown = runHand({I(0xd7, 0, 0, 0, 16), kExit}); // v4 bswap: not in v3
+  RunResult unknown = runHand({I(0xd7, 0, 0, 0, 16), kExit}); // v4 bswap: not interpreted
   EXPECT_FALSE(unknown.ok);
-  EXPECT_NE(unknown.error.find("unknown opcode 0xd7"), std::string::npos) << unknown.error;
+  EXPECT_NE(unknown.error.find("unconditional byte swap (bswap, cpu v4) is not interpreted (opcode 0xd7)"),
+            std::string::npos) << unknown.error;
+  RunResult unknownAlu = runHand({I(0xef, 0, 0, 0, 0), kExit}); // ALU64 op 0xe0: none
+  EXPECT_FALSE(unknownAlu.ok);
+  EXPECT_NE(unknownAlu.error.find("unknown opcode 0xef"), std::string::npos) << unknownAlu.error;
   EXPECT_NE(unknown.error.find("program h, function h, insn 0"), std::string::npos) << unknown.error;
 
   RunResult out = runHand({I(0xb7, 0, 0, 0, 0), I(0x05, 0, 0, 5, 0), kExit});
@@ -865,7 +869,7 @@ const std::map<std::string, std::string> kV4Refused = {
     {"v4_forms/v4_arith", "unconditional byte swap (bswap, cpu v4) is not interpreted"},
     {"v4_forms/v4_loads", "sign-extending load (ldsx, cpu v4) is not interpreted"},
     {"v4_forms/v4_jumps", "gotol (cpu v4) is not interpreted"},
-    {"v4_forms/v4_arena", "addr_space_cast is not interpreted (opcode 0xbf, off 1)"},
+    {"v4_forms/v4_arena", "addr_space_cast (arena) is not interpreted (opcode 0xbf)"},
     {"may_goto/mg_loop", "may_goto (cpu v4) is not interpreted"},
     {"may_goto/mg_outer", "may_goto (cpu v4) is not interpreted"},
 };
@@ -898,11 +902,11 @@ TEST(InterpCases, EveryProgramOfEveryCase) {
 // resembles (sdiv as div, movsx as mov, smod as mod).
 TEST(InterpV4, RefusesEachFormByName) {
   const std::pair<Insn, const char *> forms[] = {
-      {I(0x3f, 1, 2, 1, 0), "signed division/modulo is not interpreted"},  // sdiv64 X
-      {I(0x94, 1, 0, 1, 3), "signed division/modulo is not interpreted"},  // smod32 K
-      {I(0xbf, 1, 2, 8, 0), "sign-extending move (movsx) is not interpreted"},
-      {I(0xbc, 1, 2, 16, 0), "sign-extending move (movsx) is not interpreted"},
-      {I(0xbf, 1, 2, 1, 1), "addr_space_cast is not interpreted"},
+      {I(0x3f, 1, 2, 1, 0), "signed division/modulo (sdiv/smod, cpu v4) is not interpreted"},
+      {I(0x94, 1, 0, 1, 3), "signed division/modulo (sdiv/smod, cpu v4) is not interpreted"},
+      {I(0xbf, 1, 2, 8, 0), "sign-extending move (movsx, cpu v4) is not interpreted"},
+      {I(0xbc, 1, 2, 16, 0), "sign-extending move (movsx, cpu v4) is not interpreted"},
+      {I(0xbf, 1, 2, 1, 1), "addr_space_cast (arena) is not interpreted"},
       {I(0xd7, 1, 0, 0, 64), "unconditional byte swap (bswap, cpu v4) is not interpreted"},
       {I(0x06, 0, 0, 0, 0), "gotol (cpu v4) is not interpreted"},
       {I(0xe5, 0, 0, 0, 0), "may_goto (cpu v4) is not interpreted"},
@@ -921,8 +925,8 @@ TEST(InterpV4, RefusesEachFormByName) {
 // JitError naming the form — never code for the plain form it resembles.
 TEST(JitV4, RefusesEachFormByName) {
   const std::pair<Insn, const char *> forms[] = {
-      {I(0x3f, 1, 2, 1, 0), "signed division (sdiv, cpu v4) is not emitted"},
-      {I(0x94, 1, 0, 1, 3), "signed modulo (smod, cpu v4) is not emitted"},
+      {I(0x3f, 1, 2, 1, 0), "signed division/modulo (sdiv/smod, cpu v4) is not emitted"},
+      {I(0x94, 1, 0, 1, 3), "signed division/modulo (sdiv/smod, cpu v4) is not emitted"},
       {I(0xbf, 1, 2, 8, 0), "sign-extending move (movsx, cpu v4) is not emitted"},
       {I(0xbc, 1, 2, 16, 0), "sign-extending move (movsx, cpu v4) is not emitted"},
       {I(0xbf, 1, 2, 1, 1), "addr_space_cast (arena) is not emitted"},
