@@ -11,6 +11,7 @@
 //         pointers can only be spilled to the stack (never to maps or ctx),
 //         and helpers touch [p, p + size) above the pointer they get.
 #include "frontend/internal.h"
+#include "frontend/isa.h"
 
 #include <algorithm>
 #include <array>
@@ -42,13 +43,23 @@ struct Val {
   } kind = Bot;
   int64_t lo = 0, hi = 0;
   bool wide = false;       // Fp/Arg with an unknown offset
+  bool below32 = false;    // NonNeg: and < 2^32 (a 32-bit result, a narrow load)
   bool maybeOther = false; // Fp/Arg: or a non-stack value
   uint8_t arg = 0;
   int32_t sym = -1;
 
   static Val scalar() { return Val{Scalar}; }
   static Val constant(int64_t c) { Val v{Const}; v.lo = v.hi = c; return v; }
-  static Val nonNeg(int64_t lo) { Val v{NonNeg}; v.lo = std::max<int64_t>(lo, 0); return v; }
+  static Val nonNeg(int64_t lo, bool below32 = false) {
+    Val v{NonNeg};
+    v.lo = std::max<int64_t>(lo, 0);
+    v.below32 = below32;
+    return v;
+  }
+  // a number in [0, 2^32): shifted left by at most 31 it stays >= 0
+  bool fits32() const {
+    return (kind == NonNeg && below32) || (kind == Const && lo >= 0 && lo < (int64_t(1) << 32));
+  }
   // the least value this scalar can have, if it is known to be >= 0
   std::optional<int64_t> minNonNeg() const {
     if (kind == NonNeg || (kind == Const && lo >= 0))
@@ -66,7 +77,7 @@ struct Val {
   bool exactFp() const { return kind == Fp && !wide && lo == hi; }
   bool operator==(const Val &o) const {
     return kind == o.kind && lo == o.lo && hi == o.hi && wide == o.wide &&
-           maybeOther == o.maybeOther && arg == o.arg && sym == o.sym;
+           below32 == o.below32 && maybeOther == o.maybeOther && arg == o.arg && sym == o.sym;
   }
   bool operator!=(const Val &o) const { return !(*this == o); }
 };
@@ -81,7 +92,7 @@ Val join(const Val &a, const Val &b) {
   if (a.nonStack() && b.nonStack()) {
     auto ma = a.minNonNeg(), mb = b.minNonNeg();
     if (ma && mb)
-      return Val::nonNeg(std::min(*ma, *mb)); // both >= 0: so is either
+      return Val::nonNeg(std::min(*ma, *mb), a.fits32() && b.fits32()); // both >= 0: so is either
     return Val::scalar();
   }
   if (a.isStack() && b.isStack()) {
@@ -152,17 +163,35 @@ void widen(State &s, const State &old) {
   }
 }
 
-int accessSize(uint8_t opcode) {
-  switch ((opcode >> 3) & 3) {
-  case 0: return 4; // W
-  case 1: return 2; // H
-  case 2: return 1; // B
-  default: return 8; // DW
-  }
-}
+int accessSize(uint8_t opcode) { return int(isa::accessBytes(opcode)); }
 
-int64_t alu(uint8_t op, int64_t a, int64_t b, bool is64, bool &ok) {
+// `off` is the v4 variant: 1 makes div/mod signed (sdiv, smod).
+int64_t alu(uint8_t op, int64_t a, int64_t b, bool is64, bool &ok, int16_t off = 0) {
   ok = true;
+  if (off == 1 && (op == 0x30 || op == 0x90)) {
+    // the kernel's semantics: x s/ 0 = 0, x s% 0 = x, INT_MIN s/ -1 = INT_MIN,
+    // INT_MIN s% -1 = 0
+    if (is64) {
+      if (b == 0)
+        return op == 0x30 ? 0 : a;
+      if (b == -1)
+        return op == 0x30 ? int64_t(0 - uint64_t(a)) : 0;
+      return op == 0x30 ? a / b : a % b;
+    }
+    int32_t x = int32_t(uint32_t(a)), y = int32_t(uint32_t(b));
+    int32_t r;
+    if (y == 0)
+      r = op == 0x30 ? 0 : x;
+    else if (y == -1)
+      r = op == 0x30 ? int32_t(0u - uint32_t(x)) : 0;
+    else
+      r = op == 0x30 ? x / y : x % y;
+    return int64_t(uint32_t(r));
+  }
+  if (off != 0) {
+    ok = false; // no other ALU operation has a variant
+    return 0;
+  }
   uint64_t ua = uint64_t(a), ub = uint64_t(b);
   if (!is64) // a 32-bit operation sees only the low halves (and a divisor
     ua = uint32_t(ua), ub = uint32_t(ub); // of 0x100000000 is zero)
@@ -344,7 +373,7 @@ void Analyzer::store(State &s, const Val &addr, int64_t off, int size, const Val
 Val Analyzer::load(const State &s, const Val &addr, int64_t off, int size) {
   // a load of 1, 2 or 4 bytes is zero-extended: never a pointer, never < 0
   if (size < 8)
-    return Val::nonNeg(0);
+    return Val::nonNeg(0, true);
   if (addr.kind == Val::Arg || addr.kind == Val::Top)
     return Val::scalar(); // pointers stored in a caller's frame: see call()
   if (addr.kind != Val::Fp)
@@ -467,21 +496,39 @@ void Analyzer::transfer(const Insn &in, State &s) {
   case 0x04: { // ALU32
     bool is64 = cls == 0x07;
     uint8_t op = in.opcode & 0xf0;
-    if (op == 0xd0) { // byte swap
+    if (op == 0xd0) { // byte swap (to_le/to_be; ALU64: v4's bswap)
       r[in.dst] = Val::scalar();
       return;
     }
     Val src = (in.opcode & 0x08) ? r[in.src] : Val::constant(int32_t(in.imm));
     Val &dst = r[in.dst];
+    if (op == 0xb0 && in.off != 0) {
+      // v4: movsx (off 8, 16, 32: sign-extend the low bits of src) or, for
+      // ALU64 X with off 1, addr_space_cast (an arena pointer converted
+      // between address spaces). A number either way; a stack pointer
+      // cast is no stack pointer we can follow.
+      if (in.off == 1 && is64) {
+        dst = src.isStack() ? Val::top() : Val::scalar();
+        return;
+      }
+      if (src.kind == Val::Const && (in.off == 8 || in.off == 16 || (in.off == 32 && is64))) {
+        int64_t v = in.off == 8 ? int64_t(int8_t(src.lo)) : in.off == 16 ? int64_t(int16_t(src.lo))
+                                                                         : int64_t(int32_t(src.lo));
+        dst = Val::constant(is64 ? v : int64_t(uint32_t(v)));
+      } else {
+        dst = is64 ? (src.isStack() ? Val::top() : Val::scalar()) : Val::nonNeg(0, true);
+      }
+      return;
+    }
     if (!is64) {
       if (dst.kind == Val::Const && src.kind == Val::Const && op != 0x80) {
         bool ok;
-        int64_t v = alu(op, dst.lo, src.lo, false, ok);
+        int64_t v = alu(op, dst.lo, src.lo, false, ok, in.off);
         dst = ok ? Val::constant(v) : Val::scalar();
       } else if (op == 0xb0 && src.kind == Val::Const) {
         dst = Val::constant(int64_t(uint32_t(src.lo)));
       } else {
-        dst = Val::nonNeg(0); // a 32-bit result is zero-extended
+        dst = Val::nonNeg(0, true); // a 32-bit result is zero-extended
       }
       return;
     }
@@ -533,8 +580,12 @@ void Analyzer::transfer(const Insn &in, State &s) {
     }
     if (dst.kind == Val::Const && src.kind == Val::Const) {
       bool ok;
-      int64_t v = alu(op, dst.lo, src.lo, true, ok);
+      int64_t v = alu(op, dst.lo, src.lo, true, ok, in.off);
       dst = ok ? Val::constant(v) : Val::scalar();
+      return;
+    }
+    if (in.off != 0) { // sdiv, smod: signed, so nothing stays known >= 0
+      dst = Val::scalar();
       return;
     }
     // what stays known to be >= 0 (and small: these come from zero-extended
@@ -543,9 +594,11 @@ void Analyzer::transfer(const Insn &in, State &s) {
     if (op == 0x00 && a && b)
       dst = Val::nonNeg(*a + *b);
     else if (op == 0x50 && src.kind == Val::Const && src.lo >= 0)
-      dst = Val::nonNeg(0); // x & c, c >= 0
+      dst = Val::nonNeg(0, src.fits32() || dst.fits32()); // x & c, c >= 0
     else if (op == 0x70 && src.kind == Val::Const && (src.lo & 63) >= 1)
-      dst = Val::nonNeg(0); // logical shift right
+      dst = Val::nonNeg(0, dst.fits32()); // logical shift right
+    else if (op == 0x60 && src.kind == Val::Const && (src.lo & 63) <= 31 && a && dst.fits32())
+      dst = Val::nonNeg(*a << (src.lo & 63)); // below 2^32, shifted by <= 31: below 2^63
     else
       dst = Val::scalar();
     return;
@@ -573,25 +626,36 @@ void Analyzer::transfer(const Insn &in, State &s) {
     }
     return;
   }
-  case 0x01: { // LDX
+  case 0x01: { // LDX; BPF_MEMSX (v4's ldsx) sign-extends
     Val base = r[in.src];
     int size = accessSize(in.opcode);
     touch(in.index, base, in.off, size, in.src != 10);
-    r[in.dst] = load(s, base, in.off, size);
+    r[in.dst] = isa::form(in) == isa::Form::LoadSx ? Val::scalar() : load(s, base, in.off, size);
     return;
   }
-  case 0x02: { // ST imm
+  case 0x02: { // ST: store of an immediate (v4 emits them; a DW store
+               // sign-extends imm, and keeps a constant as a spill does)
     Val base = r[in.dst];
     int size = accessSize(in.opcode);
     touch(in.index, base, in.off, size, in.dst != 10);
-    store(s, base, in.off, size, Val::scalar());
+    store(s, base, in.off, size, size == 8 ? Val::constant(int32_t(in.imm)) : Val::scalar());
     return;
   }
   case 0x03: { // STX, atomics
     Val base = r[in.dst];
     int size = accessSize(in.opcode);
-    touch(in.index, base, in.off, size, in.dst != 10);
     bool atomic = (in.opcode & 0xe0) == 0xc0;
+    if (isa::form(in) == isa::Form::LoadAcquire) { // dst = *(src + off)
+      touch(in.index, r[in.src], in.off, size, in.src != 10);
+      r[in.dst] = load(s, r[in.src], in.off, size);
+      return;
+    }
+    if (isa::form(in) == isa::Form::StoreRelease) { // *(dst + off) = src
+      touch(in.index, base, in.off, size, in.dst != 10);
+      store(s, base, in.off, size, r[in.src]);
+      return;
+    }
+    touch(in.index, base, in.off, size, in.dst != 10);
     if (atomic) {
       store(s, base, in.off, size, Val::scalar());
       if (in.imm & 0x01) { // BPF_FETCH: old value into src (cmpxchg: r0)
@@ -636,8 +700,14 @@ std::vector<uint32_t> Analyzer::successors(const Insn &in, size_t p) const {
         out.push_back(next);
       return out;
     }
-    int64_t off = (cls == 0x06 && op == 0x00) ? int32_t(in.imm) : in.off; // gotol
-    target(int64_t(in.index) + 1 + off);
+    // gotol (JMP32 | JA, v4): the offset is the 32-bit imm; may_goto
+    // (JMP | JCOND) is a conditional jump by off, like the others
+    auto t = isa::jumpTarget(in);
+    if (!t)
+      throw InputError(obj_.path, "section " + fn_.section + " function " + fn_.name,
+                       "instruction " + std::to_string(in.index) + " (`" + in.text + "`) is " +
+                           isa::formName(isa::form(in)) + ", which the analysis does not know");
+    target(*t);
     if (op != 0x00 && p + 1 < fn_.insns.size())
       out.push_back(next);
     return out;

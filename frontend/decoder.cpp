@@ -1,5 +1,6 @@
-// LLVM MC BPF disassembler, kept behind detail::BpfDecoder so that no LLVM
-// type leaves frontend/.
+// LLVM MC BPF disassembler (LLVM 19), kept behind detail::BpfDecoder so that
+// no LLVM type leaves frontend/. The forms LLVM 19 does not know (the
+// load-acquire / store-release atomics, LLVM 20+) are decoded here by hand.
 #include "frontend/internal.h"
 
 #include <llvm/MC/MCAsmInfo.h>
@@ -52,12 +53,14 @@ BpfDecoder::BpfDecoder() : impl_(std::make_unique<Impl>()) {
   d.mri.reset(t->createMCRegInfo(triple));
   llvm::MCTargetOptions opts;
   d.mai.reset(t->createMCAsmInfo(*d.mri, triple, opts));
-  d.sti.reset(t->createMCSubtargetInfo(triple, "v3", ""));
-  // LLVM 14 decodes the 32-bit atomics (fetch, xchg, cmpxchg) only with the
+  // "generic", as llvm-objdump: LLVM 19's v3 implies alu32, which prints
+  // narrow loads and stores with w registers.
+  d.sti.reset(t->createMCSubtargetInfo(triple, "generic", ""));
+  // LLVM decodes the 32-bit atomics (fetch, xchg, cmpxchg) only with the
   // alu32 feature, which also prints narrow stores with w registers: a
   // second decoder, asked only when the first fails, keeps llvm-objdump's
   // text for the rest.
-  d.sti32.reset(t->createMCSubtargetInfo(triple, "v3", "+alu32"));
+  d.sti32.reset(t->createMCSubtargetInfo(triple, "generic", "+alu32"));
   d.mii.reset(t->createMCInstrInfo());
   d.ctx = std::make_unique<llvm::MCContext>(llvm::Triple(triple), d.mai.get(), d.mri.get(),
                                             d.sti.get());
@@ -72,7 +75,36 @@ BpfDecoder::BpfDecoder() : impl_(std::make_unique<Impl>()) {
 
 BpfDecoder::~BpfDecoder() = default;
 
+namespace {
+// BPF_STX | BPF_ATOMIC with imm BPF_LOAD_ACQ (0x100) or BPF_STORE_REL
+// (0x110), any size: LLVM 20's text (the kernel's disasm.c prints the same
+// up to the offset's spacing). LLVM 19 cannot decode them.
+bool decodeAcquireRelease(const uint8_t *p, std::string &text) {
+  if ((p[0] & 0xe7) != 0xc3) // class STX, mode ATOMIC, any size
+    return false;
+  int32_t imm = int32_t(uint32_t(p[4]) | uint32_t(p[5]) << 8 | uint32_t(p[6]) << 16 |
+                        uint32_t(p[7]) << 24);
+  if (imm != 0x100 && imm != 0x110)
+    return false;
+  static const char *const kSize[4] = {"u32", "u16", "u8", "u64"};
+  const char *size = kSize[(p[0] >> 3) & 3];
+  unsigned dst = p[1] & 0xf, src = p[1] >> 4;
+  int16_t off = int16_t(uint16_t(p[2] | (p[3] << 8)));
+  std::string addr = std::string("(") + size + " *)(r";
+  addr += std::to_string(imm == 0x100 ? src : dst);
+  addr += off < 0 ? " - " + std::to_string(-int32_t(off)) : " + " + std::to_string(off);
+  addr += ")";
+  if (imm == 0x100)
+    text = "r" + std::to_string(dst) + " = load_acquire(" + addr + ")";
+  else
+    text = "store_release(" + addr + ", r" + std::to_string(src) + ")";
+  return true;
+}
+} // namespace
+
 size_t BpfDecoder::decode(const uint8_t *bytes, size_t avail, std::string &text) {
+  if (avail >= 8 && decodeAcquireRelease(bytes, text))
+    return 8;
   llvm::MCInst inst;
   uint64_t size = 0;
   auto st = impl_->dis->getInstruction(inst, size, llvm::ArrayRef<uint8_t>(bytes, avail), 0,

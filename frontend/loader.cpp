@@ -6,6 +6,7 @@
 // Throws: InputError for anything that is not a readable little-endian BPF
 //         object; never lets an llvm::Error go unconsumed.
 #include "frontend/internal.h"
+#include "frontend/isa.h"
 
 #include <llvm/BinaryFormat/ELF.h>
 #include <llvm/Object/ELFObjectFile.h>
@@ -362,14 +363,20 @@ void Loader::splitFunctions() {
 }
 
 namespace {
-// Whether an instruction writes r10: ALU results, loads and ld_imm64 write
-// dst; an atomic with BPF_FETCH (xchg among them) writes src back.
-bool writesR10(const Insn &in) {
-  const uint8_t cls = in.cls();
-  if ((cls == 0x04 || cls == 0x07 || cls == 0x01 || in.opcode == 0x18) && in.dst == 10)
-    return true;
-  const bool atomic = cls == 0x03 && (in.opcode & 0xe0) == 0xc0;
-  return atomic && (in.imm & 0x01) && in.imm != 0xf1 && in.src == 10; // cmpxchg writes r0
+// Whether an instruction writes r10 (isa::writes: ALU results, loads,
+// ld_imm64 and load-acquire write dst; a fetch atomic writes src, cmpxchg r0).
+bool writesR10(const Insn &in) { return isa::writes(in) & (1u << 10); }
+
+std::string hexBytes(const uint8_t *p, size_t n) {
+  static const char *const kDigits = "0123456789abcdef";
+  std::string s;
+  for (size_t i = 0; i < n; ++i) {
+    if (i)
+      s += ' ';
+    s += kDigits[p[i] >> 4];
+    s += kDigits[p[i] & 15];
+  }
+  return s;
 }
 } // namespace
 
@@ -405,7 +412,8 @@ void Loader::decodeFunctions() {
       size_t avail = (slots - i) * 8;
       size_t size = dec.decode(p, avail, in.text);
       if (size == 0)
-        fail(where(f, i), "undecodable BPF instruction (opcode " + hex(in.opcode) + ")");
+        fail(where(f, i), "undecodable BPF instruction (opcode " + hex(in.opcode) + ", bytes " +
+                              hexBytes(p, 8) + ")");
       if (size != (in.wide ? 16u : 8u))
         fail(where(f, i), "instruction size disagrees with its opcode (" + hex(in.opcode) + ")");
       if (in.dst > 10 || in.src > 10) {

@@ -21,6 +21,7 @@
 //   push callee-saved; r9 set-up.
 #include "jitgen/jitgen.h"
 #include "jitgen/x86.h"
+#include "frontend/isa.h"
 
 #include <algorithm>
 #include <set>
@@ -216,12 +217,11 @@ std::vector<uint8_t> Emitter::savedRegs() const {
   std::set<uint8_t> used;
   bool all = !cur_->fn->tailCalls.empty();
   for (auto &in : cur_->fn->insns) {
-    uint8_t c = in.cls();
-    bool writesDst = c == 4 || c == 7 || c == 1 || (c == 0 && in.wide);
-    if (writesDst && in.dst >= 6 && in.dst <= 9)
-      used.insert(kMap[in.dst]);
-    if (c == 3 && (in.opcode & 0xe0) == 0xc0 && (in.imm & 1) && in.src >= 6 && in.src <= 9)
-      used.insert(kMap[in.src]); // fetch atomics write src
+    // what it writes (isa::writes: a fetch atomic writes src, cmpxchg r0)
+    const uint16_t w = isa::writes(in);
+    for (uint8_t r = 6; r <= 9; ++r)
+      if (w & (1u << r))
+        used.insert(kMap[r]);
   }
   for (auto &cb : cur_->fn->callbacks)
     if (cb.via == "bpf_loop")
@@ -341,6 +341,13 @@ void Emitter::emitFunction(const NodeCtx &n) {
 
 void Emitter::insn(const Insn &in, const Insn *next) {
   (void)next;
+  // the forms of cpu v4 are refused by name, never emitted as the plain
+  // form they resemble (sdiv as div, movsx as mov)
+  const isa::Form form = isa::form(in);
+  if (isa::isV4(form))
+    fail(&in, std::string(isa::formName(form)) + " is not emitted");
+  if (form == isa::Form::Unknown)
+    fail(&in, "unknown instruction");
   uint8_t c = in.cls();
   switch (c) {
   case 0: { // LD: only ld_imm64
@@ -433,8 +440,6 @@ void Emitter::alu(const Insn &in) {
       a_.movImm(w, d, imm);
     return;
   case 0xd0: { // end
-    if (w)
-      fail(&in, "unconditional byte swap (bswap, cpu v4) is not emitted");
     bool be = x;
     switch (imm) {
     case 16:
@@ -582,8 +587,7 @@ void Emitter::jump(const Insn &in) {
 }
 
 void Emitter::memory(const Insn &in) {
-  static const uint8_t kSize[4] = {4, 2, 1, 8};
-  uint8_t size = kSize[(in.opcode >> 3) & 3];
+  uint8_t size = uint8_t(isa::accessBytes(in.opcode));
   uint8_t mode = in.opcode & 0xe0;
   if (mode != 0x60)
     fail(&in, "memory mode " + std::to_string(mode) + " is not emitted");

@@ -4,6 +4,7 @@
 // harness differ only in how they execute instructions.
 #include "jitgen/jitgen.h"
 #include "jitgen/runtime.h"
+#include "frontend/isa.h"
 
 #include <algorithm>
 #include <array>
@@ -204,10 +205,15 @@ private:
       uint64_t &dst = r[in.dst];
       uint64_t srcv = in.src <= 10 ? r[in.src] : 0;
       // r10 is read-only: a write would move the frame under the program
-      bool writesDst = cls == 0x04 || cls == 0x07 || cls == 0x01 || op == 0x18;
-      bool writesSrc = (op == 0xdb || op == 0xc3) && (in.imm & 1) && in.imm != 0xf1; // fetch
-      if ((writesDst && in.dst == 10) || (writesSrc && in.src == 10))
+      if (isa::writes(in) & (1u << 10))
         bad("write to r10");
+      // the forms of cpu v4 are refused by name, never run as the plain
+      // form they resemble (sdiv as div, movsx as mov)
+      const isa::Form form = isa::form(in);
+      if (isa::isV4(form))
+        bad(std::string(isa::formName(form)) + " is not interpreted (opcode " + hex(op) + ")");
+      if (form == isa::Form::Unknown)
+        bad("unknown opcode " + hex(op) + " (off " + std::to_string(in.off) + ")");
       switch (cls) {
       case 0x07:   // ALU64
       case 0x04: { // ALU32
@@ -215,8 +221,6 @@ private:
         uint8_t aop = op & 0xf0;
         bool x = op & 0x08;
         if (aop == 0xd0) { // byte swap
-          if (is64)
-            bad("unknown opcode " + hex(op));
           uint64_t v = dst;
           if (in.imm != 16 && in.imm != 32 && in.imm != 64)
             bad("byte swap of " + std::to_string(in.imm) + " bits");

@@ -123,13 +123,13 @@ std::vector<X86Insn> decodeX86(const std::vector<uint8_t> &code) {
     x.isCall = desc.isCall();
     x.isBranch = desc.isBranch();
     x.isReturn = desc.isReturn();
-    // LEA's address operand is not marked OPERAND_MEMORY in LLVM 14's
-    // tables: it starts right after the destination
+    // LEA's address operand is not marked OPERAND_MEMORY in LLVM's tables
+    // (14 and 19): it starts right after the destination
     bool lea = x.opcode.size() > 3 && x.opcode.rfind("LEA", 0) == 0 && std::isdigit(static_cast<unsigned char>(x.opcode[3]));
     for (unsigned i = 0; i < inst.getNumOperands(); ++i) {
       bool isMem = i + 4 < inst.getNumOperands() &&
                    ((lea && i == 1) || (i < desc.getNumOperands() &&
-                                        desc.OpInfo[i].OperandType == llvm::MCOI::OPERAND_MEMORY));
+                                        desc.operands()[i].OperandType == llvm::MCOI::OPERAND_MEMORY));
       if (isMem) {
         X86Operand m;
         m.kind = X86Operand::Kind::Mem;
@@ -160,8 +160,8 @@ std::vector<X86Insn> decodeX86(const std::vector<uint8_t> &code) {
     for (unsigned i = 0; i < desc.getNumDefs() && i < inst.getNumOperands(); ++i)
       if (inst.getOperand(i).isReg())
         x.defs.push_back(dec->regName(inst.getOperand(i).getReg()));
-    for (unsigned i = 0; i < desc.getNumImplicitDefs(); ++i)
-      x.defs.push_back(dec->regName(desc.getImplicitDefs()[i]));
+    for (llvm::MCPhysReg r : desc.implicit_defs())
+      x.defs.push_back(dec->regName(r));
     // two-address forms (add r9, imm) write their first source too; LLVM
     // ties it to the def, which is already listed
     out.push_back(std::move(x));

@@ -11,6 +11,7 @@
 #include "proofs/proofs.h"
 #include "proofs/x86sym.h"
 #include "jitgen/x86.h"
+#include "frontend/isa.h"
 
 #include <algorithm>
 #include <chrono>
@@ -182,8 +183,7 @@ Bpf bpfMeaning(z3::context &c, const Machine &m, const Insn &in, Bpf s) {
     s.taken = t;
     return s;
   }
-  static const unsigned kSize[4] = {4, 2, 1, 8};
-  unsigned size = kSize[(in.opcode >> 3) & 3];
+  unsigned size = isa::accessBytes(in.opcode);
   if (cls == 0) { // ld_imm64
     s.r[in.dst] = bv(uint64_t(in.imm), 64);
     return s;

@@ -2,7 +2,7 @@
 # libFuzzer runs of the three fuzz targets (fuzz/targets.h), each for
 # SECONDS, seeded from the bundled cases, ../shared/corpus and every input
 # kept in fuzz/regressions/. Builds BUILD_DIR with -DPSTACK_FUZZ=ON first
-# (ASan + UBSan + coverage; needs libclang-rt-14-dev).
+# (ASan + UBSan + coverage; needs libclang-rt-19-dev, or -14-dev).
 #   bash scripts/fuzz.sh [BUILD_DIR] [SECONDS] [TARGET...]
 # A crash leaves its input in BUILD_DIR/fuzz-artifacts/TARGET/ and fails the
 # script; keep it as fuzz/regressions/TARGET/<name> (tests replay it) once

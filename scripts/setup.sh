@@ -7,7 +7,8 @@ cd "$(dirname "$0")/.."
 build=${1:-build}
 pkgs=(g++ cmake make pkg-config clang-14 llvm-14-dev libz3-dev z3 cvc5 libboost-graph-dev
       libbpf-dev libelf-dev nlohmann-json3-dev libgtest-dev libgmock-dev libbenchmark-dev
-      python3-jsonschema python3-rfc3987 ca-certificates libclang-rt-14-dev)
+      python3-jsonschema python3-rfc3987 ca-certificates libclang-rt-14-dev
+      llvm-19-dev clang-19 libclang-rt-19-dev)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -20,6 +20,6 @@ ctest --test-dir "$build" --output-on-failure -j"$(nproc)" --timeout 900 -LE ora
 if [ -x "$build/fuzz/fuzz_frontend" ]; then
   PSTACK_FUZZ_NO_BUILD=1 PSTACK_FUZZ_CORPUS=0 bash scripts/fuzz.sh "$build" "${PSTACK_FUZZ_SECONDS:-20}"
 elif [ "${CI:-}" = true ]; then
-  echo "test-sanitizers: no fuzz targets were built (libclang-rt-14-dev missing?)" >&2
+  echo "test-sanitizers: no fuzz targets were built (libclang-rt-19-dev missing?)" >&2
   exit 1
 fi

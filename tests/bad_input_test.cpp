@@ -145,6 +145,70 @@ TEST(BadInput, UndecodableInstructionNamesSectionAndOffset) {
   std::string msg = loadError(b);
   EXPECT_NE(msg.find("section raw_tp/sys_enter offset 0x10"), std::string::npos) << msg;
   EXPECT_NE(msg.find("opcode 0xff"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("bytes ff 02 00 00 00 00 00 00"), std::string::npos) << msg;
+}
+
+// Load-acquire and store-release (BPF_STX | BPF_ATOMIC, imm BPF_LOAD_ACQ
+// 0x100 / BPF_STORE_REL 0x110): LLVM 20+ emits them, LLVM 19 cannot decode
+// them, so the frontend does. No compiler here emits them: hand-assembled
+// into subprog1 of recursion.o (frame 64), over `r0 = *(u8 *)(r10 - 64)`
+// (insn 8) and `*(u8 *)(r10 - 64) = r2` (insn 3).
+namespace {
+void putInsn(std::vector<uint8_t> &b, size_t at, uint8_t op, uint8_t dst, uint8_t src,
+             int16_t off, int32_t imm) {
+  b[at] = op;
+  b[at + 1] = uint8_t(dst | src << 4);
+  put<int16_t>(b, at + 2, off);
+  put<int32_t>(b, at + 4, imm);
+}
+} // namespace
+
+TEST(AcquireRelease, DecodedByHandWithTheirStackAccesses) {
+  auto b = recursion();
+  auto s = sections(b);
+  const Shdr &text = section(s, ".text");
+  putInsn(b, text.offset + 8 * 8, 0xdb, 0, 10, -200, 0x100); // u64 load-acquire
+  Object obj = loadObjectFromMemory("acq.o", b);
+  const Function *f = obj.function("subprog1");
+  const Insn *acq = f->insnAt(8);
+  ASSERT_NE(acq, nullptr);
+  EXPECT_EQ(acq->text, "r0 = load_acquire((u64 *)(r10 - 200))");
+  EXPECT_EQ(f->frame.bytes, 200u) << "the load-acquire reads 8 bytes at r10 - 200";
+  EXPECT_TRUE(f->frame.bounded);
+
+  putInsn(b, text.offset + 3 * 8, 0xd3, 10, 2, -300, 0x110); // u8 store-release
+  obj = loadObjectFromMemory("rel.o", b);
+  f = obj.function("subprog1");
+  EXPECT_EQ(f->insnAt(3)->text, "store_release((u8 *)(r10 - 300), r2)");
+  EXPECT_EQ(f->frame.bytes, 304u) << "one byte at r10 - 300, rounded up to 8";
+
+  // every size, and positive offsets through another register
+  putInsn(b, text.offset + 3 * 8, 0xcb, 1, 3, 6, 0x110);
+  putInsn(b, text.offset + 8 * 8, 0xc3, 0, 1, 4, 0x100);
+  obj = loadObjectFromMemory("sizes.o", b);
+  f = obj.function("subprog1");
+  EXPECT_EQ(f->insnAt(3)->text, "store_release((u16 *)(r1 + 6), r3)");
+  EXPECT_EQ(f->insnAt(8)->text, "r0 = load_acquire((u32 *)(r1 + 4))");
+  EXPECT_EQ(f->frame.bytes, 0u) << "through r1 (subprog1's context argument): no access below r10 is left";
+}
+
+TEST(AcquireRelease, LoadAcquireIntoR10IsRejected) {
+  auto b = recursion();
+  auto s = sections(b);
+  putInsn(b, section(s, ".text").offset + 8 * 8, 0xdb, 10, 1, 0, 0x100);
+  std::string msg = loadError(b);
+  EXPECT_NE(msg.find("section .text offset 0x40"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("`r10 = load_acquire((u64 *)(r1 + 0))` writes r10"), std::string::npos) << msg;
+}
+
+// An atomic with an imm the kernel does not define is still undecodable.
+TEST(AcquireRelease, OtherAtomicImmediatesStayUndecodable) {
+  auto b = recursion();
+  auto s = sections(b);
+  putInsn(b, section(s, ".text").offset + 8 * 8, 0xdb, 0, 10, -8, 0x120);
+  std::string msg = loadError(b);
+  EXPECT_NE(msg.find("undecodable BPF instruction (opcode 0xdb, bytes db a0 f8 ff 20 01 00 00)"),
+            std::string::npos) << msg;
 }
 
 TEST(BadInput, JumpOutsideTheFunction) {

@@ -102,6 +102,21 @@ TEST(Cli, UnreadableObjectExitsTwoNamingTheFile) {
   EXPECT_NE(d.err.find("is a directory with no BPF objects"), std::string::npos) << d.err;
 }
 
+// A -mcpu=v4 object (clang-19): read and verified; its JIT refused by name,
+// with the function and the instruction.
+TEST(Cli, V4ObjectIsVerifiedAndItsJitRefusedByName) {
+  auto r = test::run({PSTACK_CLI, test::casePath("v4_forms")});
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("v4_arith:32 arith:48"), std::string::npos) << r.out;
+  std::string dir = test::tempPath("v4-jit");
+  r = test::run({PSTACK_CLI, "--emit-jit", dir, test::casePath("v4_forms")});
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("jit: v4_arith/arith insn 1 (r3 = bswap64 r3): unconditional byte swap "
+                       "(bswap, cpu v4) is not emitted"),
+            std::string::npos)
+      << r.err;
+}
+
 TEST(Cli, BadUsageExitsTwo) {
   EXPECT_EQ(test::run({PSTACK_CLI}).status, 2);
   EXPECT_EQ(test::run({PSTACK_CLI, "--scheme", "nonsense", test::casePath("recursion")}).status, 2);

@@ -87,3 +87,88 @@ TEST(ProgTypes, LibbpfSectionNames) {
   EXPECT_EQ(progTypeFromSection("xdp_prog"), ProgType::Xdp);       // pre-1.0 bare prefix
   EXPECT_EQ(progTypeFromSection("from-container"), ProgType::Unknown);
 }
+
+// ------------------------------------------------------------- cpu v4
+// v4_forms.o and may_goto.o (clang-19 -mcpu=v4): every form decodes, with
+// llvm-objdump-19's text (decimal immediates) and the raw fields.
+
+namespace {
+const Insn &insnOf(const Object &obj, const std::string &fn, uint32_t index) {
+  const Function *f = obj.function(fn);
+  if (!f || !f->insnAt(index))
+    throw std::runtime_error(fn + " has no instruction " + std::to_string(index));
+  return *f->insnAt(index);
+}
+} // namespace
+
+TEST(DecodeV4, ArithmeticForms) {
+  Object obj = test::loadCase("v4_forms");
+  struct Want {
+    uint32_t index;
+    const char *text;
+    uint8_t opcode;
+    int16_t off;
+    int64_t imm;
+  };
+  const Want want[] = {
+      {1, "r3 = bswap64 r3", 0xd7, 0, 64},      // BPF_ALU64 | BPF_END
+      {2, "r0 = (s16)r1", 0xbf, 16, 0},         // movsx
+      {4, "r3 = (s8)r2", 0xbf, 8, 0},
+      {10, "r3 %= r2", 0x9f, 0, 0},             // mod64 X
+      {13, "w3 %= w2", 0x9c, 0, 0},             // mod32 X
+      {16, "r3 s/= r2", 0x3f, 1, 0},            // sdiv
+      {21, "*(u8 *)(r10 - 48) = 0", 0x72, -48, 0}, // BPF_ST
+      {22, "r1 = *(s8 *)(r10 - 48)", 0x91, -48, 0}, // ldsx
+  };
+  for (auto &w : want) {
+    const Insn &in = insnOf(obj, "arith", w.index);
+    EXPECT_EQ(in.text, w.text) << w.index;
+    EXPECT_EQ(in.opcode, w.opcode) << w.text;
+    EXPECT_EQ(in.off, w.off) << w.text;
+    EXPECT_EQ(in.imm, w.imm) << w.text;
+  }
+}
+
+TEST(DecodeV4, StoresOfImmediatesLoadsJumpsAndCasts) {
+  Object obj = test::loadCase("v4_forms");
+  EXPECT_EQ(insnOf(obj, "v4_arith", 1).text, "*(u64 *)(r10 - 16) = -7");
+  EXPECT_EQ(insnOf(obj, "v4_arith", 1).opcode, 0x7a);
+  EXPECT_EQ(insnOf(obj, "v4_loads", 1).text, "*(u16 *)(r10 - 4) = 65534");
+  EXPECT_EQ(insnOf(obj, "v4_loads", 1).opcode, 0x6a);
+  EXPECT_EQ(insnOf(obj, "v4_loads", 2).text, "*(u32 *)(r10 - 8) = -3");
+  EXPECT_EQ(insnOf(obj, "v4_loads", 2).opcode, 0x62);
+  EXPECT_EQ(insnOf(obj, "v4_loads", 4).text, "r0 = *(s16 *)(r10 - 4)");
+  EXPECT_EQ(insnOf(obj, "v4_loads", 4).opcode, 0x89);
+  const Insn &gotol = insnOf(obj, "v4_jumps", 5);
+  EXPECT_EQ(gotol.text, "gotol +1");
+  EXPECT_EQ(gotol.opcode, 0x06); // BPF_JMP32 | BPF_JA: the offset is imm
+  EXPECT_EQ(gotol.imm, 1);
+  EXPECT_EQ(gotol.off, 0);
+  const Insn &cast = insnOf(obj, "v4_arena", 4);
+  EXPECT_EQ(cast.text, "r2 = addr_space_cast(r2, 0, 1)");
+  EXPECT_EQ(cast.opcode, 0xbf);
+  EXPECT_EQ(cast.off, 1);
+  EXPECT_EQ(cast.imm, 1); // dst address space 0 << 16 | src address space 1
+  Object mg = test::loadCase("may_goto");
+  const Insn &may = insnOf(mg, "mg_loop", 3);
+  EXPECT_EQ(may.text, "may_goto +11");
+  EXPECT_EQ(may.opcode, 0xe5); // BPF_JMP | BPF_JCOND
+  EXPECT_EQ(may.off, 11);
+}
+
+// Jump targets of the v4 jumps: gotol's 32-bit offset lands after the
+// store it skips (the frame still counts that store: both paths are
+// live), may_goto falls through or leaves the loop.
+TEST(DecodeV4, FramesThroughGotolAndMayGoto) {
+  Object obj = test::loadCase("v4_forms");
+  const Function *j = obj.function("v4_jumps");
+  EXPECT_EQ(j->frame.bytes, 24u);
+  bool skipped = false; // the store gotol jumps over is still an access
+  for (auto &a : j->stackAccesses)
+    skipped |= a.insn == 6 && a.lo == -16;
+  EXPECT_TRUE(skipped);
+  Object mg = test::loadCase("may_goto");
+  EXPECT_EQ(mg.function("mg_loop")->frame.bytes, 64u);
+  EXPECT_TRUE(mg.function("mg_loop")->frame.bounded);
+  EXPECT_EQ(mg.function("mg_sub")->frame.bytes, 16u);
+}

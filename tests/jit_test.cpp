@@ -89,12 +89,23 @@ TEST_P(JitCase, EmitsValidatesAndRunsLikeTheInterpreter) {
   try {
     img = jitCompile(v->obj, v->rep);
   } catch (const JitError &e) {
+    // cpu v4 forms are refused by name (cases built by clang-19 -mcpu=v4
+    // only: the first function the emitter meets names its first v4 form)
+    if (key == "v4_forms" || key == "may_goto") {
+      std::string what = e.what();
+      EXPECT_NE(what.find("is not emitted"), std::string::npos) << what;
+      EXPECT_TRUE(what.find("cpu v4") != std::string::npos || what.find("arena") != std::string::npos)
+          << what;
+      return;
+    }
     // the one construct the JIT leaves out: a synchronous callback entered
     // from C with an r9-relative frame (bpf_for_each_map_elem under per-prog)
     EXPECT_NE(std::string(e.what()).find("entered from a helper"), std::string::npos) << e.what();
     EXPECT_EQ(s, Scheme::PerProg);
     return;
   }
+  EXPECT_NE(key, "v4_forms") << "emitted code with v4 forms";
+  EXPECT_NE(key, "may_goto") << "emitted code with may_goto";
   EXPECT_EQ(img.functions.size(), v->rep.plan.size());
   auto findings = validateJit(v->obj, img);
   EXPECT_TRUE(findings.empty()) << findingsText(findings);

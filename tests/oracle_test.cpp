@@ -159,6 +159,14 @@ void agree(bool host) {
           uint32_t b = obj.functions[f].frame.bytes;
           for (auto &cb : obj.functions[f].callbacks)
             b += cb.via == "bpf_loop" ? 24 : 0;
+          // may_goto's hidden slot: 16 bytes where the x86-64 JIT has the
+          // timed may_goto (6.14+: the host's 6.18), 8 before (6.1 has no
+          // may_goto at all and rejects the object)
+          for (auto &in : obj.functions[f].insns)
+            if (in.opcode == 0xe5) {
+              b += 16;
+              break;
+            }
           mine.insert(b);
         }
         EXPECT_EQ(mine, kernel) << name << "/" << prog << ": kernel says " << a.stackDepth;
@@ -247,7 +255,15 @@ TEST(Oracle, JitMatchesTheRunningKernelsPrivateStackJit) {
     Report rep = verify(obj, g, o);
     if (rep.verdict != Verdict::Safe)
       continue;
-    JitImage img = jitCompile(obj, rep);
+    JitImage img;
+    try {
+      img = jitCompile(obj, rep);
+    } catch (const JitError &e) {
+      // cpu v4 forms are not emitted yet (v4_forms.o, may_goto.o)
+      EXPECT_NE(std::string(e.what()).find("is not emitted"), std::string::npos) << e.what();
+      table << name << ": not JITed (" << e.what() << ")\n";
+      continue;
+    }
     for (auto &pr : rep.programs) {
       if (!pr.privateStack)
         continue; // the shipped JIT's private stack only
