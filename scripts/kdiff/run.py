@@ -117,13 +117,13 @@ def tool_supports(tool, kv):
     return "unknown kernel" not in p.stderr
 
 
-def run_tool(tool, kv, path, cache, toolhash):
+def run_tool(tool, kv, path, cache, toolhash, extra):
     h = sha(path)
-    d = os.path.join(cache, "tool", toolhash, kv)
+    d = os.path.join(cache, "tool", toolhash, kv + "-" + hashlib.sha256(" ".join(extra).encode()).hexdigest()[:8])
     fn = os.path.join(d, h + ".json")
     if os.path.exists(fn):
         return json.load(open(fn))
-    p = subprocess.run([tool, "--format", "json", "--scheme", "kernel", "--kernel", kv, path],
+    p = subprocess.run([tool, "--format", "json", "--scheme", "kernel", "--kernel", kv] + extra + [path],
                        capture_output=True, text=True, timeout=600)
     try:
         doc = json.loads(p.stdout)
@@ -231,6 +231,12 @@ def compare(kernel, kv, objs, oracle, tool_out, orders, metas):
                                  oracle=ans, tool=t, order=order, depths=depths, smaller=smaller, larger=larger))
             elif larger:
                 stats["frames_larger"] += 1
+                for n, k, v in larger:
+                    why = "tool 512 (stack access not bounded)" if v == 512 else \
+                        "tool = kernel rounded up to 16/32" if v in ((k + 15) // 16 * 16, (k + 31) // 32 * 32) else \
+                        "tool = kernel + 24" if v == k + 24 else "tool above by %s" % ("<=32" if v - k <= 32 else ">32")
+                    stats.setdefault("larger_why", {}).setdefault(why, 0)
+                    stats["larger_why"][why] += 1
                 rows.append(dict(kind="frame_above_kernel", kernel=kernel, src=src, obj=obj, prog=prog, type=intent["type"],
                                  oracle=ans, tool=t, order=order, depths=depths, larger=larger))
             else:
@@ -250,6 +256,9 @@ def main():
     ap.add_argument("--kernels", default="6.1,6.12,host")
     ap.add_argument("--fallback", default="6.12=6.1,running=6.13",
                     help="KV=FALLBACK pairs used when the tool does not know KV")
+    ap.add_argument("--tool-args", default="--engine explicit --timeout 3",
+                    help="more pstack-verify options (default: the explicit search, 3 s a program: kernel_limit "
+                         "is found by it; the Z3 engines only add the alias/overflow proofs no kernel makes)")
     ap.add_argument("--batch", type=int, default=250, help="objects per qemu boot")
     ap.add_argument("--types", default=None, help="program types for gen.py (default: all)")
     ap.add_argument("--keep", action="store_true", help="copy disagreements to tests/kdiff/cases")
@@ -314,7 +323,7 @@ def main():
                 continue
         t0 = time.time()
         with cf.ThreadPoolExecutor(a.jobs) as ex:
-            outs = dict(zip(objs, ex.map(lambda h: run_tool(a.tool, kv, objs[h][1], a.cache, toolhash), objs)))
+            outs = dict(zip(objs, ex.map(lambda h: run_tool(a.tool, kv, objs[h][1], a.cache, toolhash, a.tool_args.split()), objs)))
         log("tool --kernel %s: %d objects in %.0f s" % (kv, len(objs), time.time() - t0))
         st, rows, oth = compare(k, kv, objs, oracle[k], outs, orders, metas)
         st["kernel"], st["tool_kernel"] = k, kv
@@ -322,7 +331,8 @@ def main():
         allrows += rows
         others[k] = oth
     # report
-    lines = ["kdiff seed=%d programs=%d objects=%d (compile failures: %d)" % (a.seed, a.count, len(jobs), len(compile_fail))]
+    lines = ["kdiff seed=%d programs=%d objects=%d (compile failures: %d) tool=%s %s" % (
+        a.seed, a.count, len(jobs), len(compile_fail), a.tool, a.tool_args)]
     lines += ["note: " + n for n in notes]
     hdr = "%-13s %8s %8s %8s %8s %9s %9s %8s %8s %8s %8s" % ("kernel", "programs", "valid", "verd_eq", "verd_ne",
                                                           "frames_cmp", "frames_eq", "larger", "SMALLER", "gen_inv", "missing")
@@ -332,6 +342,9 @@ def main():
         lines.append("%-13s %8d %8d %8d %8d %9d %9d %8d %8d %8d %8d" % (
             s["kernel"] + "/" + s["tool_kernel"], s["programs"], valid, s["verdict_eq"], s["verdict_ne"],
             s["frames_compared"], s["frames_eq"], s["frames_larger"], s["frames_smaller"], s["gen_invalid"], s["missing"]))
+    for s in summary:
+        for why, n in sorted(s.get("larger_why", {}).items(), key=lambda x: -x[1]):
+            lines.append("  %-6s larger frames (functions): %5d  %s" % (s["kernel"], n, why))
     lines.append("")
     lines.append("disagreement classes (kernel, kind, type): count")
     cls = {}
