@@ -94,6 +94,27 @@ class Fn:
         seen.add(id(self))
         return any(how == "timer" or c.uses_timer(seen) for how, c in self.calls)
 
+    def uses_tail(self, seen=None):
+        seen = seen if seen is not None else set()
+        if id(self) in seen:
+            return False
+        seen.add(id(self))
+        return self.tail or any(how != "timer" and c.uses_tail(seen) for how, c in self.calls)
+
+    def sub32(self, seen=None):
+        """the largest sum of frames (rounded to 32, as 6.1 does) on a chain from here down"""
+        seen = seen if seen is not None else ()
+        if self in seen:
+            return 0
+        own = (max(self.frame + (8 * self.vbuf[1] if self.vbuf else 0), 1) + 31) // 32 * 32
+        return own + max([c.sub32(seen + (self,)) for how, c in self.calls if how != "timer"] or [0])
+
+    def depthn(self, seen=None):
+        seen = seen if seen is not None else ()
+        if self in seen:
+            return 0
+        return 1 + max([c.depthn(seen + (self,)) for how, c in self.calls if how != "timer"] or [0])
+
     def has_ctx(self):
         return self.kind in ("main", "static")
 
@@ -155,7 +176,7 @@ class Gen:
         return fr
 
     def pick_existing(self, pred):
-        c = [f for f in self.fns if f.kind in ("static", "global") and pred(f)]
+        c = [f for f in self.fns if f.kind in ("static", "global") and not f.rec and pred(f)]
         return self.r.choice(c) if c else None
 
     def program(self, pname, ptype, section, timer_ok):
@@ -181,7 +202,7 @@ class Gen:
             frames = [self.frame(hi=200) for _ in range(L)]
         else:
             L = r.randrange(1, 8)
-            frames = [self.frame() for _ in range(L)]
+            frames = self.frames_for(L, r.randrange(100, 800, 8), rnd)
         intent["spine_frames"] = frames
         # links[i]: how node i calls node i+1
         links = []
@@ -204,23 +225,30 @@ class Gen:
             tail_at = 0
         # build bottom-up: node L-1 first
         nodes = [None] * L
+        lim = r.choice([448, 512, 544, 600])
+        fresh = set()
         ctx_chain = [True] * L  # does node i receive the program's ctx?
-        for i in range(1, L):
-            ctx_chain[i] = ctx_chain[i - 1] and links[i - 1] == "call"
-        for i in range(L - 1, -1, -1):
+        kinds = []
+        for i in range(L):
             if i == 0:
-                kind = "main"
+                kinds.append("main")
             elif links[i - 1] == "loop":
-                kind = "loopcb"
+                kinds.append("loopcb")
             elif links[i - 1] == "each":
-                kind = "eachcb"
+                kinds.append("eachcb")
             else:
                 must_static = tail_at is not None and i <= tail_at
-                kind = "static" if must_static or r.random() < 0.7 else "global"
+                kinds.append("static" if must_static or r.random() < 0.7 else "global")
+        for i in range(1, L):
+            ctx_chain[i] = ctx_chain[i - 1] and kinds[i - 1] in ("main", "static") and kinds[i] == "static"
+        for i in range(L - 1, -1, -1):
+            kind = kinds[i]
             # sharing: reuse an existing function as this node (statics/globals only)
             if kind in ("static", "global") and i != tail_at and i > 0 and r.random() < 0.2:
+                pre = sum((max(v, 1) + 31) // 32 * 32 for v in frames[:i])
                 ok = lambda f: f.kind == kind and f not in nodes and \
-                    (timer_ok or not f.uses_timer()) and \
+                    (timer_ok or not f.uses_timer()) and (ptype != "lsm" or not f.uses_tail()) and \
+                    pre + f.sub32() <= lim and i + f.depthn() <= 9 and \
                     (not f.needs_ctx() or (ctx_chain[i] and kind == "static")) and \
                     (nodes[i + 1] is None if i + 1 < L else True)
                 ex = self.pick_existing(ok)
@@ -228,6 +256,7 @@ class Gen:
                     nodes[i] = ex
                     continue
             f = self.new(kind, frames[i])
+            fresh.add(f)
             nodes[i] = f
             if i + 1 < L:
                 f.calls.append((links[i], nodes[i + 1]))
@@ -249,20 +278,23 @@ class Gen:
                 chain.append(f)
             chain.reverse()
             intent["timer_frames"] = tframes
-            host = self.r.choice([n for n in nodes if n.kind in ("main", "static", "global")])
+            host = self.r.choice([n for n in nodes if n in fresh and n.kind in ("main", "static", "global")])
             host.calls.append(("timer", chain[0]))
             # share a subprog of the timer chain with the main chain
             if TL > 1 and r.random() < 0.6:
                 shared = r.choice(chain[1:])
-                caller = r.choice([n for n in nodes if n.kind != "timercb" and n.order > shared.order] or [main])
+                caller = r.choice([n for n in nodes if n in fresh and n.order > shared.order] or [main])
                 if caller is main or caller.order > shared.order:
                     caller.calls.append(("call", shared))
                     intent["shared_with_timer"] = shared.name
         # extra edges to existing functions (DAG: only to older functions)
-        for n in nodes:
-            if r.random() < 0.25:
+        # deepest first: a node's needs (ctx, timers) are final before anyone new calls it
+        for i, n in reversed(list(enumerate(nodes))):
+            if n in fresh and r.random() < 0.25:
+                pre = sum((max(v, 1) + 31) // 32 * 32 for v in frames[:i + 1])
                 ok = lambda f: f.order < n.order and f is not n and \
-                    (timer_ok or not f.uses_timer()) and \
+                    (timer_ok or not f.uses_timer()) and (ptype != "lsm" or not f.uses_tail()) and \
+                    pre + f.sub32() <= lim and i + 1 + f.depthn() <= 9 and \
                     (not f.needs_ctx() or (n.has_ctx() and ctx_ok(n, nodes, ctx_chain) and f.kind == "static"))
                 ex = self.pick_existing(ok)
                 if ex is not None:
@@ -272,7 +304,7 @@ class Gen:
         if r.random() < 0.03:
             f = self.new("static", self.frame(hi=64))
             f.rec = True
-            nodes[-1].calls.append(("call", f))
+            r.choice([n for n in nodes if n in fresh and n.has_ctx()] or [main]).calls.append(("call", f))
             intent["recursive"] = f.name
         return main, intent
 

@@ -167,6 +167,12 @@ def classify(ans):
     return "other"
 
 
+def environment_refusal(kernel, ans, ptype):
+    """this machine's kernel refuses every fentry/fexit/lsm program with EPERM before verifying it"""
+    return kernel == "host" and ptype in ("fentry", "fexit", "lsm") and ans["rc"] == -1 and \
+        not any(STACK_RE.search(l) for l in ans["lines"])
+
+
 def other_reason(ans):
     lines = [l for l in ans["lines"] if not l.startswith(("verification time", "processed", "stack depth"))]
     return "rc=%s %s" % (ans["rc"], lines[-1] if lines else "(empty log)")
@@ -185,6 +191,9 @@ def compare(kernel, kv, objs, oracle, tool_out, orders, metas):
             c = classify(ans)
             if c == "missing":
                 stats["missing"] += 1
+                continue
+            if c == "other" and environment_refusal(kernel, ans, intent["type"]):
+                stats["unloadable_here"] = stats.get("unloadable_here", 0) + 1
                 continue
             if c == "other":
                 stats["gen_invalid"] += 1
@@ -261,6 +270,7 @@ def main():
                          "is found by it; the Z3 engines only add the alias/overflow proofs no kernel makes)")
     ap.add_argument("--batch", type=int, default=250, help="objects per qemu boot")
     ap.add_argument("--types", default=None, help="program types for gen.py (default: all)")
+    ap.add_argument("--oracle-only", action="store_true", help="ask the oracles, print their classes, stop")
     ap.add_argument("--keep", action="store_true", help="copy disagreements to tests/kdiff/cases")
     ap.add_argument("--cases", default=os.path.join(HERE, "..", "..", "tests", "kdiff", "cases"))
     ap.add_argument("--keep-per-class", type=int, default=3)
@@ -281,6 +291,9 @@ def main():
         if not os.path.exists(cpath) or open(cpath).read() != src:
             open(cpath, "w").write(src)
         metas_by_name[name] = meta
+        mpath = os.path.join(srcd, name + ".meta.json")
+        if not os.path.exists(mpath):
+            json.dump(meta, open(mpath, "w"), indent=1)
         jobs.append((name, cpath, os.path.join(objd, name + ".o")))
     t0 = time.time()
 
@@ -312,6 +325,17 @@ def main():
         futs = {k: ex.submit(run_oracles, {h: o for h, (c, o) in objs.items()}, k, a.cache, a.batch) for k in kernels}
         for k, f in futs.items():
             oracle[k] = f.result()
+    if a.oracle_only:
+        for k in kernels:
+            n = {}
+            for h in objs:
+                for prog in metas[h]:
+                    c = classify(oracle[k].get(h, {}).get(prog))
+                    if c == "other" and environment_refusal(k, oracle[k][h][prog], metas[h][prog]["type"]):
+                        c = "unloadable-here"
+                    n[c] = n.get(c, 0) + 1
+            print(k, n)
+        return 0
     toolhash = sha(a.tool)
     summary, allrows, others, notes = [], [], {}, []
     for k in kernels:
@@ -338,13 +362,17 @@ def main():
                                                           "frames_cmp", "frames_eq", "larger", "SMALLER", "gen_inv", "missing")
     lines.append(hdr)
     for s in summary:
-        valid = s["programs"] - s["gen_invalid"] - s["missing"]
+        valid = s["programs"] - s["gen_invalid"] - s["missing"] - s.get("unloadable_here", 0)
         lines.append("%-13s %8d %8d %8d %8d %9d %9d %8d %8d %8d %8d" % (
             s["kernel"] + "/" + s["tool_kernel"], s["programs"], valid, s["verdict_eq"], s["verdict_ne"],
             s["frames_compared"], s["frames_eq"], s["frames_larger"], s["frames_smaller"], s["gen_invalid"], s["missing"]))
     for s in summary:
         for why, n in sorted(s.get("larger_why", {}).items(), key=lambda x: -x[1]):
             lines.append("  %-6s larger frames (functions): %5d  %s" % (s["kernel"], n, why))
+    for s in summary:
+        if s.get("unloadable_here"):
+            lines.append("  %-6s %d fentry/fexit/lsm programs not loadable on this kernel (EPERM, empty log): not counted"
+                         % (s["kernel"], s["unloadable_here"]))
     lines.append("")
     lines.append("disagreement classes (kernel, kind, type): count")
     cls = {}
