@@ -1,6 +1,7 @@
 // The C API (include/pstack.h) over Session. No exception crosses it: each
 // is turned into a negative errno (or NULL and errno) and a message for
 // pstack_last_error().
+#include "hostkernel/hostkernel.h"
 #include "pstack.h"
 #include "pstack/pstack.h"
 
@@ -145,10 +146,13 @@ int pstack_object__verify(struct pstack_object *obj, const struct pstack_verify_
   }
   const char *kernel = field(opts, &pstack_verify_opts::kernel, (const char *)nullptr);
   if (kernel) {
-    if (std::strcmp(kernel, "6.1") == 0)
-      vo.kernel = pstack::KernelVersion::V6_1;
-    else if (std::strcmp(kernel, "6.13") != 0)
-      return fail(EINVAL, std::string("unknown kernel '") + kernel + "' (6.1 or 6.13)");
+    try {
+      vo.kernel = pstack::resolveKernelRules(kernel);
+    } catch (const std::invalid_argument &e) {
+      return fail(EINVAL, e.what());
+    } catch (const pstack::HostKernelError &e) {
+      return fail(EPERM, e.what());
+    }
   }
   double timeout = field(opts, &pstack_verify_opts::timeout_s, 0.0);
   if (timeout < 0)

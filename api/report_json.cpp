@@ -8,7 +8,7 @@ nlohmann::json reportJson(const std::string &path, const Object &obj, const Call
   using nlohmann::json;
   json j;
   j["path"] = path;
-  const uint32_t rounding = rep.kernel == KernelVersion::V6_1 ? 32 : 16;
+  const uint32_t rounding = rep.kernel.round;
   j["verdict"] = verdictName(rep.verdict);
   j["line_info"] = obj.lineInfoSource.empty() ? json(nullptr) : json(obj.lineInfoSource);
   json progs = json::array();

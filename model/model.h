@@ -19,7 +19,41 @@ enum class Scheme { Kernel, PerSubprog, PerProg, Planned };
 const char *schemeName(Scheme s);
 std::optional<Scheme> schemeFromName(const std::string &s);
 
-enum class KernelVersion { V6_1, V6_13 };
+// What one kernel's verifier and x86-64 JIT do with BPF stacks: the rules
+// the `kernel` scheme follows, one table per kernel (kernelRules()), or what
+// the running kernel answered when asked (hostkernel/). docs/kernel-rules.md
+// gives the source line or commit of every field.
+struct KernelRules {
+  std::string name = "6.13"; // as --kernel names it ("running" when probed)
+  std::string release;       // the probed kernel's `uname -r`; "" for a table
+  // check_max_stack_depth rounds each frame on a chain up to `round` bytes:
+  // 32 (interpreter granularity, where an empty frame still costs 32) on
+  // 6.1 and wherever the JIT is off; 16 when JITed from 6.7 on
+  // (round_up_stack_depth).
+  uint32_t round = 16;
+  // Program types given a private stack (bpf_enable_priv_stack): none
+  // before 6.13. Iterators, LSM, writable raw tracepoints and struct_ops
+  // that do not ask for one are never in it.
+  std::set<ProgType> privateStackTypes;
+  uint32_t privateStackMin = 64; // BPF_PRIV_STACK_MIN_SIZE, on the rounded frame
+  // Each async callback (timer, workqueue) is a root of its own, with its
+  // own 512 bytes and 8 frames; its subprogs keep the normal stack.
+  bool asyncCallbackRoots = true;
+  // Hidden stack the verifier adds after its checks (do_misc_fixups,
+  // optimize_bpf_loop): counted in frames' layout, not in the 512 sum.
+  uint32_t bpfLoopInline = 24; // inlined bpf_loop's three spill slots
+  uint32_t mayGotoSlot = 8;    // may_goto's iteration counter
+
+  bool hasPrivateStacks() const { return !privateStackTypes.empty(); }
+  bool givesPrivateStack(ProgType t) const { return privateStackTypes.count(t) > 0; }
+  // A frame of `bytes` as check_max_stack_depth counts it on a chain.
+  uint32_t frameCost(uint32_t bytes) const;
+};
+
+// The built-in table of kernel `name` ("6.1", "6.6", "6.12", "6.13").
+// Throws std::invalid_argument naming the valid ones for any other name.
+KernelRules kernelRules(const std::string &name);
+const std::vector<std::string> &kernelRuleNames();
 
 // What the object cannot say: which programs a kfunc call may run on the
 // same CPU, which programs may interrupt themselves, prog-array contents
@@ -122,7 +156,7 @@ struct ProgramReport {
 struct Report {
   Verdict verdict = Verdict::Unknown;
   Scheme scheme = Scheme::Kernel;
-  KernelVersion kernel = KernelVersion::V6_13;
+  KernelRules kernel;
   std::vector<ProgramReport> programs;
   std::vector<Violation> violations;
   std::vector<Buffer> buffers;
@@ -147,7 +181,7 @@ struct Report {
 
 struct VerifyOptions {
   Scheme scheme = Scheme::Kernel;
-  KernelVersion kernel = KernelVersion::V6_13;
+  KernelRules kernel = kernelRules("6.13");
   Environment env;
   double timeoutSeconds = 10;
   // per-prog: the buffer size of every program (default: what the tool

@@ -1,12 +1,16 @@
 #include "model/system.h"
 
 #include <algorithm>
+#include <functional>
+#include <map>
 
 namespace pstack::detail {
 
 namespace {
-constexpr uint32_t kPrivateStackMin = 64; // frames below this keep the normal stack
-}
+constexpr uint32_t kMaxBpfStack = 512;  // MAX_BPF_STACK
+constexpr uint32_t kMaxCallFrames = 8;  // MAX_CALL_FRAMES
+constexpr uint32_t kTailCallDepth = 256; // callers' bytes above a tail-calling subprog
+} // namespace
 
 const char *eventName(Event e) {
   switch (e) {
@@ -25,43 +29,37 @@ System::System(const Object &o, const CallGraph &g, const VerifyOptions &vo,
                const std::map<size_t, int64_t> &plan)
     : obj(o), graph(g), opts(vo), tailLimit(vo.env.tailCallLimit) {
   const size_t N = g.nodes().size(), P = o.programs.size();
-  // kernel scheme: which programs get private stacks (6.13+)
+  asyncTarget_.assign(N, false);
+  for (auto &e : g.edges())
+    if (e.kind == EdgeKind::Callback && e.async)
+      asyncTarget_[e.to] = true;
+  regionNames.push_back("kernel_stack");
+  nodes.resize(N);
+  for (size_t n = 0; n < N; ++n) {
+    nodes[n].program = g.nodes()[n].program;
+    nodes[n].frame = o.functions[g.nodes()[n].function].frame.bytes;
+  }
+  // kernel scheme: which programs may get private stacks, and the
+  // verifier's depth walk, which decides frame by frame
   privateProgram.assign(P, false);
-  if (vo.scheme == Scheme::Kernel && vo.kernel == KernelVersion::V6_13)
-    for (size_t p = 0; p < P; ++p) {
-      bool eligible = false;
-      switch (o.programs[p].type) {
-      case ProgType::Kprobe:
-      case ProgType::Tracepoint:
-      case ProgType::RawTracepoint:
-      case ProgType::PerfEvent:
-      case ProgType::Tracing:
-      case ProgType::Lsm:
-        eligible = true;
-        break;
-      default:
-        break;
-      }
+  refusal.assign(P, std::nullopt);
+  std::vector<bool> ownBuffer(N, false);
+  for (size_t p = 0; p < P; ++p) {
+    if (vo.scheme == Scheme::Kernel) {
+      bool eligible = vo.kernel.givesPrivateStack(o.programs[p].type);
       // any tail call in the program: the whole program keeps the normal stack
       for (size_t f : o.programs[p].functions)
         eligible &= o.functions[f].tailCalls.empty();
       privateProgram[p] = eligible;
     }
-  std::vector<bool> asyncTarget(N, false);
-  for (auto &e : g.edges())
-    if (e.kind == EdgeKind::Callback && e.async)
-      asyncTarget[e.to] = true;
+    refusal[p] = checkStackDepth(p, ownBuffer);
+  }
 
-  regionNames.push_back("kernel_stack");
-  nodes.resize(N);
   for (size_t n = 0; n < N; ++n) {
     NodeInfo &ni = nodes[n];
-    ni.program = g.nodes()[n].program;
-    ni.frame = o.functions[g.nodes()[n].function].frame.bytes;
     switch (vo.scheme) {
     case Scheme::Kernel:
-      // async callbacks that may nest keep the normal stack
-      if (privateProgram[ni.program] && ni.frame >= kPrivateStackMin && !asyncTarget[n]) {
+      if (ownBuffer[n]) {
         ni.placement = Placement::Fixed;
         ni.fixedRegion = int(regionNames.size());
         regionNames.push_back(g.nodeName(n));
@@ -136,6 +134,114 @@ System::System(const Object &o, const CallGraph &g, const VerifyOptions &vo,
     for (size_t to : asyncByProgram[nodes[n].program])
       pushesFrom[n].push_back({n, to, Event::Async, std::nullopt});
   }
+}
+
+std::optional<StackRefusal> System::checkStackDepth(size_t p, std::vector<bool> &ownBuffer) const {
+  // Under the kernel scheme this is check_max_stack_depth (6.13+:
+  // check_max_stack_depth_subprog per root): a depth-first walk over every
+  // call chain, in instruction order, where a BPF-to-BPF call and the
+  // ld_imm64 that loads a synchronous callback's address both enter the
+  // callee (the callback's frame counts where its address is loaded).
+  // Under the other schemes only what does not depend on where frames live
+  // applies: more than 8 frames and recursion (the engines explore chains
+  // of 8 frames only, so a deeper one must not pass).
+  const bool layout = opts.scheme == Scheme::Kernel;
+  const KernelRules &k = opts.kernel;
+  const Program &prog = obj.programs[p];
+  auto nodeOf = [&](const std::string &name) -> std::optional<size_t> {
+    const Function *f = obj.function(name);
+    if (!f)
+      return std::nullopt;
+    return graph.node(p, size_t(f - obj.functions.data()));
+  };
+  struct Child {
+    size_t to;
+    uint32_t insn;
+    bool load;
+  };
+  auto children = [&](size_t n) {
+    std::vector<Child> out;
+    const Function &fn = function(n);
+    for (auto &c : fn.calls)
+      if (c.kind == CallKind::Local)
+        if (auto t = nodeOf(c.target))
+          out.push_back({*t, c.insn, false}); // a direct call enters even an async callback
+    for (auto &[insn, li] : fn.loadImms)
+      if (li.kind == LoadImmRef::Kind::Func)
+        if (auto t = nodeOf(li.name); t && !asyncTarget_[*t]) // async ones run later, alone
+          out.push_back({*t, insn, true});
+    std::sort(out.begin(), out.end(), [](const Child &a, const Child &b) { return a.insn < b.insn; });
+    return out;
+  };
+  enum class Mode : uint8_t { Unknown, Normal, Own };
+  std::map<size_t, Mode> mode;
+  const size_t main = entry(p);
+  std::optional<StackRefusal> ref;
+  StackRefusal cur;
+  auto refuse = [&](std::string msg) {
+    ref = cur;
+    ref->message = std::move(msg);
+  };
+  std::function<void(size_t, uint32_t, bool)> visit = [&](size_t n, uint32_t depth, bool priv) {
+    Mode &m = mode[n];
+    if (!priv)
+      m = Mode::Normal;
+    const Function &fn = function(n);
+    if (layout && n != main && !fn.tailCalls.empty() && depth >= kTailCallDepth)
+      return refuse("tail_calls are not allowed when call stack of previous frames is " +
+                    std::to_string(depth) + " bytes. Too large");
+    const uint32_t cost = k.frameCost(nodes[n].frame);
+    if (priv && m == Mode::Unknown && cost >= k.privateStackMin)
+      m = Mode::Own;
+    if (m == Mode::Own) {
+      if (cost > kMaxBpfStack)
+        return refuse("stack size of subprog " + fn.name + " is " + std::to_string(cost) +
+                      ". Too large");
+    } else {
+      // a frame with its own buffer adds nothing; the sum runs on across it
+      depth += cost;
+      if (layout && depth > kMaxBpfStack)
+        return refuse("combined stack size of " + std::to_string(cur.path.size()) + " calls is " +
+                      std::to_string(depth) + ". Too large");
+    }
+    for (const Child &c : children(n)) {
+      if (ref)
+        return;
+      const bool recursive = std::find(cur.path.begin(), cur.path.end(), c.to) != cur.path.end();
+      cur.path.push_back(c.to);
+      cur.sites.push_back(c.insn);
+      cur.viaLoad.push_back(c.load);
+      if (recursive)
+        refuse("recursive call from " + fn.name + " to " + function(c.to).name);
+      else if (cur.path.size() > kMaxCallFrames)
+        refuse("the call stack of " + std::to_string(cur.path.size() - 1) +
+               " frames is too deep ! (MAX_CALL_FRAMES is " + std::to_string(kMaxCallFrames) + ")");
+      else
+        visit(c.to, depth, priv);
+      cur.path.pop_back();
+      cur.sites.pop_back();
+      cur.viaLoad.pop_back();
+    }
+  };
+  auto walk = [&](size_t root, bool priv) {
+    cur = StackRefusal{};
+    cur.path.push_back(root);
+    cur.sites.push_back(std::nullopt);
+    cur.viaLoad.push_back(false);
+    visit(root, 0, priv);
+  };
+  // Async callbacks first, each a root on the normal stack (what they reach
+  // keeps the normal stack, also where the main program calls it), then
+  // the main program.
+  if (k.asyncCallbackRoots || !layout)
+    for (auto it = prog.functions.rbegin(); it != prog.functions.rend() && !ref; ++it)
+      if (auto n = graph.node(p, *it); n && *n != main && asyncTarget_[*n])
+        walk(*n, false);
+  if (!ref)
+    walk(main, privateProgram[p]);
+  for (auto &[n, m] : mode)
+    ownBuffer[n] = m == Mode::Own;
+  return ref;
 }
 
 size_t System::entry(size_t p) const { return *graph.node(p, obj.programs[p].entry); }

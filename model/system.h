@@ -68,6 +68,15 @@ struct FrameState {
   std::shared_ptr<const std::vector<bool>> programsBelow;
 };
 
+// What check_max_stack_depth refuses first in one program, as a chain of
+// frames from a root (the program's entry, or an async callback).
+struct StackRefusal {
+  std::vector<size_t> path;                   // nodes, root first
+  std::vector<std::optional<uint32_t>> sites; // the site in the frame below
+  std::vector<bool> viaLoad;                  // reached through ld_imm64 (a callback)
+  std::string message;                        // as the verifier words it
+};
+
 class System {
 public:
   // `plan`: for the planned scheme, node -> offset in its program's buffer;
@@ -84,6 +93,9 @@ public:
   std::vector<std::vector<TailEdge>> tailsFrom;
   std::vector<std::string> regionNames;          // by region id; 0 = kernel_stack
   std::vector<bool> privateProgram;              // kernel scheme
+  // kernel scheme: the verifier's depth walk, per program (others: only
+  // the 8-frame limit and recursion)
+  std::vector<std::optional<StackRefusal>> refusal;
   std::optional<uint32_t> tailLimit;             // none: switched off
 
   size_t entry(size_t program) const;
@@ -104,7 +116,11 @@ public:
   int64_t shiftOf(size_t node) const;
 
 private:
-  std::optional<std::pair<size_t, int64_t>> shift_; // mutation: node, bytes
+  // check_max_stack_depth over program p's nodes: marks nodes that get
+  // their own buffer (ownBuffer) and returns the first refusal.
+  std::optional<StackRefusal> checkStackDepth(size_t p, std::vector<bool> &ownBuffer) const;
+  std::optional<std::pair<size_t, int64_t>> shift_;
+  std::vector<bool> asyncTarget_; // node is an async callback // mutation: node, bytes
   FrameState placeNew(size_t node, const FrameState *below, Event ev) const;
   // Places a frame whose bytes do not depend on r9 (kernel stack, fixed
   // buffer, planned offset) above `ksBelow` kernel-stack bytes; false for

@@ -46,89 +46,41 @@ using namespace detail;
 
 constexpr uint32_t kGuard = 8; // the kernel's guard bytes at each end of a buffer
 
-// What the in-kernel verifier would reject, per program (kernel scheme):
-// check_max_stack_depth's walk over calls and synchronous callbacks. Under
-// the other schemes only the rules that do not depend on where frames live
-// (more than 8 frames, recursion) apply: the engines explore chains to 8
-// frames only, so a deeper chain must not pass as safe.
+// What the in-kernel verifier would reject, per program: the first refusal
+// of its depth walk (System::checkStackDepth), as a trace from the root.
 std::vector<Violation> kernelLimits(const System &sys) {
-  const bool layoutRules = sys.opts.scheme == Scheme::Kernel;
   std::vector<Violation> out;
-  const auto &g = sys.graph;
-  uint32_t round = sys.opts.kernel == KernelVersion::V6_1 ? 32 : 16;
-  auto cost = [&](size_t n) { return kernelFrameCost(sys.nodes[n].frame, round); };
-  auto onKernelStack = [&](size_t n) { return sys.nodes[n].placement == Placement::KernelStack; };
   for (size_t p = 0; p < sys.obj.programs.size(); ++p) {
-    const Program &pr = sys.obj.programs[p];
-    auto add = [&](const std::vector<size_t> &path, const std::string &msg) {
-      Violation v;
-      v.kind = "kernel_limit";
-      v.program = pr.name;
-      v.message = msg;
-      for (size_t i = 0; i < path.size(); ++i) {
-        TraceStep s;
-        s.event = i == 0 ? "enter" : "call";
-        s.program = pr.name;
-        s.function = sys.function(path[i]).name;
-        if (i > 0)
-          for (auto &e : g.edges())
-            if (e.from == path[i - 1] && e.to == path[i]) {
-              s.insn = sys.function(path[i - 1]).sectionInsn(e.insn);
-              s.section = sys.function(path[i - 1]).section;
-              if (auto *in = sys.function(path[i - 1]).insnAt(e.insn); in && in->loc)
-                s.source = in->loc;
-              break;
-            }
-        s.region = onKernelStack(path[i]) ? "kernel_stack" : g.nodeName(path[i]);
-        s.hi = sys.nodes[path[i]].frame;
-        s.depth = uint32_t(i);
-        s.clash = i + 1 == path.size();
-        v.trace.push_back(s);
+    if (!sys.refusal[p])
+      continue;
+    const StackRefusal &r = *sys.refusal[p];
+    Violation v;
+    v.kind = "kernel_limit";
+    v.program = sys.obj.programs[p].name;
+    v.message = r.message;
+    for (size_t i = 0; i < r.path.size(); ++i) {
+      const size_t n = r.path[i];
+      TraceStep s;
+      s.event = i == 0 ? (n == sys.entry(p) ? "enter" : "callback") : r.viaLoad[i] ? "callback" : "call";
+      s.program = v.program;
+      s.function = sys.function(n).name;
+      if (i > 0 && r.sites[i]) {
+        const Function &caller = sys.function(r.path[i - 1]);
+        s.insn = caller.sectionInsn(*r.sites[i]);
+        s.section = caller.section;
+        if (auto *in = caller.insnAt(*r.sites[i]); in && in->loc)
+          s.source = in->loc;
       }
-      out.push_back(std::move(v));
-    };
-    std::vector<size_t> path;
-    bool reported = false;
-    std::function<void(size_t, uint32_t)> dfs = [&](size_t n, uint32_t sum) {
-      if (reported)
-        return;
-      path.push_back(n);
-      // with private stacks the sum restarts at each frame with its own buffer
-      sum = onKernelStack(n) ? sum + cost(n) : 0;
-      if (path.size() > 8) {
-        add(path, "the call stack of " + std::to_string(path.size()) +
-                      " frames is too deep (the kernel allows 8)");
-        reported = true;
-      } else if (layoutRules && sum > 512) {
-        add(path, "combined stack size of " + std::to_string(path.size()) + " calls is " +
-                      std::to_string(sum) + ". Too large (512)");
-        reported = true;
-      } else if (layoutRules && !sys.function(n).tailCalls.empty() && path.size() > 1) {
-        uint32_t callers = 0;
-        for (size_t i = 0; i + 1 < path.size(); ++i)
-          callers += cost(path[i]);
-        if (callers > 256) {
-          add(path, "tail_calls are not allowed when call stack of previous frames is " +
-                        std::to_string(callers) + " bytes. Too large (256)");
-          reported = true;
-        }
-      }
-      for (auto &e : sys.pushesFrom[n]) {
-        if (reported || (e.kind != Event::Call && e.kind != Event::Callback))
-          continue;
-        if (std::find(path.begin(), path.end(), e.to) != path.end()) {
-          path.push_back(e.to);
-          add(path, "recursive call from " + sys.function(n).name + " to " +
-                        sys.function(e.to).name);
-          reported = true;
-          path.pop_back();
-        } else {
-          dfs(e.to, sum);
-        }
-      }
-      path.pop_back();
-    };
-    dfs(sys.entry(p), 0);
+      const NodeInfo &ni = sys.nodes[n];
+      s.region = ni.placement == Placement::KernelStack ? "kernel_stack"
+                 : ni.placement == Placement::Fixed    ? sys.regionNames[ni.fixedRegion]
+                                                       : sys.regionNames[ni.programRegion];
+      s.hi = ni.frame;
+      s.depth = uint32_t(i);
+      s.clash = i + 1 == r.path.size();
+      v.trace.push_back(s);
+    }
+    out.push_back(std::move(v));
   }
   return out;
 }
@@ -395,9 +347,9 @@ Report verify(const Object &obj, const CallGraph &graph, const VerifyOptions &op
   // the same chains with every frame on the kernel stack: why private
   // stacks exist
   rep.kernelStackWithout = rep.kernelStackWith;
-  if (opts.scheme == Scheme::Kernel && opts.kernel == KernelVersion::V6_13) {
+  if (opts.scheme == Scheme::Kernel && opts.kernel.hasPrivateStacks()) {
     VerifyOptions o61 = opts;
-    o61.kernel = KernelVersion::V6_1;
+    o61.kernel.privateStackTypes.clear();
     o61.env.kernelStackBudget = UINT32_MAX;
     System s61(obj, graph, o61);
     // A figure for the report, not a verdict: one time budget for all

@@ -24,7 +24,7 @@ struct Verified {
 };
 
 std::unique_ptr<Verified> verifyCase(const std::string &key, Scheme scheme,
-                                     KernelVersion kv = KernelVersion::V6_13) {
+                                     KernelRules kv = kernelRules("6.13")) {
   auto v = std::make_unique<Verified>();
   std::string name = key, envFile;
   if (auto plus = key.find('+'); plus != std::string::npos) {
@@ -83,7 +83,7 @@ class JitCase : public ::testing::TestWithParam<CaseScheme> {};
 TEST_P(JitCase, EmitsValidatesAndRunsLikeTheInterpreter) {
   const auto &[key, schemeName] = GetParam();
   Scheme s = schemeName.rfind("kernel", 0) == 0 ? Scheme::Kernel : *schemeFromName(schemeName);
-  auto v = verifyCase(key, s, schemeName == "kernel-6.1" ? KernelVersion::V6_1 : KernelVersion::V6_13);
+  auto v = verifyCase(key, s, schemeName == "kernel-6.1" ? kernelRules("6.1") : kernelRules("6.13"));
   ASSERT_EQ(v->rep.verdict, Verdict::Safe);
   JitImage img;
   try {

@@ -135,7 +135,7 @@ TEST(Model, OverLimitChainsAreKernelLimit) {
                {"over_limit_depth", "the call stack of 9 frames is too deep"},
                {"over_limit_tailcall", "call stack of previous frames is 320 bytes"}};
   for (auto &w : wants)
-    for (auto k : {KernelVersion::V6_1, KernelVersion::V6_13}) {
+    for (auto k : {kernelRules("6.1"), kernelRules("6.13")}) {
       VerifyOptions o;
       o.kernel = k;
       Report r = run(w.name, Scheme::Kernel, o);
@@ -148,13 +148,13 @@ TEST(Model, OverLimitChainsAreKernelLimit) {
 
 TEST(Model, KprobeChainAcceptedOn613RejectedOn61) {
   VerifyOptions o;
-  o.kernel = KernelVersion::V6_13;
+  o.kernel = kernelRules("6.13");
   Report r13 = run("kprobe_chain", Scheme::Kernel, o);
   EXPECT_EQ(r13.verdict, Verdict::Safe);
   EXPECT_TRUE(r13.programs.at(0).privateStack);
   EXPECT_EQ(r13.buffers.size(), 4u);
   EXPECT_EQ(r13.bytesPerCpu, 4u * (160 + 16)) << "each buffer: frame plus two 8-byte guards";
-  o.kernel = KernelVersion::V6_1;
+  o.kernel = kernelRules("6.1");
   Report r1 = run("kprobe_chain", Scheme::Kernel, o);
   EXPECT_EQ(r1.verdict, Verdict::Unsafe);
   EXPECT_EQ(r1.violations.at(0).kind, "kernel_limit");
@@ -164,7 +164,7 @@ TEST(Model, EveryCaseAgreesWithBothKernels) {
   // accepted by the real verifier <=> no kernel_limit from us (kernel scheme)
   for (const auto &name : test::caseNames()) {
     const auto &k = test::caseFacts()[name]["kernel"];
-    for (auto [ver, kv] : {std::pair{"6.18", KernelVersion::V6_13}, std::pair{"6.1", KernelVersion::V6_1}}) {
+    for (auto [ver, kv] : {std::pair{"6.18", kernelRules("6.13")}, std::pair{"6.1", kernelRules("6.1")}}) {
       if (!k.contains(ver))
         continue;
       VerifyOptions o;
@@ -413,7 +413,7 @@ TEST_P(ExpectedVerdicts, MatchTheTable) {
     VerifyOptions o;
     Scheme s = Scheme::Kernel;
     if (scheme == "kernel-6.1")
-      o.kernel = KernelVersion::V6_1;
+      o.kernel = kernelRules("6.1");
     else
       s = *schemeFromName(scheme);
     Report r = run(name, s, o, env);

@@ -135,7 +135,7 @@ void agree(bool host) {
     Object obj = test::loadCase(name);
     CallGraph g(obj);
     VerifyOptions o;
-    o.kernel = host ? KernelVersion::V6_13 : KernelVersion::V6_1;
+    o.kernel = host ? kernelRules("6.13") : kernelRules("6.1");
     o.engine = VerifyOptions::Engine::Explicit;
     Report r = verify(obj, g, o);
     std::set<std::string> limited;

@@ -1,6 +1,7 @@
 // pstack-verify: parse options, call the library, print. Exit status per
 // DESIGN.md: 0 all safe, 1 a counterexample, 2 bad usage or unreadable
 // object, 3 no counterexample but something unknown.
+#include "hostkernel/hostkernel.h"
 #include "tools/report.h"
 #include "tools/sarif.h"
 #include "tools/batch.h"
@@ -19,7 +20,7 @@ namespace {
 constexpr int kExitSafe = 0, kExitUnsafe = 1, kExitUsage = 2, kExitUnknown = 3;
 
 const char *kUsage =
-    "usage: pstack-verify [--scheme kernel|per-subprog|per-prog|planned] [--kernel 6.1|6.13]\n"
+    "usage: pstack-verify [--scheme kernel|per-subprog|per-prog|planned] [--kernel 6.1|6.6|6.12|6.13|running]\n"
     "                     [--env FILE] [--format text|json|sarif|csv] [--dot FILE]\n"
     "                     [--timeout SECONDS] [--buffer-size BYTES] [--per-prog-r9 base|top]\n"
     "                     [--engine auto|explicit|bounded|unbounded] [--explain] [-j N]\n"
@@ -112,8 +113,12 @@ int main(int argc, char **argv) {
         usage("unknown scheme '" + o.scheme + "'");
     } else if (name == "--kernel") {
       o.kernel = value();
-      if (o.kernel != "6.1" && o.kernel != "6.13")
-        usage("unknown kernel '" + o.kernel + "' (6.1 or 6.13)");
+      if (o.kernel != "running")
+        try {
+          kernelRules(o.kernel);
+        } catch (const std::invalid_argument &e) {
+          usage(e.what());
+        }
     } else if (name == "--format") {
       o.format = value();
       if (o.format != "text" && o.format != "json" && o.format != "sarif" && o.format != "csv")
@@ -215,7 +220,12 @@ int main(int argc, char **argv) {
 
   VerifyOptions vo;
   vo.scheme = *schemeFromName(o.scheme);
-  vo.kernel = o.kernel == "6.1" ? KernelVersion::V6_1 : KernelVersion::V6_13;
+  try {
+    vo.kernel = resolveKernelRules(o.kernel);
+  } catch (const HostKernelError &e) {
+    std::cerr << "pstack-verify: " << e.what() << "\n";
+    return kExitUsage;
+  }
   vo.timeoutSeconds = o.timeout;
   vo.bufferSize = o.bufferSize;
   vo.perProgR9AtTop = o.r9AtTop;
@@ -243,6 +253,8 @@ int main(int argc, char **argv) {
     doc["schema"] = "pstack-verify/1";
     doc["scheme"] = o.scheme;
     doc["kernel"] = o.kernel;
+    if (!vo.kernel.release.empty())
+      doc["kernel_release"] = vo.kernel.release;
     doc["objects"] = nlohmann::json::array();
     for (auto &r : results)
       doc["objects"].push_back(cli::toJson(r, o));

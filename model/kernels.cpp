@@ -1,0 +1,49 @@
+// The kernel scheme's rules per kernel version. Each value is what that
+// version's kernel/bpf/verifier.c and arch/x86/net/bpf_jit_comp.c do, checked
+// against the oracles (../shared/oracle: Debian's 6.1 and 6.12, the running
+// kernel); docs/kernel-rules.md cites the source of every row.
+#include "model/model.h"
+
+#include <stdexcept>
+
+namespace pstack {
+
+uint32_t KernelRules::frameCost(uint32_t bytes) const { return kernelFrameCost(bytes, round); }
+
+namespace {
+KernelRules make(const std::string &name) {
+  KernelRules k;
+  k.name = name;
+  if (name == "6.1") {
+    k.round = 32; // round_up(max_t(u32, stack_depth, 1), 32)
+    k.mayGotoSlot = 0; // may_goto came with 6.9
+  } else if (name == "6.6") {
+    k.round = 32; // round_up_stack_depth (16 when JITed) came with 6.7
+    k.mayGotoSlot = 0;
+  } else if (name == "6.12") {
+    k.round = 16;
+  } else if (name == "6.13") {
+    k.round = 16;
+    // bpf_enable_priv_stack: kprobe, tracepoint, perf_event, raw_tp; tracing
+    // (fentry/fexit/fmod_ret/tp_btf) through bpf_prog_check_recur, which
+    // leaves out iterators; struct_ops only on request; never LSM
+    k.privateStackTypes = {ProgType::Kprobe, ProgType::Tracepoint, ProgType::PerfEvent,
+                           ProgType::RawTracepoint, ProgType::Tracing};
+  } else {
+    std::string names;
+    for (auto &n : kernelRuleNames())
+      names += (names.empty() ? "" : ", ") + n;
+    throw std::invalid_argument("unknown kernel '" + name + "' (" + names + ", or running)");
+  }
+  return k;
+}
+} // namespace
+
+const std::vector<std::string> &kernelRuleNames() {
+  static const std::vector<std::string> names = {"6.1", "6.6", "6.12", "6.13"};
+  return names;
+}
+
+KernelRules kernelRules(const std::string &name) { return make(name); }
+
+} // namespace pstack
