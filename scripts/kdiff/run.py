@@ -111,10 +111,23 @@ def run_oracles(objs, kernel, cache, batch):
 
 
 # ---------------------------------------------------------------- the tool
-def tool_supports(tool, kv):
-    p = subprocess.run([tool, "--format", "json", "--scheme", "kernel", "--kernel", kv, "/dev/null"],
+PROBE_C = '#include <linux/bpf.h>\n#include <bpf/bpf_helpers.h>\nSEC("socket") int ok(void *c) { return 0; }\n' \
+    'char LICENSE[] SEC("license") = "GPL";\n'
+
+
+def tool_supports(tool, kv, work):
+    """does the tool answer --kernel kv (a JSON document for a trivial object)?"""
+    c, o = os.path.join(work, "probe.c"), os.path.join(work, "probe.o")
+    if not os.path.exists(o):
+        open(c, "w").write(PROBE_C)
+        subprocess.run(["clang-14"] + CFLAGS + ["-c", c, "-o", o], check=True)
+    p = subprocess.run([tool, "--format", "json", "--scheme", "kernel", "--kernel", kv, o],
                        capture_output=True, text=True)
-    return "unknown kernel" not in p.stderr
+    try:
+        json.loads(p.stdout)
+        return True, ""
+    except ValueError:
+        return False, p.stderr.strip().splitlines()[0] if p.stderr.strip() else "exit %d" % p.returncode
 
 
 def run_tool(tool, kv, path, cache, toolhash, extra):
@@ -263,7 +276,7 @@ def main():
     ap.add_argument("--work", default=None)
     ap.add_argument("--cache", default=os.path.expanduser("~/.cache/pstack-kdiff"))
     ap.add_argument("--kernels", default="6.1,6.12,host")
-    ap.add_argument("--fallback", default="6.12=6.1,running=6.13",
+    ap.add_argument("--fallback", default="running=6.13",
                     help="KV=FALLBACK pairs used when the tool does not know KV")
     ap.add_argument("--tool-args", default="--engine explicit --timeout 3",
                     help="more pstack-verify options (default: the explicit search, 3 s a program: kernel_limit "
@@ -340,8 +353,9 @@ def main():
     summary, allrows, others, notes = [], [], {}, []
     for k in kernels:
         kv = {"host": "running"}.get(k, k)
-        if not tool_supports(a.tool, kv):
-            notes.append("tool has no --kernel %s: used --kernel %s" % (kv, fb.get(kv, "?")))
+        ok, why = tool_supports(a.tool, kv, work)
+        if not ok:
+            notes.append("tool has no --kernel %s (%s): used --kernel %s" % (kv, why[:120], fb.get(kv, "?")))
             kv = fb.get(kv)
             if kv is None:
                 continue
