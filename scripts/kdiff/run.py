@@ -286,7 +286,7 @@ def main():
     ap.add_argument("--oracle-only", action="store_true", help="ask the oracles, print their classes, stop")
     ap.add_argument("--keep", action="store_true", help="copy disagreements to tests/kdiff/cases")
     ap.add_argument("--cases", default=os.path.join(HERE, "..", "..", "tests", "kdiff", "cases"))
-    ap.add_argument("--keep-per-class", type=int, default=3)
+    ap.add_argument("--keep-per-class", type=int, default=4)
     a = ap.parse_args()
     work = a.work or "/tmp/kdiff-s%d-n%d" % (a.seed, a.count)
     srcd, objd = os.path.join(work, "src"), os.path.join(work, "obj")
@@ -435,10 +435,11 @@ def keep_cases(a, rows, oracle, objs, metas):
     for r in rows:
         if r["kind"] in ("frame_above_kernel",):
             continue
-        key = (r["kind"], r["kernel"], r["type"])
-        if seen.get(key, 0) >= a.keep_per_class:
-            continue
+        key = (r["kind"], r["kernel"])
+        if seen.get(key, 0) >= a.keep_per_class or (key + (r["type"],)) in seen:
+            continue  # a few per class, each of another program type
         seen[key] = seen.get(key, 0) + 1
+        seen[key + (r["type"],)] = 1
         h = sha(r["obj"])
         name = "%s_%s_%s" % (r["kind"], r["kernel"].replace(".", ""), r["prog"])
         dst = os.path.join(a.cases, name + ".c")
