@@ -222,6 +222,9 @@ def compare(kernel, kv, objs, oracle, tool_out, orders, metas):
                 continue
             tool_unsafe_kl = t["verdict"] == "unsafe" and bool(t["kernel_limit"])
             ok = (c == "accepted" and t["verdict"] == "safe") or (c == "stack" and tool_unsafe_kl)
+            cls_ = "const" if not intent.get("varoff") else "varoff"
+            stats[cls_ + "_n"] = stats.get(cls_ + "_n", 0) + 1
+            stats[cls_ + "_eq"] = stats.get(cls_ + "_eq", 0) + (1 if ok else 0)
             if ok:
                 stats["verdict_eq"] += 1
             else:
@@ -381,6 +384,9 @@ def main():
             s["kernel"] + "/" + s["tool_kernel"], s["programs"], valid, s["verdict_eq"], s["verdict_ne"],
             s["frames_compared"], s["frames_eq"], s["frames_larger"], s["frames_smaller"], s["gen_invalid"], s["missing"]))
     for s in summary:
+        lines.append("  %-6s verdicts equal: constant-offset objects %d/%d, variable-offset objects %d/%d" % (
+            s["kernel"], s.get("const_eq", 0), s.get("const_n", 0), s.get("varoff_eq", 0), s.get("varoff_n", 0)))
+    for s in summary:
         for why, n in sorted(s.get("larger_why", {}).items(), key=lambda x: -x[1]):
             lines.append("  %-6s larger frames (functions): %5d  %s" % (s["kernel"], n, why))
     for s in summary:
@@ -391,9 +397,12 @@ def main():
     lines.append("disagreement classes (kernel, kind, type): count")
     cls = {}
     for r in allrows:
-        cls.setdefault((r["kernel"], r["kind"], r["type"]), []).append(r)
+        cls.setdefault((r["kernel"], r["kind"]), []).append(r)
     for key in sorted(cls):
-        lines.append("  %-6s %-42s %-10s %5d" % (key + (len(cls[key]),)))
+        types = {}
+        for r in cls[key]:
+            types[r["type"]] = types.get(r["type"], 0) + 1
+        lines.append("  %-6s %-40s %5d  %s" % (key + (len(cls[key]), " ".join("%s:%d" % kv for kv in sorted(types.items())))))
     lines.append("")
     lines.append("refused for something else (generator-invalid), per kernel:")
     for k, oth in others.items():
