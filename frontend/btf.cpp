@@ -6,6 +6,8 @@
 #include <bpf/btf.h>
 #include <linux/btf.h>
 
+#include <set>
+
 #include <cstring>
 #include <memory>
 
@@ -111,6 +113,23 @@ std::vector<BtfMapInfo> parseBtfMaps(const std::string &, Bytes raw, std::string
     }
     out.push_back(std::move(m));
   }
+  return out;
+}
+
+std::optional<std::set<std::string>> parseBtfKsyms(Bytes raw) {
+  std::string error;
+  BtfPtr btf = openBtf(raw, error);
+  if (!btf)
+    return std::nullopt;
+  std::set<std::string> out;
+  int secId = btf__find_by_name_kind(btf.get(), ".ksyms", BTF_KIND_DATASEC);
+  if (secId < 0)
+    return out;
+  const struct btf_type *sec = btf__type_by_id(btf.get(), secId);
+  const struct btf_var_secinfo *vi = btf_var_secinfos(sec);
+  for (int i = 0; i < btf_vlen(sec); ++i, ++vi)
+    if (const struct btf_type *t = btf__type_by_id(btf.get(), vi->type))
+      out.insert(nameOf(btf.get(), t->name_off));
   return out;
 }
 

@@ -61,7 +61,9 @@ enum class ProgType {
   StructOps, PerfEvent, Xdp, SchedCls, SchedAct, CgroupSkb, CgroupSock,
   CgroupSockAddr, CgroupSockopt, CgroupSysctl, CgroupDevice, SockOps, SkSkb,
   SkMsg, SkLookup, SkReuseport, LwtIn, LwtOut, LwtXmit, LwtSeg6local,
-  FlowDissector, LircMode2, Syscall, Netfilter, Ext, Iter
+  FlowDissector, LircMode2, Syscall, Netfilter, Ext,
+  Iter,                 // BPF_PROG_TYPE_TRACING attached as an iterator
+  RawTracepointWritable // BPF_PROG_TYPE_RAW_TRACEPOINT_WRITABLE
 };
 const char *progTypeName(ProgType t);
 

@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <memory>
+#include <set>
 #include <string_view>
 
 namespace pstack::detail {
@@ -43,6 +44,10 @@ struct BtfMapInfo {
 };
 std::vector<BtfMapInfo> parseBtfMaps(const std::string &file, Bytes btf,
                                      std::string &error);
+
+// Names in the .ksyms DATASEC (externs declared __ksym: kfuncs and kernel
+// variables); nothing when the BTF cannot be read.
+std::optional<std::set<std::string>> parseBtfKsyms(Bytes btf);
 
 // .BTF.ext line_info: per section name, (byte offset in section -> location).
 using LineTable = std::map<std::string, std::map<uint32_t, SourceLoc>>;

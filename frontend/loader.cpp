@@ -592,6 +592,14 @@ std::map<uint32_t, LdImmTarget> Loader::ldImmTargets(const Function &f) {
 }
 
 void Loader::resolveCalls() {
+  // Externs a call may name: kfuncs are declared __ksym, so BTF lists them
+  // in .ksyms. Any other undefined callee is a function the object lacks
+  // (a memcpy the compiler did not inline, a function meant for the BPF
+  // static linker): libbpf refuses the object, and nothing can be said
+  // about that function's frame.
+  std::optional<std::set<std::string>> ksyms;
+  if (const Section *btf = sectionByName(".BTF"))
+    ksyms = detail::parseBtfKsyms(btf->bytes);
   for (auto &f : obj_.functions) {
     auto rit = relocs_.find(f.sectionIndex);
     for (const Insn &in : f.insns) {
@@ -609,6 +617,12 @@ void Loader::resolveCalls() {
       if (rel && symbols_[rel->symbol].section == 0) {
         // A kfunc: clang 14 writes `call -1` (src_reg 1 or 0) against the
         // extern symbol; libbpf turns it into src_reg 2 at load time.
+        const std::string &name = symbols_[rel->symbol].name;
+        if (!ksyms || !ksyms->count(name))
+          fail(where(f, in.index),
+               "call to `" + name + "`, which this object does not define and does not declare "
+               "as a kfunc (__ksym in .ksyms" + (ksyms ? ")" : "; the object has no readable BTF)") +
+                   ": libbpf refuses it; link the objects first (bpftool gen object)");
         cs.kind = CallKind::Kfunc;
         cs.target = symbols_[rel->symbol].name;
       } else if (in.src == 1) {
@@ -757,8 +771,12 @@ void Loader::resolveTailCalls() {
     std::set<ProgType> types;
     for (auto &p : obj_.programs)
       for (size_t fi : p.functions)
-        if (obj_.functions[fi].name == f.name)
+        if (obj_.functions[fi].name == f.name) {
           types.insert(p.type);
+          // iterators are BPF_PROG_TYPE_TRACING to the kernel's prog arrays
+          if (p.type == ProgType::Iter || p.type == ProgType::Tracing)
+            types.insert({ProgType::Iter, ProgType::Tracing});
+        }
     for (auto &tc : f.tailCalls) {
       const Map *m = tc.map ? obj_.map(*tc.map) : nullptr;
       if (m && !m->progSlots.empty() && tc.slot) {

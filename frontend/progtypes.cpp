@@ -28,12 +28,15 @@ const SecDef kSecDefs[] = {
     {"action", ProgType::SchedAct},
     {"tracepoint", ProgType::Tracepoint}, {"tp", ProgType::Tracepoint},
     {"raw_tracepoint", ProgType::RawTracepoint}, {"raw_tp", ProgType::RawTracepoint},
-    {"raw_tracepoint.w", ProgType::RawTracepoint}, {"raw_tp.w", ProgType::RawTracepoint},
+    // writable raw tracepoints are a program type of their own
+    {"raw_tracepoint.w", ProgType::RawTracepointWritable},
+    {"raw_tp.w", ProgType::RawTracepointWritable},
     {"tp_btf", ProgType::Tracing}, {"fentry", ProgType::Tracing},
     {"fmod_ret", ProgType::Tracing}, {"fexit", ProgType::Tracing},
     {"fentry.s", ProgType::Tracing}, {"fmod_ret.s", ProgType::Tracing},
-    {"fexit.s", ProgType::Tracing}, {"iter", ProgType::Tracing},
-    {"iter.s", ProgType::Tracing},
+    {"fexit.s", ProgType::Tracing},
+    // tracing programs attached as BPF_TRACE_ITER: never a private stack
+    {"iter", ProgType::Iter}, {"iter.s", ProgType::Iter},
     {"freplace", ProgType::Ext},
     {"lsm", ProgType::Lsm}, {"lsm.s", ProgType::Lsm}, {"lsm_cgroup", ProgType::Lsm},
     {"syscall", ProgType::Syscall},
@@ -102,6 +105,7 @@ const char *progTypeName(ProgType t) {
   case ProgType::Kprobe: return "kprobe";
   case ProgType::Tracepoint: return "tracepoint";
   case ProgType::RawTracepoint: return "raw_tracepoint";
+  case ProgType::RawTracepointWritable: return "raw_tracepoint_writable";
   case ProgType::Tracing: return "tracing";
   case ProgType::Lsm: return "lsm";
   case ProgType::StructOps: return "struct_ops";

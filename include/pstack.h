@@ -34,7 +34,14 @@ enum pstack_verdict {
 struct pstack_verify_opts {
 	size_t sz;               /* sizeof(struct pstack_verify_opts) */
 	const char *scheme;      /* "kernel" (default), "per-subprog", "per-prog", "planned" */
-	const char *kernel;      /* "6.13" (default) or "6.1": the kernel scheme's rules */
+	/* The kernel scheme's rules: "6.13" (default), "6.12", "6.6", "6.1", or
+	 * "running": the running kernel's own, learnt by loading small probe
+	 * programs (needs root; load only) and cached per boot in
+	 * $XDG_CACHE_HOME/pstack-verify (else ~/.cache/pstack-verify). Without
+	 * the rights to load BPF, verify fails with EPERM and a message that
+	 * says why (pstack_last_error). Program types the probe could not settle
+	 * are never reported safe (PSTACK_UNKNOWN, with the reason). */
+	const char *kernel;
 	const char *env_path;    /* environment file (JSON), or NULL */
 	double timeout_s;        /* per program; 0: 10 seconds */
 	unsigned long long buffer_size; /* per-prog buffer bytes; 0: computed */

@@ -23,17 +23,37 @@ constexpr size_t kMaxHeight = 256;
 // this runs for every transition, so no text formatting). Frames below the
 // top never act again (stacks only grow or have their top replaced), so of
 // them only what the properties read counts: node, region and bytes (hi is
-// lo + the node's frame). The top's tail-call count is left out: it is
-// compared on its own (see `seen` below).
+// lo + the node's frame). Kernel-stack frames below the top not even that:
+// they lie one after another and never alias, and the only thing of theirs
+// a property or a transition reads is how deep they reach — the top's
+// kernelStack — and which programs they belong to (the recursion counter:
+// the top's programsBelow). Without this, two programs that tail-call each
+// other from under their subprogs' frames made 2^33 stacks that differ only
+// in which program's frames lie below. The top's tail-call count is left
+// out: it is compared on its own (see `seen` below).
 // `rootRegion`: the buffer keyed as -1 (see symmetricRoots), or none.
 void putFrame(std::string &k, const FrameState &f, bool top, int32_t rootRegion) {
   auto put = [&](const auto &v) { k.append(reinterpret_cast<const char *>(&v), sizeof v); };
+  if (!top && f.region == 0)
+    return;
   put(uint64_t(f.node));
   put(int32_t(f.region == rootRegion ? -1 : f.region));
   put(int64_t(f.lo));
   if (top) {
     put(uint32_t(f.depth));
     put(uint8_t(f.asyncLive));
+    put(int64_t(f.kernelStack));
+    if (f.programsBelow) {
+      uint8_t byte = 0;
+      const auto &below = *f.programsBelow;
+      for (size_t i = 0; i < below.size(); ++i) {
+        byte |= uint8_t(below[i]) << (i % 8);
+        if (i % 8 == 7 || i + 1 == below.size()) {
+          put(byte);
+          byte = 0;
+        }
+      }
+    }
   }
 }
 void putCount(std::string &k, uint32_t tailCount) {

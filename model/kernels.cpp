@@ -18,7 +18,7 @@ KernelRules make(const std::string &name) {
     k.round = 32; // round_up(max_t(u32, stack_depth, 1), 32)
     k.mayGotoSlot = 0; // may_goto came with 6.9
   } else if (name == "6.6") {
-    k.round = 32; // round_up_stack_depth (16 when JITed) came with 6.7
+    k.round = 32; // round_up_stack_depth (16 when JITed) came with 6.9
     k.mayGotoSlot = 0;
   } else if (name == "6.12") {
     k.round = 16;

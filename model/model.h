@@ -28,7 +28,7 @@ struct KernelRules {
   std::string release;       // the probed kernel's `uname -r`; "" for a table
   // check_max_stack_depth rounds each frame on a chain up to `round` bytes:
   // 32 (interpreter granularity, where an empty frame still costs 32) on
-  // 6.1 and wherever the JIT is off; 16 when JITed from 6.7 on
+  // 6.1 and wherever the JIT is off; 16 when JITed from 6.9 on
   // (round_up_stack_depth).
   uint32_t round = 16;
   // Program types given a private stack (bpf_enable_priv_stack): none
@@ -43,6 +43,12 @@ struct KernelRules {
   // optimize_bpf_loop): counted in frames' layout, not in the 512 sum.
   uint32_t bpfLoopInline = 24; // inlined bpf_loop's three spill slots
   uint32_t mayGotoSlot = 8;    // may_goto's iteration counter
+  // --kernel running only: program types the probe could not settle (the
+  // probe program was refused for a reason that is not its stack, or the
+  // variants of one type disagreed), with why. They are not in
+  // privateStackTypes; a program of such a type is never reported `safe`
+  // (it gets `unknown` with the reason instead).
+  std::map<ProgType, std::string> unprobedTypes;
 
   bool hasPrivateStacks() const { return !privateStackTypes.empty(); }
   bool givesPrivateStack(ProgType t) const { return privateStackTypes.count(t) > 0; }
@@ -192,11 +198,15 @@ struct VerifyOptions {
   // base, and a tail call keeps r9 — a larger tail-callee then grows down
   // into the frames below it.
   bool perProgR9AtTop = false;
-  // Which engine decides. Auto: the explicit engine sizes buffers and finds
-  // traces, the bounded Z3 engine re-proves, Spacer takes over where the
-  // bounded one is not complete (recursion through nesting, re-entry, no
-  // tail-call limit). The others run one engine alone (for cross-checks).
+  // Which engine decides. Auto: the explicit engine sizes buffers, finds
+  // traces and proves what it can search to the end; the bounded Z3 engine
+  // decides where it could not (or re-proves, with crossCheck), Spacer
+  // takes over where the bounded one is not complete (recursion through
+  // nesting, re-entry, no tail-call limit). The others run one engine alone (for cross-checks).
   enum class Engine { Auto, Explicit, Bounded, Unbounded } engine = Engine::Auto;
+  // Auto: also prove with the Z3 engines what the explicit search proved
+  // (a second, independent proof; engine disagreements are reported).
+  bool crossCheck = false;
   // Keep every discharged obligation as SMT-LIB2 (Report::obligations).
   bool collectObligations = false;
   // Mutation for self-checks: move one frame (program/function) by `shift`

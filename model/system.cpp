@@ -214,8 +214,9 @@ std::optional<StackRefusal> System::checkStackDepth(size_t p, std::vector<bool> 
       if (recursive)
         refuse("recursive call from " + fn.name + " to " + function(c.to).name);
       else if (cur.path.size() > kMaxCallFrames)
-        refuse("the call stack of " + std::to_string(cur.path.size() - 1) +
-               " frames is too deep ! (MAX_CALL_FRAMES is " + std::to_string(kMaxCallFrames) + ")");
+        // do_check refuses it first (check_func_call: curframe + 2 frames)
+        refuse("the call stack of " + std::to_string(cur.path.size()) +
+               " frames is too deep (MAX_CALL_FRAMES is " + std::to_string(kMaxCallFrames) + ")");
       else
         visit(c.to, depth, priv);
       cur.path.pop_back();
@@ -230,15 +231,27 @@ std::optional<StackRefusal> System::checkStackDepth(size_t p, std::vector<bool> 
     cur.viaLoad.push_back(false);
     visit(root, 0, priv);
   };
-  // Async callbacks first, each a root on the normal stack (what they reach
-  // keeps the normal stack, also where the main program calls it), then
-  // the main program.
-  if (k.asyncCallbackRoots || !layout)
+  // The main program and each async callback are roots, an async one on
+  // the normal stack. With private stacks (6.13+) the async ones go first:
+  // what they reach keeps the normal stack, also where the main program
+  // calls it. Before, the main program went first (only the message of the
+  // first refusal depends on the order).
+  auto asyncRoots = [&] {
+    if (!k.asyncCallbackRoots && layout)
+      return;
     for (auto it = prog.functions.rbegin(); it != prog.functions.rend() && !ref; ++it)
       if (auto n = graph.node(p, *it); n && *n != main && asyncTarget_[*n])
         walk(*n, false);
-  if (!ref)
-    walk(main, privateProgram[p]);
+  };
+  if (k.hasPrivateStacks()) {
+    asyncRoots();
+    if (!ref)
+      walk(main, privateProgram[p]);
+  } else {
+    walk(main, false);
+    if (!ref)
+      asyncRoots();
+  }
   for (auto &[n, m] : mode)
     ownBuffer[n] = m == Mode::Own;
   return ref;

@@ -58,6 +58,7 @@ std::vector<Violation> kernelLimits(const System &sys) {
     v.kind = "kernel_limit";
     v.program = sys.obj.programs[p].name;
     v.message = r.message;
+    int64_t below = 0; // kernel-stack bytes of the frames below, unrounded
     for (size_t i = 0; i < r.path.size(); ++i) {
       const size_t n = r.path[i];
       TraceStep s;
@@ -75,7 +76,11 @@ std::vector<Violation> kernelLimits(const System &sys) {
       s.region = ni.placement == Placement::KernelStack ? "kernel_stack"
                  : ni.placement == Placement::Fixed    ? sys.regionNames[ni.fixedRegion]
                                                        : sys.regionNames[ni.programRegion];
-      s.hi = ni.frame;
+      if (ni.placement == Placement::KernelStack) {
+        s.lo = below;
+        below += ni.frame;
+      }
+      s.hi = s.lo + ni.frame;
       s.depth = uint32_t(i);
       s.clash = i + 1 == r.path.size();
       v.trace.push_back(s);
@@ -197,7 +202,13 @@ Report verify(const Object &obj, const CallGraph &graph, const VerifyOptions &op
     // complete.
     // (Auto: a violation the explicit engine found was replayed on the
     // semantics already; the Z3 engines are there to prove the rest.)
-    bool settled = opts.engine == E::Auto && ex && !ex->violations.empty();
+    // The explicit search is exhaustive over the same finite system: what
+    // it decides is proved. The Z3 engines run where it could not finish,
+    // and beside it when a second, independent proof is asked for
+    // (--cross-check) or their obligations are to be written (--emit-smt).
+    bool settled = opts.engine == E::Auto && ex &&
+                   (!ex->violations.empty() ||
+                    (ex->verdict == Verdict::Safe && !opts.crossCheck && !opts.collectObligations));
     const Deadline dz3(opts.timeoutSeconds);
     if (!settled && (opts.engine == E::Auto || opts.engine == E::Bounded)) {
       if (!reach)
@@ -245,7 +256,10 @@ Report verify(const Object &obj, const CallGraph &graph, const VerifyOptions &op
         pr.reason = "Z3 engines: " + z3->reason;
     } else {
       pr.verdict = Verdict::Unknown;
-      pr.reason = z3 ? z3->reason : ex->reason;
+      if (ex && !ex->reason.empty())
+        pr.reason = "explicit search: " + ex->reason;
+      if (z3)
+        pr.reason += (pr.reason.empty() ? "" : "; ") + std::string("Z3 engines: ") + z3->reason;
     }
     if (pr.verdict == Verdict::Safe && unsized) {
       pr.verdict = Verdict::Unknown;
@@ -272,6 +286,15 @@ Report verify(const Object &obj, const CallGraph &graph, const VerifyOptions &op
       pr.verdict = Verdict::Unknown;
       pr.reason = "a frame size could not be bounded";
     }
+    // --kernel running: the kernel's answer for this program type is not
+    // known (private stack or not), so neither layout can be trusted
+    if (opts.scheme == Scheme::Kernel && pr.verdict == Verdict::Safe)
+      if (auto u = opts.kernel.unprobedTypes.find(obj.programs[p].type);
+          u != opts.kernel.unprobedTypes.end()) {
+        pr.verdict = Verdict::Unknown;
+        pr.reason = std::string("the running kernel could not be asked whether ") +
+                    progTypeName(u->first) + " programs get a private stack (" + u->second + ")";
+      }
     rep.programs.push_back(std::move(pr));
   }
   for (auto &v : limits)

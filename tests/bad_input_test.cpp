@@ -199,3 +199,28 @@ TEST(BadInput, RandomCorruptionNeverCrashes) {
     }
   }
 }
+
+// A call to a function the object neither defines nor declares __ksym
+// (compiled from tests/data/undefined_call.c): an error naming the symbol
+// and the instruction, never a program called safe.
+TEST(BadInput, CallToAnUndefinedFunctionIsAnError) {
+  try {
+    loadObject(PSTACK_UNDEFINED_CALL_OBJ);
+    FAIL() << "loaded an object that calls an undefined function";
+  } catch (const InputError &e) {
+    std::string msg = e.what();
+    EXPECT_NE(msg.find("call to `helper_elsewhere`"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("does not define"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("section xdp"), std::string::npos) << msg;
+  }
+}
+
+// Kfuncs are externs too, but declared __ksym: they stay calls (cases/kfuncs.c).
+TEST(BadInput, KsymExternsAreKfuncsNotErrors) {
+  Object o = loadObject(test::casePath("kfuncs"));
+  size_t kfuncs = 0;
+  for (auto &f : o.functions)
+    for (auto &c : f.calls)
+      kfuncs += c.kind == CallKind::Kfunc;
+  EXPECT_GT(kfuncs, 0u);
+}

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static int failures;
 #define CHECK(cond)                                                                  \
@@ -130,6 +131,18 @@ int main(int argc, char **argv)
 		CHECK(pstack_object__verify(m, &k61, &rep) == PSTACK_UNSAFE);
 		CHECK(strcmp(pstack_report__violation_kind(rep, 0), "kernel_limit") == 0);
 		pstack_report__free(rep);
+		/* the running kernel's rules: a socket filter never has a private
+		 * stack, so 640 bytes are over the limit; without root: EPERM */
+		PSTACK_OPTS(pstack_verify_opts, running, .kernel = "running");
+		int rc = pstack_object__verify(m, &running, &rep);
+		if (geteuid() == 0) {
+			CHECK(rc == PSTACK_UNSAFE);
+			if (rc >= 0)
+				pstack_report__free(rep);
+		} else {
+			CHECK(rc == -EPERM && errno == EPERM);
+			CHECK(strstr(pstack_last_error(), "cannot load BPF programs into the running kernel") != NULL);
+		}
 		pstack_object__close(m);
 	}
 

@@ -66,6 +66,10 @@ TEST(ProgTypes, LibbpfSectionNames) {
   EXPECT_EQ(progTypeFromSection("fentry/do_unlinkat"), ProgType::Tracing);
   EXPECT_EQ(progTypeFromSection("fexit/do_unlinkat"), ProgType::Tracing);
   EXPECT_EQ(progTypeFromSection("fmod_ret/x"), ProgType::Tracing);
+  EXPECT_EQ(progTypeFromSection("iter/task"), ProgType::Iter);
+  EXPECT_EQ(progTypeFromSection("iter.s/task"), ProgType::Iter);
+  EXPECT_EQ(progTypeFromSection("raw_tp.w/sys_enter"), ProgType::RawTracepointWritable);
+  EXPECT_EQ(progTypeFromSection("raw_tracepoint.w/x"), ProgType::RawTracepointWritable);
   EXPECT_EQ(progTypeFromSection("lsm/file_open"), ProgType::Lsm);
   EXPECT_EQ(progTypeFromSection("struct_ops/enqueue"), ProgType::StructOps);
   EXPECT_EQ(progTypeFromSection("perf_event"), ProgType::PerfEvent);

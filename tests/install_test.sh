@@ -10,6 +10,7 @@ trap 'rm -rf "$tmp"' EXIT
 cmake --install "$build" --prefix "$tmp/prefix" >/dev/null
 test -f "$tmp/prefix/include/pstack.h"
 test -f "$tmp/prefix/include/pstack/pstack.h"
+test -f "$tmp/prefix/include/pstack/hostkernel/hostkernel.h"
 test -f "$tmp/prefix/lib/cmake/pstack/pstackConfig.cmake"
 test -f "$tmp/prefix/lib/pkgconfig/pstack.pc"
 
@@ -48,4 +49,22 @@ int main(int, char **argv) {
 CXX
 c++ -std=c++20 -o "$tmp/cxx" "$tmp/cxx.cpp" $(pkg-config --cflags --libs pstack)
 "$tmp/cxx" "$cases/recursion.o"
+
+# 4. the kernel rules by name, --kernel running's header included
+cat > "$tmp/rules.cpp" <<'CXX'
+#include <pstack/hostkernel/hostkernel.h>
+#include <iostream>
+int main() {
+  pstack::KernelRules k = pstack::resolveKernelRules("6.1");
+  std::cout << k.name << " round " << k.round << "\n";
+  try {
+    pstack::resolveKernelRules("5.0");
+    return 1;
+  } catch (const std::invalid_argument &) {
+  }
+  return k.round == 32 ? 0 : 1;
+}
+CXX
+c++ -std=c++20 -o "$tmp/rules" "$tmp/rules.cpp" $(pkg-config --cflags --libs pstack)
+"$tmp/rules"
 echo "1 passed, 0 failed"

@@ -1,10 +1,12 @@
 // Ground truth, live: the real kernel verifier (../shared/oracle) against
-// the kernel scheme. `--host` loads into the running kernel (6.18, private
-// stacks: our --kernel 6.13 rules); without it, Debian's 6.1 boots under
-// qemu (our --kernel 6.1). Skipped, saying why, where that is not possible.
-// ctest label: oracle.
+// the kernel scheme. `--host` loads into the running kernel, compared with
+// our --kernel running rules (what hostkernel/ probed that same kernel to
+// do: its rounding, its private stacks per program type); without it,
+// Debian's 6.1 boots under qemu (our --kernel 6.1). Skipped, saying why,
+// where that is not possible. ctest label: oracle.
 #include "tests/support.h"
 
+#include "hostkernel/hostkernel.h"
 #include "jitgen/jitgen.h"
 #include "model/model.h"
 
@@ -44,32 +46,17 @@ std::string skipReason(bool host) {
   return "";
 }
 
-// The running kernel is the ground truth for --kernel 6.13 only when it
-// JITs private stacks: pinned.o's private_stack_single_prog (the kernel
-// selftest's) then sets r9 from %gs. Some 6.18 builds load it on the normal
-// stack; "" when it has private stacks, else why it is no oracle here.
-std::string noPrivateStacks() {
-  static std::optional<std::string> answer;
-  if (answer)
-    return *answer;
-  std::string dir = test::tempPath("host-jit-probe");
-  std::filesystem::remove_all(dir);
-  auto r = test::run({"/bin/bash", oracleDir() + "/host-jit", dir, test::casePath("pinned")});
-  auto uname = test::run({"/bin/uname", "-r"}).out;
-  if (!uname.empty() && uname.back() == '\n')
-    uname.pop_back();
-  std::string bin = dir + "/private_stack_single_prog.0.bin";
-  if (r.status != 0 || !std::filesystem::exists(bin)) {
-    answer = "the running kernel (" + uname + ") did not load pinned.o:\n" + r.out + r.err;
-    return *answer;
+// The running kernel's rules as --kernel running learns them (probed once
+// per test process, not cached on disk). Fails the test when root cannot
+// probe: the oracle itself loads programs as root.
+const KernelRules &runningRules() {
+  static std::optional<KernelRules> rules;
+  if (!rules) {
+    HostProbeOptions o;
+    o.useCache = false;
+    rules = runningKernelRules(o);
   }
-  bool r9FromGs = false;
-  for (auto &x : decodeX86(test::readFile(bin)))
-    r9FromGs |= x.text.find("%gs:") != std::string::npos && x.text.find("%r9") != std::string::npos;
-  answer = r9FromGs ? "" : "the running kernel (" + uname + ") JITs no private stacks "
-                           "(pinned.o's private_stack_single_prog sets no r9 from %gs): it is no "
-                           "oracle for --kernel 6.13 here";
-  return *answer;
+  return *rules;
 }
 
 OracleAnswers ask(bool host, std::string &raw) {
@@ -119,14 +106,13 @@ bool stackReason(const OracleProgram &p) {
 
 void agree(bool host) {
   std::string why = skipReason(host);
-  if (why.empty() && host)
-    why = noPrivateStacks();
   if (!why.empty())
     GTEST_SKIP() << why;
   std::string raw;
   OracleAnswers answers = ask(host, raw);
   if (answers.empty())
     GTEST_SKIP() << "the oracle gave no answer (cannot load BPF here?):\n" << raw;
+  const KernelRules rules = host ? runningRules() : kernelRules("6.1");
   int compared = 0;
   for (auto &name : test::caseNames()) {
     auto it = answers.find(name + ".o");
@@ -135,7 +121,7 @@ void agree(bool host) {
     Object obj = test::loadCase(name);
     CallGraph g(obj);
     VerifyOptions o;
-    o.kernel = host ? kernelRules("6.13") : kernelRules("6.1");
+    o.kernel = rules;
     o.engine = VerifyOptions::Engine::Explicit;
     Report r = verify(obj, g, o);
     std::set<std::string> limited;
@@ -184,7 +170,7 @@ void agree(bool host) {
 
 } // namespace
 
-TEST(Oracle, RunningKernelAgreesWithKernelScheme613) { agree(true); }
+TEST(Oracle, RunningKernelAgreesWithKernelSchemeRunning) { agree(true); }
 TEST(Oracle, Linux61UnderQemuAgreesWithKernelScheme61) { agree(false); }
 
 // JIT agreement: what the running kernel's private-stack JIT emitted for each
@@ -230,10 +216,11 @@ size_t lcs(const std::vector<std::string> &a, const std::vector<std::string> &b)
 
 TEST(Oracle, JitMatchesTheRunningKernelsPrivateStackJit) {
   std::string why = skipReason(true);
-  if (why.empty())
-    why = noPrivateStacks();
   if (!why.empty())
     GTEST_SKIP() << why;
+  if (!runningRules().hasPrivateStacks())
+    GTEST_SKIP() << "the running kernel (" << runningRules().release
+                 << ") gives no program type a private stack: no private-stack JIT to compare with";
   std::ostringstream table;
   size_t compared = 0, exact = 0;
   std::vector<std::string> objects;
@@ -251,6 +238,7 @@ TEST(Oracle, JitMatchesTheRunningKernelsPrivateStackJit) {
     CallGraph g(obj);
     VerifyOptions o;
     o.timeoutSeconds = 60;
+    o.kernel = runningRules(); // private stacks where this kernel gives them
     Report rep = verify(obj, g, o);
     if (rep.verdict != Verdict::Safe)
       continue;

@@ -23,7 +23,7 @@ const char *kUsage =
     "usage: pstack-verify [--scheme kernel|per-subprog|per-prog|planned] [--kernel 6.1|6.6|6.12|6.13|running]\n"
     "                     [--env FILE] [--format text|json|sarif|csv] [--dot FILE]\n"
     "                     [--timeout SECONDS] [--buffer-size BYTES] [--per-prog-r9 base|top]\n"
-    "                     [--engine auto|explicit|bounded|unbounded] [--explain] [-j N]\n"
+    "                     [--engine auto|explicit|bounded|unbounded] [--cross-check] [--explain] [-j N]\n"
     "                     [--emit-plan FILE] [--emit-jit DIR] [--emit-smt DIR] [--replay]\n"
     "                     OBJECT|DIR...\n"
     "       pstack-verify --compare OLD.csv NEW.csv\n"
@@ -33,7 +33,8 @@ const char *kUsage =
     "live frames overlap and never leave their buffer, or prints a counterexample.\n"
     "\n"
     "  --scheme S       frame layout scheme (default kernel)\n"
-    "  --kernel V       kernel whose rules the kernel scheme follows (default 6.13)\n"
+    "  --kernel V       kernel whose rules the kernel scheme follows (default 6.13);\n"
+    "                   running: ask the running kernel (as root; cached per boot)\n"
     "  --format F       text (default), json, sarif (SARIF 2.1.0, for CI) or csv\n"
     "  -j, --jobs N     verify N objects at a time\n"
     "  --compare A B    compare two --format csv runs: changed verdicts, bytes, time\n"
@@ -45,6 +46,7 @@ const char *kUsage =
     "  --buffer-size N  per-prog: bytes of each program's buffer (default: computed)\n"
     "  --per-prog-r9 W  per-prog: r9 at the frame `base` (default) or `top`\n"
     "  --engine E       auto (default), explicit, bounded (Z3) or unbounded (Z3 Spacer)\n"
+    "  --cross-check    auto: prove again with Z3 what the explicit search proved\n"
     "  --emit-plan FILE write the layout (every frame's buffer and offset) as JSON\n"
     "  --emit-jit DIR   JIT every program from the proved layout: DIR/<prog>.<func>.bin,\n"
     "                   .s listings (x86 beside BPF and source), layout.json; the\n"
@@ -89,6 +91,7 @@ int main(int argc, char **argv) {
   std::vector<std::string> compare;
   std::vector<std::string> objects;
   bool proveJit = false;
+  bool crossCheck = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto value = [&]() -> std::string {
@@ -140,6 +143,8 @@ int main(int argc, char **argv) {
       o.envFile = value();
     } else if (name == "--timeout") {
       o.timeout = number<double>(name, value(), "a positive number of seconds");
+    } else if (a == "--cross-check") {
+      crossCheck = true;
     } else if (name == "--engine") {
       o.engine = value();
       if (o.engine != "auto" && o.engine != "explicit" && o.engine != "bounded" &&
@@ -233,6 +238,7 @@ int main(int argc, char **argv) {
   using E = VerifyOptions::Engine;
   vo.engine = o.engine == "explicit" ? E::Explicit : o.engine == "bounded" ? E::Bounded
             : o.engine == "unbounded" ? E::Unbounded : E::Auto;
+  vo.crossCheck = crossCheck;
   if (!o.envFile.empty()) {
     try {
       vo.env = loadEnvironment(o.envFile);
@@ -253,8 +259,19 @@ int main(int argc, char **argv) {
     doc["schema"] = "pstack-verify/1";
     doc["scheme"] = o.scheme;
     doc["kernel"] = o.kernel;
-    if (!vo.kernel.release.empty())
+    if (!vo.kernel.release.empty()) {
       doc["kernel_release"] = vo.kernel.release;
+      // --kernel running: what the probe found
+      nlohmann::json rules;
+      rules["round"] = vo.kernel.round;
+      rules["private_stack_types"] = nlohmann::json::array();
+      for (ProgType t : vo.kernel.privateStackTypes)
+        rules["private_stack_types"].push_back(progTypeName(t));
+      rules["unprobed_types"] = nlohmann::json::object();
+      for (auto &[t, why] : vo.kernel.unprobedTypes)
+        rules["unprobed_types"][progTypeName(t)] = why;
+      doc["kernel_rules"] = rules;
+    }
     doc["objects"] = nlohmann::json::array();
     for (auto &r : results)
       doc["objects"].push_back(cli::toJson(r, o));
@@ -262,6 +279,17 @@ int main(int argc, char **argv) {
   } else if (o.format == "csv") {
     std::cout << cli::toCsv(results);
   } else {
+    if (!vo.kernel.release.empty()) {
+      // --kernel running: what the probe found, once
+      std::string types, unprobed;
+      for (ProgType t : vo.kernel.privateStackTypes)
+        types += std::string(types.empty() ? "" : ", ") + progTypeName(t);
+      for (auto &[t, why] : vo.kernel.unprobedTypes)
+        unprobed += std::string("; ") + progTypeName(t) + " not probed (" + why + "): never safe";
+      std::cout << "kernel " << vo.kernel.name << " (" << vo.kernel.release << "): frames rounded to "
+                << vo.kernel.round << "; private stacks for " << (types.empty() ? "no program type" : types)
+                << unprobed << "\n\n";
+    }
     for (auto &r : results)
       if (r.object)
         std::cout << cli::toText(r, o) << "\n";

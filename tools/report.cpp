@@ -11,6 +11,13 @@ namespace pstack::cli {
 uint32_t chainRounding(const Options &o) { return o.kernel == "6.1" ? 32 : 16; }
 
 namespace {
+// the kernel whose rounding the chain column uses: "running" says which
+std::string chainKernel(const Report &rep, const Options &o) {
+  if (rep.kernel.release.empty())
+    return o.kernel;
+  return rep.kernel.name + " " + rep.kernel.release;
+}
+
 std::string trim(const std::string &s) {
   size_t b = s.find_first_not_of(" \t"), e = s.find_last_not_of(" \t");
   return b == std::string::npos ? "" : s.substr(b, e - b + 1);
@@ -90,11 +97,11 @@ std::string toText(const ObjectResult &r, const Options &o) {
   };
   std::vector<Row> rows;
   rows.push_back({{"Program", "Section", "Type", "Frames (bytes)",
-                   "Deepest chain (" + std::string(o.kernel == "6.1" ? "6.1" : "6.13") + ")",
+                   "Deepest chain (" + chainKernel(*r.report, o) + ")",
                    "Verdict"}});
   for (size_t p = 0; p < obj.programs.size(); ++p) {
     const Program &pr = obj.programs[p];
-    auto chain = g.deepestChain(p, chainRounding(o));
+    auto chain = g.deepestChain(p, r.report->kernel.round);
     std::string c = std::to_string(chain.frames) + " frames, " + std::to_string(chain.bytes) + " B";
     if (chain.recursive)
       c += ", recursive";
@@ -177,7 +184,7 @@ std::string toText(const ObjectResult &r, const Options &o) {
   if (rep.kernelBytesPerCpu)
     os << " (the kernel scheme: " << *rep.kernelBytesPerCpu << ")";
   os << "; kernel stack " << rep.kernelStackWith << " B";
-  if (rep.scheme == Scheme::Kernel && o.kernel != "6.1") {
+  if (rep.scheme == Scheme::Kernel && rep.kernel.hasPrivateStacks()) {
     if (rep.kernelStackWithoutUnbounded)
       os << " (unbounded without private stacks: a nesting cycle)";
     else
