@@ -272,7 +272,7 @@ def compare(kernel, kv, objs, oracle, tool_out, orders, metas):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--tool", required=True)
-    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--seed", default="1", help="a seed, or several: 21,22,23 (--count programs each)")
     ap.add_argument("--count", type=int, default=600, help="programs (6 per object)")
     ap.add_argument("--progs-per-object", type=int, default=6)
     ap.add_argument("--jobs", type=int, default=2)
@@ -291,7 +291,8 @@ def main():
     ap.add_argument("--cases", default=os.path.join(HERE, "..", "..", "tests", "kdiff", "cases"))
     ap.add_argument("--keep-per-class", type=int, default=4)
     a = ap.parse_args()
-    work = a.work or "/tmp/kdiff-s%d-n%d" % (a.seed, a.count)
+    seeds = [int(x) for x in str(a.seed).split(",")]
+    work = a.work or "/tmp/kdiff-s%s-n%d" % ("_".join(map(str, seeds)), a.count)
     srcd, objd = os.path.join(work, "src"), os.path.join(work, "obj")
     os.makedirs(srcd, exist_ok=True)
     os.makedirs(objd, exist_ok=True)
@@ -299,10 +300,10 @@ def main():
     # generate + compile
     metas_by_name = {}
     jobs = []
-    for i in range(nobj):
-        src, meta = gen.gen_object(a.seed, i, a.progs_per_object,
+    for seed, i in [(sd, i) for sd in seeds for i in range(nobj)]:
+        src, meta = gen.gen_object(seed, i, a.progs_per_object,
                                      a.types.split(",") if a.types else None)
-        name = "o%d_%d" % (a.seed, i)
+        name = "o%d_%d" % (seed, i)
         cpath = os.path.join(srcd, name + ".c")
         if not os.path.exists(cpath) or open(cpath).read() != src:
             open(cpath, "w").write(src)
@@ -372,8 +373,8 @@ def main():
         allrows += rows
         others[k] = oth
     # report
-    lines = ["kdiff seed=%d programs=%d objects=%d (compile failures: %d) tool=%s %s" % (
-        a.seed, a.count, len(jobs), len(compile_fail), a.tool, a.tool_args)]
+    lines = ["kdiff seed=%s programs=%d objects=%d (compile failures: %d) tool=%s %s" % (
+        a.seed, a.count * len(seeds), len(jobs), len(compile_fail), a.tool, a.tool_args)]
     lines += ["note: " + n for n in notes]
     hdr = "%-13s %8s %8s %8s %8s %9s %9s %8s %8s %8s %8s" % ("kernel", "programs", "valid", "verd_eq", "verd_ne",
                                                           "frames_cmp", "frames_eq", "larger", "SMALLER", "gen_inv", "missing")
