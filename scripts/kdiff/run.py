@@ -284,6 +284,8 @@ def main():
     ap.add_argument("--tool-args", default="--engine explicit --timeout 3",
                     help="more pstack-verify options (default: the explicit search, 3 s a program: kernel_limit "
                          "is found by it; the Z3 engines only add the alias/overflow proofs no kernel makes)")
+    ap.add_argument("--retry-args", default="--engine explicit --timeout 30",
+                    help="options for a second run of objects with a program unknown by timeout")
     ap.add_argument("--batch", type=int, default=250, help="objects per qemu boot")
     ap.add_argument("--types", default=None, help="program types for gen.py (default: all)")
     ap.add_argument("--oracle-only", action="store_true", help="ask the oracles, print their classes, stop")
@@ -318,7 +320,10 @@ def main():
         name, c, o = j
         if os.path.exists(o) and os.path.getmtime(o) >= os.path.getmtime(c):
             return name, None
-        p = subprocess.run(["clang-14"] + CFLAGS + ["-c", c, "-o", o], capture_output=True, text=True)
+        # the source folder is mapped away so that the object (and its cache key) does not
+        # depend on where the run's work folder is
+        p = subprocess.run(["clang-14"] + CFLAGS + ["-fdebug-prefix-map=%s=." % os.path.dirname(c), "-c", c, "-o", o],
+                           capture_output=True, text=True)
         return name, (p.stderr if p.returncode else None)
     compile_fail = {}
     with cf.ThreadPoolExecutor(a.jobs) as ex:
@@ -366,7 +371,15 @@ def main():
         t0 = time.time()
         with cf.ThreadPoolExecutor(a.jobs) as ex:
             outs = dict(zip(objs, ex.map(lambda h: run_tool(a.tool, kv, objs[h][1], a.cache, toolhash, a.tool_args.split()), objs)))
-        log("tool --kernel %s: %d objects in %.0f s" % (kv, len(objs), time.time() - t0))
+        # a program left unknown by a timeout of the short budget: once more with --retry-args
+        retry = [h for h, d in outs.items() if any(
+            p.get("verdict") == "unknown" and "timeout" in str(p.get("reason", ""))
+            for o in d.get("objects", []) for p in o.get("programs", []))]
+        if retry and a.retry_args:
+            with cf.ThreadPoolExecutor(a.jobs) as ex:
+                outs.update(zip(retry, ex.map(lambda h: run_tool(a.tool, kv, objs[h][1], a.cache, toolhash,
+                                                                 a.retry_args.split()), retry)))
+        log("tool --kernel %s: %d objects in %.0f s (%d retried)" % (kv, len(objs), time.time() - t0, len(retry)))
         st, rows, oth = compare(k, kv, objs, oracle[k], outs, orders, metas)
         st["kernel"], st["tool_kernel"] = k, kv
         summary.append(st)
