@@ -35,6 +35,8 @@ nlohmann::json reportJson(const std::string &path, const Object &obj, const Call
       json jf;
       jf["name"] = fn.name;
       jf["frame_size"] = fn.frame.bytes;
+      if (rep.scheme == Scheme::Kernel) // as the kernel's `stack depth` line shows it
+        jf["stack_depth"] = kernelStackDepth(fn, rep.kernel);
       jf["frame_bounded"] = fn.frame.bounded;
       jf["insns"] = fn.insns.empty() ? 0 : fn.insns.back().index + (fn.insns.back().wide ? 2 : 1);
       if (!fn.frame.bounded) {

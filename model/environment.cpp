@@ -58,6 +58,7 @@ Environment parseEnvironment(const std::string &path, const std::string &text) {
       for (auto &[map, slots] : v.items()) {
         if (!slots.is_object())
           throw bad("prog_arrays." + map, "must map slot numbers to program names");
+        env.progArrays[map]; // {}: an array user space leaves empty (no tail call lands)
         for (auto &[slot, prog] : slots.items()) {
           size_t used = 0;
           unsigned long n = 0;
@@ -110,9 +111,14 @@ void applyEnvironment(Object &obj, const Environment &env, const std::string &en
     const Map *m = obj.map(map);
     if (!m || !m->isProgArray())
       throw bad("prog_arrays." + map, "no prog array named " + map);
-    for (auto &[slot, prog] : slots)
+    for (auto &[slot, prog] : slots) {
       if (!obj.program(prog))
         throw bad("prog_arrays." + map + "." + std::to_string(slot), "no program named " + prog);
+      if (m->maxEntries && slot >= m->maxEntries)
+        throw bad("prog_arrays." + map + "." + std::to_string(slot),
+                  "slot " + std::to_string(slot) + " is beyond the map's max_entries (" +
+                      std::to_string(m->maxEntries) + ")");
+    }
     for (auto &mm : obj.maps)
       if (mm.name == map)
         mm.progSlots = slots;

@@ -24,6 +24,8 @@ KernelRules make(const std::string &name) {
     k.round = 16;
   } else if (name == "6.13") {
     k.round = 16;
+    // (the x86-64 JIT's timed may_goto, a 16-byte slot, came later: the
+    // running 6.18 has it; --kernel running takes it from the release)
     // bpf_enable_priv_stack: kprobe, tracepoint, perf_event, raw_tp; tracing
     // (fentry/fexit/fmod_ret/tp_btf) through bpf_prog_check_recur, which
     // leaves out iterators; struct_ops only on request; never LSM
@@ -45,5 +47,23 @@ const std::vector<std::string> &kernelRuleNames() {
 }
 
 KernelRules kernelRules(const std::string &name) { return make(name); }
+
+uint32_t kernelStackDepth(const Function &f, const KernelRules &k) {
+  uint32_t bytes = f.frame.bytes;
+  // optimize_bpf_loop: one 24-byte area per function, whatever the number
+  // of bpf_loop calls it inlines (a callback whose address is known)
+  for (auto &cb : f.callbacks)
+    if (cb.via == "bpf_loop") {
+      bytes += k.bpfLoopInline;
+      break;
+    }
+  // do_misc_fixups: one counter slot per function with a may_goto
+  for (auto &in : f.insns)
+    if (in.opcode == 0xe5) { // BPF_JMP | BPF_JCOND
+      bytes += k.mayGotoSlot;
+      break;
+    }
+  return bytes;
+}
 
 } // namespace pstack

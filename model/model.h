@@ -56,6 +56,12 @@ struct KernelRules {
   uint32_t frameCost(uint32_t bytes) const;
 };
 
+// A function's stack as this kernel's JIT lays it out and its verifier
+// logs it (`stack depth`): the frame plus the hidden slots added after the
+// checks (an inlined bpf_loop's 24 bytes, the may_goto counter). The
+// 512-byte checks see `f.frame.bytes` alone.
+uint32_t kernelStackDepth(const Function &f, const KernelRules &k);
+
 // The built-in table of kernel `name` ("6.1", "6.6", "6.12", "6.13").
 // Throws std::invalid_argument naming the valid ones for any other name.
 KernelRules kernelRules(const std::string &name);

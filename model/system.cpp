@@ -36,8 +36,11 @@ System::System(const Object &o, const CallGraph &g, const VerifyOptions &vo,
   regionNames.push_back("kernel_stack");
   nodes.resize(N);
   for (size_t n = 0; n < N; ++n) {
+    const Function &fn = o.functions[g.nodes()[n].function];
     nodes[n].program = g.nodes()[n].program;
-    nodes[n].frame = o.functions[g.nodes()[n].function].frame.bytes;
+    // under the kernel scheme a frame is what that kernel's JIT lays out,
+    // hidden slots included (its checks see the frame alone)
+    nodes[n].frame = vo.scheme == Scheme::Kernel ? kernelStackDepth(fn, vo.kernel) : fn.frame.bytes;
   }
   // kernel scheme: which programs may get private stacks, and the
   // verifier's depth walk, which decides frame by frame
@@ -190,7 +193,7 @@ std::optional<StackRefusal> System::checkStackDepth(size_t p, std::vector<bool> 
     if (layout && n != main && !fn.tailCalls.empty() && depth >= kTailCallDepth)
       return refuse("tail_calls are not allowed when call stack of previous frames is " +
                     std::to_string(depth) + " bytes. Too large");
-    const uint32_t cost = k.frameCost(nodes[n].frame);
+    const uint32_t cost = k.frameCost(fn.frame.bytes); // before the hidden slots
     if (priv && m == Mode::Unknown && cost >= k.privateStackMin)
       m = Mode::Own;
     if (m == Mode::Own) {

@@ -64,8 +64,8 @@ Facts facts(const std::string &path, const std::string &env, const std::string &
   }
   CallGraph g(obj);
   o.scheme = Scheme::Kernel;
-  if (scheme == "kernel-6.1")
-    o.kernel = KernelVersion::V6_1;
+  if (scheme.rfind("kernel-", 0) == 0)
+    o.kernel = kernelRules(scheme.substr(7));
   else
     o.scheme = *schemeFromName(scheme);
   Report r = verify(obj, g, o);

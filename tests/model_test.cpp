@@ -379,6 +379,36 @@ TEST(Environment, ErrorsNameTheKey) {
   }
 }
 
+// A prog array the environment names, with a slot past max_entries: an
+// error naming the key (it used to drop the tail call and call it safe);
+// an empty one: no tail call lands (it used to be ignored, leaving every
+// program of the type as a target).
+TEST(Model, EnvironmentProgArraysAreCheckedAndEmptyMeansNoTarget) {
+  std::string p = test::tempPath("env-slots.json");
+  std::string text = R"({"prog_arrays": {"jmp_table": {"1": "entry"}}})";
+  test::writeFile(p, std::vector<uint8_t>(text.begin(), text.end()));
+  Object obj = test::loadCase("recursion");
+  try {
+    applyEnvironment(obj, loadEnvironment(p), p);
+    ADD_FAILURE() << "slot 1 of a 1-entry prog array accepted";
+  } catch (const InputError &e) {
+    EXPECT_NE(std::string(e.what()).find("key \"prog_arrays.jmp_table.1\": slot 1 is beyond the map's "
+                                         "max_entries (1)"),
+              std::string::npos)
+        << e.what();
+  }
+  text = R"({"prog_arrays": {"jmp_table": {}}})";
+  test::writeFile(p, std::vector<uint8_t>(text.begin(), text.end()));
+  Environment env = loadEnvironment(p);
+  ASSERT_EQ(env.progArrays.count("jmp_table"), 1u);
+  applyEnvironment(obj, env, p);
+  for (auto &f : obj.functions)
+    for (auto &tc : f.tailCalls) {
+      EXPECT_TRUE(tc.resolved);
+      EXPECT_TRUE(tc.targets.empty()) << f.name;
+    }
+}
+
 TEST(Model, PerProgWithR9AtTheTopLetsALargerTailCalleeReachIntoTheCaller) {
   Report base = run("recursion_top", Scheme::PerProg);
   EXPECT_EQ(base.verdict, Verdict::Safe);

@@ -161,7 +161,7 @@ def tool_programs(doc):
             vs = viol.get(p["name"], [])
             out[p["name"]] = {
                 "verdict": p.get("verdict"),
-                "frames": {f["name"]: f.get("frame_size") for f in p.get("functions", [])},
+                "frames": {f["name"]: f.get("stack_depth", f.get("frame_size")) for f in p.get("functions", [])},
                 "kernel_limit": [v.get("message", "") for v in vs if v.get("kind") == "kernel_limit"],
                 "other": sorted({v.get("kind") for v in vs if v.get("kind") != "kernel_limit"}),
                 "private_stack": p.get("private_stack"),
