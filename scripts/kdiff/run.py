@@ -464,13 +464,19 @@ def keep_cases(a, rows, oracle, objs, metas):
         seen[key] = seen.get(key, 0) + 1
         seen[key + (r["type"],)] = 1
         h = sha(r["obj"])
+        # one file per generated object, however many (kind, kernel, program)
+        # it disagreed on: the sidecar lists them
+        obj_name = os.path.splitext(os.path.basename(r["src"]))[0]
         name = "%s_%s_%s" % (r["kind"], r["kernel"].replace(".", ""), r["prog"])
-        dst = os.path.join(a.cases, name + ".c")
-        if os.path.exists(dst):
+        dst = os.path.join(a.cases, obj_name + ".c")
+        side = os.path.join(a.cases, obj_name + ".expect.json")
+        kept = json.load(open(side))["disagreements"] if os.path.exists(side) else []
+        if any(d.get("kept_as") == name for d in kept):
             continue
-        shutil.copy(r["src"], dst)
+        if not os.path.exists(dst):
+            shutil.copy(r["src"], dst)
         exp = {"program": r["prog"], "type": r["type"], "disagreement": r["kind"], "found_on": r["kernel"],
-               "kernels": {}}
+               "kept_as": name, "kernels": {}}
         for k, ans_all in oracle.items():
             ans = ans_all.get(h, {}).get(r["prog"])
             if ans is None:
@@ -484,7 +490,9 @@ def keep_cases(a, rows, oracle, objs, metas):
         if isinstance(t, dict):
             exp["tool_at_discovery"] = {"verdict": t["verdict"], "kernel_limit": t["kernel_limit"],
                                         "frames": t["frames"]}
-        json.dump(exp, open(os.path.join(a.cases, name + ".expect.json"), "w"), indent=1)
+        kept.append(exp)
+        with open(side, "w") as f:
+            f.write(json.dumps({"disagreements": kept}, indent=1) + "\n")
 
 
 if __name__ == "__main__":
