@@ -61,6 +61,12 @@ CallGraph::CallGraph(const Object &obj) : obj_(obj) {
                           tc.resolved, false});
       }
   }
+  // the edges that build one chain, by caller (a prog array of 1,000
+  // programs has a million tail edges: not scanned once per frame)
+  chainOut_.assign(nodes_.size(), {});
+  for (auto &e : edges_)
+    if (e.kind != EdgeKind::TailCall && !(e.kind == EdgeKind::Callback && e.async))
+      chainOut_[e.from].push_back(e.to);
 }
 
 std::optional<size_t> CallGraph::node(size_t program, size_t function) const {
@@ -115,15 +121,13 @@ CallGraph::Chain CallGraph::deepestChain(size_t program, uint32_t round) const {
       best.frames = uint32_t(path.size());
       best.path = path;
     }
-    for (auto &e : edges_) {
-      if (e.from != n || e.kind == EdgeKind::TailCall || (e.kind == EdgeKind::Callback && e.async))
-        continue;
-      if (onPath[e.to]) {
+    for (size_t to : chainOut_[n]) {
+      if (onPath[to]) {
         best.recursive = true;
         continue;
       }
       if (path.size() < 64) // far beyond the kernel's 8 frames
-        dfs(e.to, sum);
+        dfs(to, sum);
     }
     onPath[n] = false;
     path.pop_back();
@@ -134,10 +138,9 @@ CallGraph::Chain CallGraph::deepestChain(size_t program, uint32_t round) const {
   std::function<void(size_t, uint32_t)> depth = [&](size_t n, uint32_t d) {
     onPath[n] = true;
     maxFrames = std::max(maxFrames, d);
-    for (auto &e : edges_)
-      if (e.from == n && e.kind != EdgeKind::TailCall && !(e.kind == EdgeKind::Callback && e.async) &&
-          !onPath[e.to] && d < 64)
-        depth(e.to, d + 1);
+    for (size_t to : chainOut_[n])
+      if (!onPath[to] && d < 64)
+        depth(to, d + 1);
     onPath[n] = false;
   };
   depth(*start, 1);

@@ -268,6 +268,7 @@ private:
   std::vector<GraphNode> nodes_;
   std::vector<GraphEdge> edges_;
   std::map<std::pair<size_t, size_t>, size_t> index_;
+  std::vector<std::vector<size_t>> chainOut_; // calls and sync callbacks, by caller
 };
 
 } // namespace pstack

@@ -7,6 +7,7 @@
 //         height, time) without a violation is `unknown`, never `safe`.
 #include "model/engine.h"
 
+#include <algorithm>
 #include <chrono>
 #include <climits>
 #include <deque>
@@ -32,7 +33,12 @@ constexpr size_t kMaxHeight = 256;
 // in which program's frames lie below. The top's tail-call count is left
 // out: it is compared on its own (see `seen` below).
 // `rootRegion`: the buffer keyed as -1 (see symmetricRoots), or none.
-void putFrame(std::string &k, const FrameState &f, bool top, int32_t rootRegion) {
+// `recursionCounter`: whether programsBelow can forbid a transition (some
+// program has a private stack and something starts new activations);
+// otherwise it is left out of the key (packing it cost 70% of a search over
+// a 1,000-program array).
+void putFrame(std::string &k, const FrameState &f, bool top, int32_t rootRegion,
+              bool recursionCounter) {
   auto put = [&](const auto &v) { k.append(reinterpret_cast<const char *>(&v), sizeof v); };
   if (!top && f.region == 0)
     return;
@@ -43,7 +49,7 @@ void putFrame(std::string &k, const FrameState &f, bool top, int32_t rootRegion)
     put(uint32_t(f.depth));
     put(uint8_t(f.asyncLive));
     put(int64_t(f.kernelStack));
-    if (f.programsBelow) {
+    if (recursionCounter && f.programsBelow) {
       uint8_t byte = 0;
       const auto &below = *f.programsBelow;
       for (size_t i = 0; i < below.size(); ++i) {
@@ -83,6 +89,7 @@ bool symmetricRoots(const System &sys) {
 EngineResult explicitEngine(const System &sys, const Bounds &b, size_t program, const Deadline &dl,
                             ExploreCache *cache) {
   EngineResult res;
+  const bool recursionCounter = sys.recursionCounter;
   struct Node {
     std::vector<FrameState> stack;
     int parent = -1;
@@ -129,7 +136,7 @@ EngineResult explicitEngine(const System &sys, const Bounds &b, size_t program, 
   auto add = [&](const std::vector<FrameState> &below, size_t keep, const std::string &prefix,
                  FrameState &&top, int parent, Choice c) {
     key.assign(prefix);
-    putFrame(key, top, true, rootRegion);
+    putFrame(key, top, true, rootRegion, recursionCounter);
     auto [it, fresh] = seen.try_emplace(key, top.tailCount);
     if (!fresh) {
       if (it->second <= top.tailCount)
@@ -222,9 +229,9 @@ EngineResult explicitEngine(const System &sys, const Bounds &b, size_t program, 
     }
     tailPrefix = header;
     for (size_t i = 0; i + 1 < st.size(); ++i)
-      putFrame(tailPrefix, st[i], false, rootRegion);
+      putFrame(tailPrefix, st[i], false, rootRegion, recursionCounter);
     pushPrefix = tailPrefix;
-    putFrame(pushPrefix, top, false, rootRegion);
+    putFrame(pushPrefix, top, false, rootRegion, recursionCounter);
     const auto &pushes = sys.pushesFrom[top.node];
     for (size_t i = 0; i < pushes.size(); ++i)
       if (auto f = sys.push(top, pushes[i]))
@@ -255,7 +262,7 @@ EngineResult explicitEngine(const System &sys, const Bounds &b, size_t program, 
     for (auto &n : states) {
       key = header;
       for (size_t i = 0; i < n.stack.size(); ++i)
-        putFrame(key, n.stack[i], i + 1 == n.stack.size(), rootRegion);
+        putFrame(key, n.stack[i], i + 1 == n.stack.size(), rootRegion, recursionCounter);
       putCount(key, n.stack.back().tailCount);
       // where several searches saw it, keep the smallest summary: the one
       // a later search can take exactly

@@ -137,6 +137,10 @@ System::System(const Object &o, const CallGraph &g, const VerifyOptions &vo,
     for (size_t to : asyncByProgram[nodes[n].program])
       pushesFrom[n].push_back({n, to, Event::Async, std::nullopt});
   }
+  if (std::find(privateProgram.begin(), privateProgram.end(), true) != privateProgram.end())
+    for (auto &edges : pushesFrom)
+      for (auto &e : edges)
+        recursionCounter |= newActivation(e.kind);
 }
 
 std::optional<StackRefusal> System::checkStackDepth(size_t p, std::vector<bool> &ownBuffer) const {

@@ -97,6 +97,9 @@ public:
   // the 8-frame limit and recursion)
   std::vector<std::optional<StackRefusal>> refusal;
   std::optional<uint32_t> tailLimit;             // none: switched off
+  // some program has a private stack and something starts new activations:
+  // only then can the recursion counter (programsBelow) forbid a push
+  bool recursionCounter = false;
 
   size_t entry(size_t program) const;
   std::string nodeName(size_t node) const { return graph.nodeName(node); }
