@@ -309,6 +309,7 @@ void kernelAgreement(const char *detail, uint32_t mayGotoSlot, int least) {
     }
   }
   EXPECT_GE(compared, least) << detail;
-  if (mayGotoSlot) // 6.1 has no may_goto
+  if (mayGotoSlot) { // 6.1 has no may_goto
     EXPECT_EQ(withMayGoto, 2) << detail << ": may_goto.c's mg_loop and mg_sub";
+  }
 }
