@@ -31,6 +31,8 @@ __u32 deep_ssthresh(unsigned long long *ctx)
 SEC("struct_ops/deep_cong_avoid")
 void deep_cong_avoid(unsigned long long *ctx)
 {
+	FRAME(64);
+	frame_[1] = deeper(TOUCH()); /* 64 + 384: within the limit */
 }
 
 SEC("struct_ops/deep_undo_cwnd")
