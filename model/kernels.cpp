@@ -2,6 +2,7 @@
 // version's kernel/bpf/verifier.c and arch/x86/net/bpf_jit_comp.c do, checked
 // against the oracles (../shared/oracle: Debian's 6.1 and 6.12, the running
 // kernel); docs/kernel-rules.md cites the source of every row.
+#include "frontend/isa.h"
 #include "model/model.h"
 
 #include <stdexcept>
@@ -59,7 +60,7 @@ uint32_t kernelStackDepth(const Function &f, const KernelRules &k) {
     }
   // do_misc_fixups: one counter slot per function with a may_goto
   for (auto &in : f.insns)
-    if (in.opcode == 0xe5) { // BPF_JMP | BPF_JCOND
+    if (isa::form(in) == isa::Form::MayGoto) {
       bytes += k.mayGotoSlot;
       break;
     }
