@@ -10,6 +10,7 @@
 //         bound. Soundness leans on what the kernel verifier enforces: stack
 //         pointers can only be spilled to the stack (never to maps or ctx),
 //         and helpers touch [p, p + size) above the pointer they get.
+#include "frontend/bounds.h"
 #include "frontend/internal.h"
 #include "frontend/isa.h"
 
@@ -32,9 +33,7 @@ constexpr int64_t kOpenHi = int64_t(1) << 40;
 struct Val {
   enum Kind : uint8_t {
     Bot,    // no information yet (unreached)
-    Scalar, // a number or a pointer that is not into any stack
-    Const,  // the number lo (== hi)
-    NonNeg, // a number >= lo >= 0 (a zero-extended load, a loop counter ...)
+    Scalar, // a number (or a pointer that is not into any stack): `num`
     Fp,     // r10 + [lo, hi]; `wide`: unknown offset
     Arg,    // argument pointer `arg` (1..5) on entry + [lo, hi]
     MapPtr, // ld_imm64 of map `sym`
@@ -43,41 +42,35 @@ struct Val {
   } kind = Bot;
   int64_t lo = 0, hi = 0;
   bool wide = false;       // Fp/Arg with an unknown offset
-  bool below32 = false;    // NonNeg: and < 2^32 (a 32-bit result, a narrow load)
   bool maybeOther = false; // Fp/Arg: or a non-stack value
   uint8_t arg = 0;
   int32_t sym = -1;
+  Bounds num;              // Scalar, Arg: what is known of it as a number
+  // Scalar, Arg: registers and slots with the same nonzero id hold one value
+  // (a copy, the kernel's find_equal_scalars): a jump that bounds one bounds all
+  uint32_t id = 0;
 
-  static Val scalar() { return Val{Scalar}; }
-  static Val constant(int64_t c) { Val v{Const}; v.lo = v.hi = c; return v; }
-  static Val nonNeg(int64_t lo, bool below32 = false) {
-    Val v{NonNeg};
-    v.lo = std::max<int64_t>(lo, 0);
-    v.below32 = below32;
-    return v;
-  }
-  // a number in [0, 2^32): shifted left by at most 31 it stays >= 0
-  bool fits32() const {
-    return (kind == NonNeg && below32) || (kind == Const && lo >= 0 && lo < (int64_t(1) << 32));
-  }
-  // the least value this scalar can have, if it is known to be >= 0
-  std::optional<int64_t> minNonNeg() const {
-    if (kind == NonNeg || (kind == Const && lo >= 0))
-      return lo;
-    return std::nullopt;
-  }
-  static Val fp(int64_t off) { Val v{Fp}; v.lo = v.hi = off; return v; }
-  static Val argp(uint8_t a) { Val v{Arg}; v.arg = a; return v; }
-  static Val top() { return Val{Top}; }
+  static Val make(Kind k) { Val v; v.kind = k; return v; }
+  static Val scalar() { return make(Scalar); }
+  static Val number(const Bounds &b) { Val v = make(Scalar); v.num = b; return v; }
+  static Val constant(int64_t c) { return number(Bounds::constant(uint64_t(c))); }
+  static Val fp(int64_t off) { Val v = make(Fp); v.lo = v.hi = off; return v; }
+  static Val argp(uint8_t a) { Val v = make(Arg); v.arg = a; return v; }
+  static Val top() { return make(Top); }
 
+  bool isConst() const { return kind == Scalar && num.isConst(); }
+  int64_t constValue() const { return int64_t(num.value); }
   bool isStack() const { return kind == Fp || kind == Arg || kind == Top; }
-  bool nonStack() const {
-    return kind == Scalar || kind == Const || kind == NonNeg || kind == MapPtr || kind == FuncPtr;
-  }
+  bool nonStack() const { return kind == Scalar || kind == MapPtr || kind == FuncPtr; }
+  // what is known of this value as a number (a map or function address:
+  // nothing)
+  Bounds asNumber() const { return kind == Scalar || kind == Arg ? num : Bounds::unknown(); }
+  bool numeric() const { return kind == Scalar || kind == Arg; }
+  // (a pointer, where the kernel only accepts a number, is an unknown one)
   bool exactFp() const { return kind == Fp && !wide && lo == hi; }
   bool operator==(const Val &o) const {
     return kind == o.kind && lo == o.lo && hi == o.hi && wide == o.wide &&
-           below32 == o.below32 && maybeOther == o.maybeOther && arg == o.arg && sym == o.sym;
+           maybeOther == o.maybeOther && arg == o.arg && sym == o.sym && num == o.num && id == o.id;
   }
   bool operator!=(const Val &o) const { return !(*this == o); }
 };
@@ -90,10 +83,9 @@ Val join(const Val &a, const Val &b) {
   if (a.kind == Val::Top || b.kind == Val::Top)
     return Val::top();
   if (a.nonStack() && b.nonStack()) {
-    auto ma = a.minNonNeg(), mb = b.minNonNeg();
-    if (ma && mb)
-      return Val::nonNeg(std::min(*ma, *mb), a.fits32() && b.fits32()); // both >= 0: so is either
-    return Val::scalar();
+    Val r = Val::number(join(a.asNumber(), b.asNumber()));
+    r.id = a.kind == Val::Scalar && b.kind == Val::Scalar && a.id == b.id ? a.id : 0;
+    return r;
   }
   if (a.isStack() && b.isStack()) {
     if (a.kind != b.kind || (a.kind == Val::Arg && a.arg != b.arg))
@@ -103,6 +95,8 @@ Val join(const Val &a, const Val &b) {
     r.hi = std::max(a.hi, b.hi);
     r.wide = a.wide || b.wide;
     r.maybeOther = a.maybeOther || b.maybeOther;
+    r.num = join(a.num, b.num);
+    r.id = a.id == b.id ? a.id : 0;
     return r;
   }
   // one stack pointer, one non-stack value
@@ -147,6 +141,8 @@ State joinStates(const State &a, const State &b) {
 // gets an unknown offset, so loops terminate.
 void widen(State &s, const State &old) {
   auto w = [](Val &v, const Val &o) {
+    if (v.numeric() && o.kind == v.kind)
+      v.num = widen(o.num, v.num);
     if ((v.kind == Val::Fp || v.kind == Val::Arg) && o.kind == v.kind) {
       if (v.lo < o.lo)
         v.wide = true; // the deepest byte moves: unknown
@@ -163,58 +159,64 @@ void widen(State &s, const State &old) {
   }
 }
 
-int accessSize(uint8_t opcode) { return int(isa::accessBytes(opcode)); }
-
-// `off` is the v4 variant: 1 makes div/mod signed (sdiv, smod).
-int64_t alu(uint8_t op, int64_t a, int64_t b, bool is64, bool &ok, int16_t off = 0) {
-  ok = true;
-  if (off == 1 && (op == 0x30 || op == 0x90)) {
-    // the kernel's semantics: x s/ 0 = 0, x s% 0 = x, INT_MIN s/ -1 = INT_MIN,
-    // INT_MIN s% -1 = 0
-    if (is64) {
-      if (b == 0)
-        return op == 0x30 ? 0 : a;
-      if (b == -1)
-        return op == 0x30 ? int64_t(0 - uint64_t(a)) : 0;
-      return op == 0x30 ? a / b : a % b;
-    }
-    int32_t x = int32_t(uint32_t(a)), y = int32_t(uint32_t(b));
-    int32_t r;
-    if (y == 0)
-      r = op == 0x30 ? 0 : x;
-    else if (y == -1)
-      r = op == 0x30 ? int32_t(0u - uint32_t(x)) : 0;
-    else
-      r = op == 0x30 ? x / y : x % y;
-    return int64_t(uint32_t(r));
-  }
-  if (off != 0) {
-    ok = false; // no other ALU operation has a variant
-    return 0;
-  }
-  uint64_t ua = uint64_t(a), ub = uint64_t(b);
-  if (!is64) // a 32-bit operation sees only the low halves (and a divisor
-    ua = uint32_t(ua), ub = uint32_t(ub); // of 0x100000000 is zero)
-  uint64_t r;
-  unsigned width = is64 ? 64 : 32;
-  switch (op) {
-  case 0x00: r = ua + ub; break;
-  case 0x10: r = ua - ub; break;
-  case 0x20: r = ua * ub; break;
-  case 0x30: r = ub ? (is64 ? ua / ub : uint32_t(ua) / uint32_t(ub)) : 0; break;
-  case 0x40: r = ua | ub; break;
-  case 0x50: r = ua & ub; break;
-  case 0x60: r = ua << (ub & (width - 1)); break;
-  case 0x70: r = is64 ? ua >> (ub & 63) : uint32_t(ua) >> (ub & 31); break;
-  case 0x80: r = uint64_t(-a); break;
-  case 0x90: r = ub ? (is64 ? ua % ub : uint32_t(ua) % uint32_t(ub)) : ua; break;
-  case 0xa0: r = ua ^ ub; break;
-  case 0xb0: r = ub; break;
-  case 0xc0: r = is64 ? uint64_t(a >> (ub & 63)) : uint64_t(uint32_t(int32_t(ua) >> (ub & 31))); break;
-  default: ok = false; return 0;
-  }
-  return is64 ? int64_t(r) : int64_t(uint32_t(r));
+// A fresh id for the copy made at `in`: the instruction's own, taken back
+// from values an earlier pass of a loop left with it (they are no copies of
+// the new one).
+uint32_t newCopyId(State &s, const Insn &in) {
+  uint32_t id = in.index + 1;
+  for (auto &v : s.r)
+    if (v.id == id)
+      v.id = 0;
+  for (auto &[o, v] : s.slots)
+    if (v.id == id)
+      v.id = 0;
+  return id;
 }
+
+// What the jump `in` tells on one of its edges: the compared register (and
+// its copies) narrowed; false if no value takes that edge (the kernel does
+// not walk it either: it decides the branch from the same ranges).
+bool narrowEdge(const Insn &in, State &s, bool taken) {
+  uint8_t op = in.opcode & 0xf0;
+  if (op == 0x00 || op == 0x80 || op == 0x90 || op == 0xe0)
+    return true; // ja, call, exit, may_goto
+  bool jmp32 = in.cls() == 0x06;
+  bool regSrc = in.opcode & 0x08;
+  Val &d = s.r[in.dst];
+  Val src = regSrc ? s.r[in.src] : Val::constant(jmp32 ? int64_t(uint32_t(in.imm)) : int64_t(in.imm));
+  if (!d.numeric() || !src.numeric())
+    return true; // (an argument: narrowed as the number it may be)
+  Narrowed n = narrow(op, jmp32, taken, d.num, src.num);
+  if (!n.live)
+    return false;
+  auto set = [&](Val &v, const Bounds &b) {
+    if (v.id) {
+      for (auto &x : s.r)
+        if (&x != &v && x.numeric() && x.id == v.id)
+          x.num = b;
+      for (auto &[o, x] : s.slots)
+        if (x.numeric() && x.id == v.id)
+          x.num = b;
+    }
+    v.num = b;
+  };
+  set(d, n.dst);
+  if (regSrc && in.src != in.dst)
+    set(s.r[in.src], n.src);
+  return true;
+}
+
+// Every number unknown (kept: copies stay copies only if equal anyway).
+void forgetNumbers(State &s) {
+  for (auto &v : s.r)
+    if (v.numeric())
+      v.num = Bounds::unknown(), v.id = 0;
+  for (auto &[o, v] : s.slots)
+    if (v.numeric())
+      v.num = Bounds::unknown(), v.id = 0;
+}
+
+int accessSize(uint8_t opcode) { return int(isa::accessBytes(opcode)); }
 
 // Helpers that take a callback: which register holds it, which holds the
 // context pointer handed to the callback, and as which callback argument.
@@ -345,7 +347,7 @@ void Analyzer::store(State &s, const Val &addr, int64_t off, int size, const Val
         it = s.slots.erase(it);
       else
         ++it;
-    if (size == 8 && v.kind != Val::Scalar)
+    if (size == 8 && !(v.kind == Val::Scalar && v.num.isUnknown() && v.id == 0))
       s.slots[a] = v;
     return;
   }
@@ -373,7 +375,7 @@ void Analyzer::store(State &s, const Val &addr, int64_t off, int size, const Val
 Val Analyzer::load(const State &s, const Val &addr, int64_t off, int size) {
   // a load of 1, 2 or 4 bytes is zero-extended: never a pointer, never < 0
   if (size < 8)
-    return Val::nonNeg(0, true);
+    return Val::number(Bounds::urange(0, (uint64_t(1) << (8 * size)) - 1));
   if (addr.kind == Val::Arg || addr.kind == Val::Top)
     return Val::scalar(); // pointers stored in a caller's frame: see call()
   if (addr.kind != Val::Fp)
@@ -429,8 +431,8 @@ void Analyzer::call(const Insn &in, State &s) {
     tc.insn = in.index;
     if (s.r[2].kind == Val::MapPtr)
       tc.map = syms_[s.r[2].sym];
-    if (s.r[3].kind == Val::Const)
-      tc.slot = s.r[3].lo;
+    if (s.r[3].isConst())
+      tc.slot = s.r[3].constValue();
     fn_.tailCalls.push_back(std::move(tc));
   }
   if (cs && collecting_) {
@@ -496,12 +498,12 @@ void Analyzer::transfer(const Insn &in, State &s) {
   case 0x04: { // ALU32
     bool is64 = cls == 0x07;
     uint8_t op = in.opcode & 0xf0;
-    if (op == 0xd0) { // byte swap (to_le/to_be; ALU64: v4's bswap)
-      r[in.dst] = Val::scalar();
+    Val &dst = r[in.dst];
+    if (op == 0xd0 || op == 0x80) { // byte swap, neg: the kernel keeps no bounds
+      dst = Val::scalar();
       return;
     }
     Val src = (in.opcode & 0x08) ? r[in.src] : Val::constant(int32_t(in.imm));
-    Val &dst = r[in.dst];
     if (op == 0xb0 && in.off != 0) {
       // v4: movsx (off 8, 16, 32: sign-extend the low bits of src) or, for
       // ALU64 X with off 1, addr_space_cast (an arena pointer converted
@@ -511,96 +513,76 @@ void Analyzer::transfer(const Insn &in, State &s) {
         dst = src.isStack() ? Val::top() : Val::scalar();
         return;
       }
-      if (src.kind == Val::Const && (in.off == 8 || in.off == 16 || (in.off == 32 && is64))) {
-        int64_t v = in.off == 8 ? int64_t(int8_t(src.lo)) : in.off == 16 ? int64_t(int16_t(src.lo))
-                                                                         : int64_t(int32_t(src.lo));
-        dst = Val::constant(is64 ? v : int64_t(uint32_t(v)));
-      } else {
-        dst = is64 ? (src.isStack() ? Val::top() : Val::scalar()) : Val::nonNeg(0, true);
-      }
+      if (src.isStack())
+        dst = is64 ? Val::top() : Val::scalar();
+      else if (in.off == 8 || in.off == 16 || in.off == 32)
+        dst = Val::number(signExtendBounds(src.asNumber(), unsigned(in.off), is64));
+      else
+        dst = Val::scalar();
       return;
     }
-    if (!is64) {
-      if (dst.kind == Val::Const && src.kind == Val::Const && op != 0x80) {
-        bool ok;
-        int64_t v = alu(op, dst.lo, src.lo, false, ok, in.off);
-        dst = ok ? Val::constant(v) : Val::scalar();
-      } else if (op == 0xb0 && src.kind == Val::Const) {
-        dst = Val::constant(int64_t(uint32_t(src.lo)));
-      } else {
-        dst = Val::nonNeg(0, true); // a 32-bit result is zero-extended
-      }
+    if (!is64) { // a pointer cut to 32 bits is a number
+      dst = Val::number(aluBounds(op, dst.asNumber(), src.asNumber(), false, in.off));
       return;
     }
-    if (op == 0xb0) { // mov
+    if (op == 0xb0) { // mov: a copy of an unknown number shares its id
+      if (src.numeric() && !src.num.isConst() && (in.opcode & 0x08)) {
+        if (src.id == 0)
+          r[in.src].id = src.id = newCopyId(s, in);
+      } else {
+        src.id = 0;
+      }
       dst = src;
       return;
     }
-    // r10 + a number known to be >= 0: the deepest byte is still known (the
-    // kernel itself rejects stack accesses whose offset bounds it cannot
-    // establish, so such a sum does not wrap in a program it accepts)
-    auto shiftUp = [](Val &p, int64_t by) {
-      p.lo += by;
-      p.hi = kOpenHi;
-      if (std::abs(p.lo) > (1 << 20))
+    // r10 + a bounded number: the offset interval moves by its range (the
+    // kernel rejects stack accesses whose offset bounds it cannot establish,
+    // so such a sum does not wrap in a program it accepts)
+    auto shift = [](Val &p, const Bounds &n, bool subtract) {
+      constexpr int64_t kFar = int64_t(1) << 29; // the kernel's BPF_MAX_VAR_OFF
+      int64_t lo = subtract ? (n.smax >= kFar ? INT64_MIN : -n.smax) : n.smin;
+      int64_t hi = subtract ? (n.smin <= -kFar ? INT64_MAX : -n.smin) : n.smax;
+      if (lo <= -kFar) {
+        p.wide = true; // r10 + a number with no lower bound
+        return;
+      }
+      p.lo += lo;
+      p.hi = (p.hi >= kOpenHi || hi >= kFar) ? kOpenHi : p.hi + hi;
+      if (std::abs(p.lo) > (1 << 20) || (p.hi < kOpenHi && std::abs(p.hi) > (1 << 20)))
         p.wide = true;
     };
     if ((op == 0x00 || op == 0x10) && (dst.kind == Val::Fp || dst.kind == Val::Arg)) {
-      if (src.kind == Val::Const) {
-        int64_t d = op == 0x00 ? src.lo : -src.lo;
-        dst.lo += d;
-        dst.hi = dst.hi >= kOpenHi ? kOpenHi : dst.hi + d;
-        if (std::abs(dst.lo) > (1 << 20) || (dst.hi < kOpenHi && std::abs(dst.hi) > (1 << 20)))
-          dst.wide = true;
-      } else if (op == 0x00 && src.kind == Val::NonNeg) {
-        shiftUp(dst, src.lo);
-      } else if (op == 0x00 && src.nonStack()) {
-        dst.wide = true; // r10 + unknown scalar
+      dst.id = 0;
+      if (src.nonStack()) {
+        // an argument may be a number after all: that number moves too
+        dst.num = dst.kind == Val::Arg ? aluBounds(op, dst.num, src.asNumber(), true)
+                                       : Bounds::unknown();
+        shift(dst, src.asNumber(), op == 0x10);
       } else {
-        dst = Val::scalar(); // pointer difference
+        dst = Val::scalar(); // pointer difference (or pointer + pointer)
       }
       return;
     }
-    if (op == 0x00 && src.kind == Val::Fp && dst.nonStack()) {
+    if (op == 0x00 && (src.kind == Val::Fp || src.kind == Val::Arg) && dst.nonStack()) {
       Val v = src;
-      if (dst.kind == Val::Const) {
-        v.lo += dst.lo;
-        v.hi = v.hi >= kOpenHi ? kOpenHi : v.hi + dst.lo;
-      } else if (dst.kind == Val::NonNeg) {
-        shiftUp(v, dst.lo);
-      } else {
-        v.wide = true;
-      }
+      v.id = 0;
+      v.num = v.kind == Val::Arg ? aluBounds(op, dst.asNumber(), v.num, true) : Bounds::unknown();
+      shift(v, dst.asNumber(), false);
       dst = v;
       return;
     }
-    if (dst.kind == Val::Top || (op == 0x00 && src.isStack())) {
+    if ((op == 0x00 || op == 0x10) && dst.kind == Val::Top) {
       dst = Val::top();
       return;
     }
-    if (dst.kind == Val::Const && src.kind == Val::Const) {
-      bool ok;
-      int64_t v = alu(op, dst.lo, src.lo, true, ok, in.off);
-      dst = ok ? Val::constant(v) : Val::scalar();
+    if (op == 0x00 && src.isStack()) {
+      dst = Val::top();
       return;
     }
-    if (in.off != 0) { // sdiv, smod: signed, so nothing stays known >= 0
-      dst = Val::scalar();
-      return;
-    }
-    // what stays known to be >= 0 (and small: these come from zero-extended
-    // values and constants)
-    auto a = dst.minNonNeg(), b = src.minNonNeg();
-    if (op == 0x00 && a && b)
-      dst = Val::nonNeg(*a + *b);
-    else if (op == 0x50 && src.kind == Val::Const && src.lo >= 0)
-      dst = Val::nonNeg(0, src.fits32() || dst.fits32()); // x & c, c >= 0
-    else if (op == 0x70 && src.kind == Val::Const && (src.lo & 63) >= 1)
-      dst = Val::nonNeg(0, dst.fits32()); // logical shift right
-    else if (op == 0x60 && src.kind == Val::Const && (src.lo & 63) <= 31 && a && dst.fits32())
-      dst = Val::nonNeg(*a << (src.lo & 63)); // below 2^32, shifted by <= 31: below 2^63
-    else
-      dst = Val::scalar();
+    // Any other operation on what may be a stack pointer (an argument that
+    // is a number after all): the kernel refuses it on a pointer, so where
+    // it accepts the program the operand was a number, of unknown value.
+    dst = Val::number(aluBounds(op, dst.asNumber(), src.asNumber(), true, in.off));
     return;
   }
   case 0x00: { // LD: only ld_imm64 is valid
@@ -612,11 +594,11 @@ void Analyzer::transfer(const Insn &in, State &s) {
     if (it == ldimm_.end()) {
       r[in.dst] = in.src == 0 ? Val::constant(in.imm) : Val::scalar();
     } else if (it->second.kind == LdImmTarget::Map) {
-      Val v{Val::MapPtr};
+      Val v = Val::make(Val::MapPtr);
       v.sym = symId(it->second.name);
       r[in.dst] = v;
     } else if (it->second.kind == LdImmTarget::Func) {
-      Val v{Val::FuncPtr};
+      Val v = Val::make(Val::FuncPtr);
       v.sym = symId(it->second.name);
       if (collecting_)
         funcAddrTaken_.insert(it->second.name);
@@ -630,15 +612,22 @@ void Analyzer::transfer(const Insn &in, State &s) {
     Val base = r[in.src];
     int size = accessSize(in.opcode);
     touch(in.index, base, in.off, size, in.src != 10);
-    r[in.dst] = isa::form(in) == isa::Form::LoadSx ? Val::scalar() : load(s, base, in.off, size);
+    if (isa::form(in) == isa::Form::LoadSx) {
+      int64_t half = int64_t(1) << (8 * size - 1);
+      r[in.dst] = Val::number(Bounds::srange(-half, half - 1));
+    } else {
+      r[in.dst] = load(s, base, in.off, size);
+    }
     return;
   }
-  case 0x02: { // ST: store of an immediate (v4 emits them; a DW store
-               // sign-extends imm, and keeps a constant as a spill does)
+  case 0x02: { // ST: store of an immediate (v4 emits them). The slot then
+               // holds an unknown number: 6.1 keeps no value for it (from
+               // 6.3 a constant), so both sides of a later test of it are
+               // walked, and counted
     Val base = r[in.dst];
     int size = accessSize(in.opcode);
     touch(in.index, base, in.off, size, in.dst != 10);
-    store(s, base, in.off, size, size == 8 ? Val::constant(int32_t(in.imm)) : Val::scalar());
+    store(s, base, in.off, size, Val::scalar());
     return;
   }
   case 0x03: { // STX, atomics
@@ -742,11 +731,18 @@ void Analyzer::run() {
     queued[p] = false;
     State s = in_[p];
     transfer(fn_.insns[p], s);
-    for (uint32_t t : successors(fn_.insns[p], p)) {
-      size_t q = pos_.at(t);
-      State merged = joinStates(in_[q], s);
+    auto succ = successors(fn_.insns[p], p);
+    for (size_t i = 0; i < succ.size(); ++i) {
+      size_t q = pos_.at(succ[i]);
+      State edge = s;
+      // a conditional jump lists its target first, then the next instruction
+      if (succ.size() == 2 && !narrowEdge(fn_.insns[p], edge, i == 0))
+        continue;
+      State merged = joinStates(in_[q], edge);
       if (++visits[q] > 8)
         widen(merged, in_[q]);
+      if (visits[q] > 64)
+        forgetNumbers(merged); // a loop the widening did not settle
       if (!(merged == in_[q])) {
         in_[q] = std::move(merged);
         if (!queued[q]) {
