@@ -426,6 +426,16 @@ void Analyzer::call(const Insn &in, State &s) {
       touch(in.index, v, 0, 1, true);
     }
   }
+  if (cs && cs->kind == CallKind::Local && collecting_)
+    for (uint8_t a = 1; a <= 5; ++a) {
+      const Val &v = s.r[a];
+      if (v.kind == Val::FuncPtr) {
+        funcAddrUsed_.insert(syms_[v.sym]);
+        fn_.functionArgs.push_back({in.index, cs->target, a, syms_[v.sym], 0});
+      } else if (v.kind == Val::Arg && !v.wide && v.lo == 0 && v.hi == 0) {
+        fn_.functionArgs.push_back({in.index, cs->target, a, "", v.arg});
+      }
+    }
   if (cs && cs->kind == CallKind::Helper && cs->helper == 12 && collecting_) {
     TailCallSite tc;
     tc.insn = in.index;
@@ -438,6 +448,19 @@ void Analyzer::call(const Insn &in, State &s) {
   if (cs && collecting_) {
     auto addCallback = [&](const Val &cb, const std::string &via, bool async, uint8_t ctxReg,
                            uint8_t cbCtxArg) {
+      std::optional<PointerArg> context;
+      if (ctxReg && s.r[ctxReg].isStack()) {
+        const Val &v = s.r[ctxReg];
+        if (v.kind == Val::Top || v.wide)
+          context = PointerArg{in.index, "", cbCtxArg, INT32_MIN, false, 0};
+        else
+          context = PointerArg{in.index, "", cbCtxArg, int32_t(v.lo), v.kind == Val::Arg, v.arg};
+      }
+      if (cb.kind == Val::Arg && !cb.wide && cb.lo == 0 && cb.hi == 0) {
+        // a callback the caller passed in: settled by finishFrames
+        fn_.callbackArgs.push_back({in.index, via, cb.arg, async, context});
+        return;
+      }
       if (cb.kind != Val::FuncPtr) {
         noteUnbounded(in.index, via + " takes a callback that is not a known function");
         return;
@@ -445,13 +468,9 @@ void Analyzer::call(const Insn &in, State &s) {
       const std::string &name = syms_[cb.sym];
       funcAddrUsed_.insert(name);
       fn_.callbacks.push_back({in.index, via, name, async});
-      if (ctxReg && s.r[ctxReg].isStack()) {
-        const Val &v = s.r[ctxReg];
-        if (v.kind == Val::Top || v.wide)
-          fn_.pointerArgs.push_back({in.index, name, cbCtxArg, INT32_MIN, false, 0});
-        else
-          fn_.pointerArgs.push_back(
-              {in.index, name, cbCtxArg, int32_t(v.lo), v.kind == Val::Arg, v.arg});
+      if (context) {
+        context->callee = name;
+        fn_.pointerArgs.push_back(*context);
       }
     };
     if (cs->kind == CallKind::Helper) {
@@ -786,7 +805,62 @@ void analyzeFunction(Object &obj, Function &fn, const std::map<uint32_t, LdImmTa
   Analyzer(obj, fn, ldimm).run();
 }
 
+namespace {
+
+// Callbacks passed as arguments (the kernel follows the function pointer
+// through the call): the functions each argument may hold, from every call
+// site in the object, through functions that pass it on.
+void settleCallbackArgs(Object &obj) {
+  using Slot = std::pair<std::string, uint8_t>; // function, argument
+  std::map<Slot, std::set<std::string>> holds;
+  std::set<Slot> usedAsCallback;
+  for (auto &f : obj.functions)
+    for (auto &c : f.callbackArgs)
+      usedAsCallback.insert({f.name, c.arg});
+  for (bool changed = true; changed;) {
+    changed = false;
+    for (auto &f : obj.functions)
+      for (auto &fa : f.functionArgs) {
+        Slot to{fa.callee, fa.arg};
+        if (fa.func.empty()) {
+          for (auto &name : std::set<std::string>(holds[{f.name, fa.ownArg}]))
+            changed |= holds[to].insert(name).second;
+          if (usedAsCallback.count(to))
+            changed |= usedAsCallback.insert({f.name, fa.ownArg}).second;
+        } else {
+          changed |= holds[to].insert(fa.func).second;
+        }
+      }
+  }
+  for (auto &f : obj.functions) {
+    for (auto &c : f.callbackArgs) {
+      auto &names = holds[{f.name, c.arg}];
+      if (names.empty()) {
+        f.frame.unbounded.push_back(
+            {c.insn, c.via + " takes a callback from argument r" + std::to_string(c.arg) +
+                         " that no caller in the object sets to a known function"});
+        f.frame.bounded = false;
+      }
+      for (auto &name : names) {
+        f.callbacks.push_back({c.insn, c.via, name, c.async});
+        if (c.context) {
+          f.pointerArgs.push_back(*c.context);
+          f.pointerArgs.back().callee = name;
+        }
+      }
+    }
+    // a function address handed to a callee that does not use it as a
+    // callback: it may be called any time (as an unknown async callback)
+    for (auto &fa : f.functionArgs)
+      if (!fa.func.empty() && !usedAsCallback.count({fa.callee, fa.arg}))
+        f.callbacks.push_back({fa.insn, "unknown", fa.func, true});
+  }
+}
+
+} // namespace
+
 void finishFrames(Object &obj) {
+  settleCallbackArgs(obj);
   std::map<std::string, Function *> byName;
   for (auto &f : obj.functions)
     byName[f.name] = &f;

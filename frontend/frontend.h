@@ -158,6 +158,28 @@ struct Function {
   std::vector<CallbackSite> callbacks;
   std::vector<StackAccess> stackAccesses;
   std::vector<PointerArg> pointerArgs;
+  // Callbacks handed over as arguments: a helper here takes argument `arg`
+  // as its callback, or a function address goes to a callee as its argument
+  // `arg` (`func`, or with `func` empty this function's own argument
+  // `ownArg` passed on). Settled into `callbacks` once every function is
+  // read, from what the callers pass.
+  struct CallbackFromArg {
+    uint32_t insn = 0;
+    std::string via;
+    uint8_t arg = 0;
+    bool async = false;
+    std::optional<PointerArg> context; // a pointer into the stack for the
+                                       // callback (its callee set when settled)
+  };
+  struct FunctionArg {
+    uint32_t insn = 0;
+    std::string callee;
+    uint8_t arg = 0;
+    std::string func;
+    uint8_t ownArg = 0;
+  };
+  std::vector<CallbackFromArg> callbackArgs;
+  std::vector<FunctionArg> functionArgs;
   // Deepest byte below each argument pointer (r1..r5 on entry) that this
   // function, or a callee it passes the pointer to, may touch.
   int32_t argDeepest[6] = {0, 0, 0, 0, 0, 0};
