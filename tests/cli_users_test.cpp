@@ -446,3 +446,39 @@ TEST(CliUsers, EnvAppliesToTheObjectsAfterIt) {
   EXPECT_EQ(unused.status, 2);
   EXPECT_NE(unused.err.find("applies to no object"), std::string::npos) << unused.err;
 }
+
+// Friction: DOT draws one colour attribute per edge, has a legend, and an
+// unresolved tail call is one edge to its prog array's node, not one per
+// possible target.
+TEST(CliUsers, DotOneColourPerEdgeLegendAndProgArrayNodes) {
+  std::string dot = test::tempPath("users.dot");
+  auto r = test::run({PSTACK_CLI, "--dot", dot, test::casePath("tailcalls")});
+  ASSERT_EQ(r.status, 0) << r.err;
+  std::string s = readText(dot);
+  std::istringstream in(s);
+  size_t toArray = 0, tailEdges = 0;
+  for (std::string line; std::getline(in, line);) {
+    if (line.find("->") == std::string::npos)
+      continue;
+    size_t colours = 0;
+    for (size_t at = 0; (at = line.find(" color=", at)) != std::string::npos; ++at)
+      ++colours;
+    EXPECT_LE(colours, 1u) << line;
+    if (line.find("tail_call") != std::string::npos)
+      ++tailEdges;
+    if (line.find("-> array_") != std::string::npos)
+      ++toArray;
+  }
+  EXPECT_EQ(toArray, 2u) << "tailcalls.c: a variable slot of jmp, and the empty array\n" << s;
+  EXPECT_EQ(tailEdges, 4u) << "two constant slots, two prog-array nodes, not 2 x 4 targets\n" << s;
+  EXPECT_NE(s.find("array_jmp [shape=cylinder, label=\"prog array jmp\\nunresolved slot: any of 4 programs\""),
+            std::string::npos)
+      << s;
+  EXPECT_NE(s.find("legend [shape=plaintext"), std::string::npos) << s;
+  // the counterexample's red replaces the kind's colour
+  auto red = test::run({PSTACK_CLI, "--scheme", "per-subprog", "--dot", dot, test::casePath("recursion")});
+  EXPECT_EQ(red.status, 1);
+  EXPECT_NE(readText(dot).find("[label=\"tail_call @7\", style=dashed, color=red, penwidth=3]"),
+            std::string::npos)
+      << readText(dot);
+}
