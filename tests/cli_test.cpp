@@ -393,6 +393,8 @@ TEST(Cli, SarifValidatesAgainstTheSarif210Schema) {
       {{"--scheme", "per-prog", "--buffer-size", "64"}, 1}, // overflow / out of buffer
       {{"--scheme", "planned"}, 1},
       {{"--scheme", "kernel", bad}, 2}, // notification, executionSuccessful false
+      {{"--scheme", "per-subprog", "--source-root", PSTACK_SOURCE_DIR}, 1}, // relative URIs, uriBaseId
+      {{"--scheme", "kernel", PSTACK_NO_PROGRAMS_OBJ}, 1}, // a "no programs" note among the cases
   };
   std::vector<std::string> logs;
   std::set<std::string> rules;

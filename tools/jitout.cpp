@@ -100,8 +100,9 @@ bool jitOutputs(std::vector<ObjectResult> &results, const Options &o) {
           ok = false;
         else
           std::cerr << "pstack-verify: " << r.path << ": " << img.functions.size()
-                    << " functions emitted to " << dir << ", decoded and validated against the "
-                    << schemeName(rep.scheme) << " layout\n";
+                    << (img.functions.size() == 1 ? " function" : " functions") << " emitted to "
+                    << dir << ", decoded and validated against the " << schemeName(rep.scheme)
+                    << " layout\n";
       } catch (const JitError &e) {
         std::cerr << "pstack-verify: " << r.path << ": " << e.what() << "\n";
         // an unproved layout is the verdict's business; anything else is ours
@@ -118,7 +119,7 @@ bool jitOutputs(std::vector<ObjectResult> &results, const Options &o) {
         auto files = writeObligations(rep, r.path, dir);
         auto checks = recheckObligations(files, o.timeout);
         std::cerr << "pstack-verify: " << r.path << ": " << files.size()
-                  << " obligations written to " << dir << ", re-checked:\n"
+                  << (files.size() == 1 ? " obligation" : " obligations") << " written to " << dir << ", re-checked:\n"
                   << recheckTable(checks);
         for (auto &c : checks)
           if (!c.proved())

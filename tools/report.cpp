@@ -114,7 +114,8 @@ std::string toText(const ObjectResult &r, const Options &o) {
   for (size_t p = 0; p < obj.programs.size(); ++p) {
     const Program &pr = obj.programs[p];
     auto chain = g.deepestChain(p, r.report->kernel.round);
-    std::string c = std::to_string(chain.frames) + " frames, " + std::to_string(chain.bytes) + " B";
+    std::string c = std::to_string(chain.frames) + (chain.frames == 1 ? " frame, " : " frames, ") +
+                    std::to_string(chain.bytes) + " B";
     if (chain.recursive)
       c += ", recursive";
     const ProgramReport &prr = r.report->programs.at(p);
