@@ -410,12 +410,13 @@ std::string compareCsv(const std::string &oldPath, const std::string &newPath, b
     keys.insert(k);
   for (auto &[k, v] : b.rows)
     keys.insert(k);
-  std::vector<std::array<std::string, 5>> t;
-  t.push_back({"File", "Program", "Verdict (A -> B)", "Bytes/CPU (A -> B)", "Time (A -> B, ms)"});
+  std::vector<std::array<std::string, 6>> t;
+  t.push_back({"File", "Program", "Verdict (A -> B)", "Bytes/CPU (A -> B)", "Time (A -> B, ms)", ""});
   changed = regressed = false;
   for (auto &k : keys) {
     auto ia = a.rows.find(k), ib = b.rows.find(k);
     auto cell = [](auto it, auto end, size_t i) { return it == end ? std::string("-") : it->second[i]; };
+    auto dash = [](const std::string &x) { return x.empty() ? std::string("-") : x; };
     std::string va = cell(ia, a.rows.end(), 2), vb = cell(ib, b.rows.end(), 2);
     std::string ba = cell(ia, a.rows.end(), 4), bb = cell(ib, b.rows.end(), 4);
     std::string ma = cell(ia, a.rows.end(), 6), mb = cell(ib, b.rows.end(), 6);
@@ -426,22 +427,22 @@ std::string compareCsv(const std::string &oldPath, const std::string &newPath, b
     auto na = bytesOf(ba), nb = bytesOf(bb);
     worse |= na && nb && *nb > *na;
     regressed |= worse;
-    t.push_back({k.first, k.second.empty() ? "(object)" : k.second, va + " -> " + vb,
-                 ba.empty() && bb.empty() ? "" : (ba.empty() ? "-" : ba) + " -> " + (bb.empty() ? "-" : bb),
-                 ma.empty() && mb.empty() ? "" : ma + " -> " + mb});
-    if (worse)
-      t.back()[2] += "  REGRESSION";
+    // bytes and time are the object's: on its own row only
+    bool object = k.second.empty();
+    t.push_back({k.first, object ? "(object)" : k.second, va + " -> " + vb,
+                 object ? dash(ba) + " -> " + dash(bb) : "", object ? dash(ma) + " -> " + dash(mb) : "",
+                 worse ? "REGRESSION" : ""});
   }
   std::ostringstream os;
   if (changed) {
-    size_t w[5] = {0};
+    size_t w[6] = {0};
     for (auto &row : t)
-      for (int i = 0; i < 5; ++i)
+      for (int i = 0; i < 6; ++i)
         w[i] = std::max(w[i], row[i].size());
     for (auto &row : t) {
       std::string line;
-      for (int i = 0; i < 5; ++i)
-        line += row[i] + (i < 4 ? std::string(w[i] - row[i].size() + 2, ' ') : "");
+      for (int i = 0; i < 6; ++i)
+        line += row[i] + (i < 5 ? std::string(w[i] - row[i].size() + 2, ' ') : "");
       os << line.substr(0, line.find_last_not_of(' ') + 1) << "\n";
     }
   } else {
