@@ -18,7 +18,7 @@ nlohmann::json planJson(const ObjectResult &r) {
   nlohmann::json j;
   j["object"] = r.path;
   j["scheme"] = schemeName(rep.scheme);
-  j["verdict"] = verdictName(rep.verdict);
+  j["verdict"] = r.object->programs.empty() ? "none" : verdictName(rep.verdict);
   j["bytes_per_cpu"] = rep.bytesPerCpu;
   j["buffers"] = nlohmann::json::array();
   for (auto &b : rep.buffers)

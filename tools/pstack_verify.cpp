@@ -382,6 +382,11 @@ int main(int argc, char **argv) {
   // Outputs are checked before anything is verified: a run of minutes must
   // not end in "cannot write".
   o.batchOutputs = inputs.size() > 1;
+  // (directories first: a file may be meant to go into one of them)
+  for (auto &[opt, dir] : {std::pair{"--emit-jit", o.emitJit}, std::pair{"--emit-smt", o.emitSmt}})
+    if (!dir.empty())
+      if (auto why = cannotMakeDir(dir); !why.empty())
+        fail(std::string(opt) + " " + dir + ": cannot make the directory: " + why);
   if (!o.dotFile.empty())
     if (auto why = cannotWriteFile(o.dotFile); !why.empty())
       fail("--dot " + o.dotFile + ": cannot write: " + why);
@@ -391,10 +396,6 @@ int main(int argc, char **argv) {
       fail("--emit-plan " + o.emitPlan + ": cannot write" + (o.batchOutputs ? " a directory" : "") +
            ": " + why);
   }
-  for (auto &[opt, dir] : {std::pair{"--emit-jit", o.emitJit}, std::pair{"--emit-smt", o.emitSmt}})
-    if (!dir.empty())
-      if (auto why = cannotMakeDir(dir); !why.empty())
-        fail(std::string(opt) + " " + dir + ": cannot make the directory: " + why);
   std::vector<cli::ObjectResult> results = cli::runAll(inputs, o, vo, envs, jobs);
   bool anyError = false;
   for (auto &r : results)
