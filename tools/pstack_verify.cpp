@@ -57,8 +57,8 @@ const char *kUsage =
     "  --explain        show the source lines around each step of a trace\n"
     "  --timeout S      time limit per program in seconds (default 10)\n"
     "  --env FILE       environment: nesting, re-entry, prog arrays, limits (JSON);\n"
-    "                   applies to the objects after it (objects before the first\n"
-    "                   --env take the first)\n"
+    "                   applies to the objects after it, up to the next --env (one\n"
+    "                   --env after every object applies to all)\n"
     "  --buffer-size N  per-prog: bytes of each program's buffer (default: computed)\n"
     "  --per-prog-r9 W  per-prog: r9 at the frame `base` (default) or `top`\n"
     "  --engine E       auto (default), explicit, bounded (Z3) or unbounded (Z3 Spacer)\n"
@@ -132,7 +132,7 @@ std::string cannotMakeDir(const std::string &dir) {
 template <typename T>
 T number(const std::string &option, const std::string &v, const char *what, T max) {
   bool plain = !v.empty() && v.find_first_not_of("0123456789.eE+-") == std::string::npos &&
-               std::isdigit(static_cast<unsigned char>(v[0]));
+               (std::isdigit(static_cast<unsigned char>(v[0])) || v[0] == '.');
   if constexpr (!std::is_floating_point_v<T>)
     plain = plain && v.find_first_not_of("0123456789") == std::string::npos;
   if (plain) {
@@ -192,7 +192,7 @@ int main(int argc, char **argv) {
     if (name == "-h" || name == "--help") {
       std::cout << kUsage;
       return 0;
-    } else if (name == "--version" || name == "-V") {
+    } else if (name == "--version") {
       std::cout << "pstack-verify " << PSTACK_VERSION << "\n";
       return 0;
     } else if (name == "-q" || name == "--quiet") {
@@ -350,8 +350,7 @@ int main(int argc, char **argv) {
   vo.engine = o.engine == "explicit" ? E::Explicit : o.engine == "bounded" ? E::Bounded
             : o.engine == "unbounded" ? E::Unbounded : E::Auto;
   vo.crossCheck = crossCheck;
-  // --env applies to the objects after it; objects before the first --env
-  // take the first (so that one --env anywhere applies to every object)
+  // every environment named, loaded once
   std::map<std::string, Environment> envs;
   for (auto &f : envFiles)
     try {
