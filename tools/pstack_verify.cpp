@@ -151,6 +151,7 @@ T number(const std::string &option, const std::string &v, const char *what, T ma
     }
   }
   std::ostringstream bound;
+  bound.precision(15);
   bound << max;
   usage(option + " needs " + what + " (at most " + bound.str() + "), not '" + v + "'");
 }
