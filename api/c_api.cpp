@@ -7,8 +7,10 @@
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <optional>
+#include <set>
 
 struct pstack_object {
   pstack::Session session;
@@ -62,12 +64,19 @@ extern "C" {
 
 const char *pstack_last_error(void) { return lastError.c_str(); }
 
+const char *pstack_version(void) { return PSTACK_VERSION; }
+
 struct pstack_object *pstack_object__open_file(const char *path) {
   if (!path) {
     fail(EINVAL, "no path");
     return nullptr;
   }
   try {
+    std::error_code ec;
+    if (std::filesystem::is_directory(path, ec)) {
+      fail(EISDIR, std::string(path) + ": is a directory, not a BPF object");
+      return nullptr;
+    }
     std::ifstream probe(path);
     if (!probe) {
       fail(ENOENT, std::string(path) + ": cannot open");
@@ -162,10 +171,35 @@ int pstack_object__verify(struct pstack_object *obj, const struct pstack_verify_
   unsigned long long buffer = field(opts, &pstack_verify_opts::buffer_size, 0ull);
   if (buffer)
     vo.bufferSize = buffer;
+  if (const char *engine = field(opts, &pstack_verify_opts::engine, (const char *)nullptr)) {
+    using E = pstack::VerifyOptions::Engine;
+    std::string e = engine;
+    if (e == "auto")
+      vo.engine = E::Auto;
+    else if (e == "explicit")
+      vo.engine = E::Explicit;
+    else if (e == "bounded")
+      vo.engine = E::Bounded;
+    else if (e == "unbounded")
+      vo.engine = E::Unbounded;
+    else
+      return fail(EINVAL, "unknown engine '" + e + "' (auto, explicit, bounded or unbounded)");
+  }
+  if (const char *r9 = field(opts, &pstack_verify_opts::per_prog_r9, (const char *)nullptr)) {
+    std::string w = r9;
+    if (w != "base" && w != "top")
+      return fail(EINVAL, "per_prog_r9 is \"base\" or \"top\", not '" + w + "'");
+    vo.perProgR9AtTop = w == "top";
+  }
   try {
     const char *env = field(opts, &pstack_verify_opts::env_path, (const char *)nullptr);
+    const char *envJson = field(opts, &pstack_verify_opts::env_json, (const char *)nullptr);
+    if (env && envJson)
+      return fail(EINVAL, "env_path and env_json both set: give one environment");
     if (env)
       vo.env = pstack::loadEnvironment(env);
+    if (envJson)
+      vo.env = pstack::parseEnvironment("env_json", envJson);
     auto rep = std::make_unique<pstack_report>();
     rep->obj = obj;
     rep->env = vo.env;
@@ -194,6 +228,65 @@ enum pstack_verdict pstack_report__verdict(const struct pstack_report *rep) {
   case pstack::Verdict::Unsafe: return PSTACK_UNSAFE;
   default: return PSTACK_UNKNOWN;
   }
+}
+
+static const pstack::ProgramReport *program(const struct pstack_report *rep, size_t i) {
+  return rep && i < rep->report.programs.size() ? &rep->report.programs[i] : nullptr;
+}
+
+size_t pstack_report__program_cnt(const struct pstack_report *rep) {
+  return rep ? rep->report.programs.size() : 0;
+}
+
+const char *pstack_report__program_name(const struct pstack_report *rep, size_t i) {
+  auto *p = program(rep, i);
+  return p ? p->name.c_str() : nullptr;
+}
+
+int pstack_report__program_verdict(const struct pstack_report *rep, size_t i) {
+  auto *p = program(rep, i);
+  if (!p)
+    return fail(ERANGE, "no such program");
+  return p->verdict == pstack::Verdict::Safe     ? PSTACK_SAFE
+         : p->verdict == pstack::Verdict::Unsafe ? PSTACK_UNSAFE
+                                                 : PSTACK_UNKNOWN;
+}
+
+const char *pstack_report__program_reason(const struct pstack_report *rep, size_t i) {
+  auto *p = program(rep, i);
+  return p ? p->reason.c_str() : nullptr;
+}
+
+unsigned long long pstack_report__program_kernel_stack(const struct pstack_report *rep, size_t i) {
+  auto *p = program(rep, i);
+  return p ? p->kernelStackBytes : 0;
+}
+
+unsigned long long pstack_report__program_bytes_per_cpu(const struct pstack_report *rep, size_t i) {
+  auto *p = program(rep, i);
+  if (!p)
+    return 0;
+  // the buffers its frames are placed in (each scheme's buffers belong to
+  // one program), guards included
+  std::set<std::string> regions;
+  for (auto &f : rep->report.plan)
+    if (f.program == p->name && !f.region.empty())
+      regions.insert(f.region);
+  unsigned long long n = 0;
+  for (auto &b : rep->report.buffers)
+    if (regions.count(b.name))
+      n += b.bytes + 2 * b.guard;
+  return n;
+}
+
+size_t pstack_report__program_violation_cnt(const struct pstack_report *rep, size_t i) {
+  auto *p = program(rep, i);
+  if (!p)
+    return 0;
+  size_t n = 0;
+  for (auto &v : rep->report.violations)
+    n += v.program == p->name;
+  return n;
 }
 
 unsigned long long pstack_report__bytes_per_cpu(const struct pstack_report *rep) {

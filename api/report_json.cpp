@@ -57,6 +57,11 @@ nlohmann::json reportJson(const std::string &path, const Object &obj, const Call
     progs.push_back(jp);
   }
   j["programs"] = progs;
+  if (obj.programs.empty()) {
+    // only .text (subprograms no program calls): nothing runs, nothing to prove
+    j["verdict"] = "none";
+    j["note"] = "no programs";
+  }
   json edges = json::array();
   for (auto &e : g.edges()) {
     const Function &from = obj.functions[g.nodes()[e.from].function];

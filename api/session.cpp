@@ -4,6 +4,8 @@
 
 namespace pstack {
 
+const char *version() { return PSTACK_VERSION; }
+
 Session Session::open(const std::string &path) {
   Session s;
   s.path_ = path;

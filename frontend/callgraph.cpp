@@ -10,6 +10,8 @@
 #include <functional>
 #include <set>
 #include <sstream>
+#include <cctype>
+#include <tuple>
 
 namespace pstack {
 
@@ -167,17 +169,62 @@ std::string CallGraph::dot(const std::map<size_t, std::string> &fill,
       }
     os << "  }\n";
   }
+  // An unresolved tail call may reach every compatible program: one edge
+  // per call site to a node for its prog array, not one per target (a
+  // 1,000-program array would draw a million edges). A target on the
+  // highlighted path keeps its own edge.
+  std::map<std::string, size_t> arrays; // map name ("" unknown) -> targets
+  std::set<std::tuple<size_t, uint32_t>> drawnToArray;
+  auto arrayOf = [&](const GraphEdge &e) {
+    const Function &f = obj_.functions[nodes_[e.from].function];
+    for (auto &tc : f.tailCalls)
+      if (tc.insn == e.insn)
+        return std::pair{tc.map.value_or(""), tc.targets.size()};
+    return std::pair{std::string(), size_t(0)};
+  };
+  auto arrayNode = [](const std::string &map) {
+    std::string id = "array_";
+    for (char c : map)
+      id += std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
+    return id;
+  };
   for (auto &e : edges_) {
-    os << "  n" << e.from << " -> n" << e.to << " [label=\"" << edgeKindName(e.kind) << " @"
-       << e.insn << "\"";
+    bool red = highlight.count({e.from, e.to}) != 0;
+    std::string to = "n" + std::to_string(e.to);
+    if (e.kind == EdgeKind::TailCall && !e.resolved && !red) {
+      auto [map, n] = arrayOf(e);
+      arrays[map] = std::max(arrays[map], n);
+      if (!drawnToArray.insert({e.from, e.insn}).second)
+        continue;
+      to = arrayNode(map);
+    }
+    os << "  n" << e.from << " -> " << to << " [label=\"" << edgeKindName(e.kind) << " @" << e.insn << "\"";
+    // one colour per edge: the counterexample's red wins
+    std::string color = red                                            ? "red"
+                        : e.kind == EdgeKind::TailCall                 ? "blue"
+                        : e.kind == EdgeKind::Callback && e.async      ? "orange"
+                                                                       : "";
     if (e.kind == EdgeKind::TailCall)
-      os << ", style=dashed, color=blue" << (e.resolved ? "" : ", fontcolor=red");
+      os << ", style=dashed" << (e.resolved ? "" : ", fontcolor=red");
     else if (e.kind == EdgeKind::Callback)
-      os << ", style=dotted" << (e.async ? ", color=orange" : "");
-    if (highlight.count({e.from, e.to}))
-      os << ", color=red, penwidth=3";
+      os << ", style=dotted";
+    if (!color.empty())
+      os << ", color=" << color;
+    if (red)
+      os << ", penwidth=3";
     os << "];\n";
   }
+  for (auto &[map, n] : arrays)
+    os << "  " << arrayNode(map) << " [shape=cylinder, label=\"prog array "
+       << (map.empty() ? "(unknown map)" : map) << "\\nunresolved slot: any of " << n
+       << " programs\", color=blue];\n";
+  os << "  legend [shape=plaintext, fontname=\"sans\", label=\"legend\\l"
+        "solid: BPF-to-BPF call\\l"
+        "dashed blue: tail call (red label: slot not known)\\l"
+        "dotted: callback (orange: async)\\l"
+        "red, bold: the first counterexample's path\\l"
+        "fill: green safe, pink unsafe, khaki unknown\\l"
+        "bold box: a program's entry\\l\"];\n";
   os << "}\n";
   return os.str();
 }

@@ -14,6 +14,7 @@
 #include <llvm/Support/MemoryBuffer.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <set>
@@ -820,10 +821,19 @@ Object loadObjectFromMemory(const std::string &name, const std::vector<uint8_t> 
 }
 
 Object loadObject(const std::string &path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec))
+    throw InputError(path, "", "is a directory, not a BPF object");
   std::ifstream in(path, std::ios::binary);
   if (!in)
     throw InputError(path, "", std::string("cannot open: ") + std::strerror(errno));
-  std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::vector<uint8_t> bytes;
+  try {
+    bytes.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  } catch (const std::ios_base::failure &) {
+    // libstdc++ throws from underflow when read(2) fails (EISDIR, EIO)
+    throw InputError(path, "", std::string("read error: ") + std::strerror(errno));
+  }
   if (in.bad())
     throw InputError(path, "", "read error");
   return loadObjectFromMemory(path, bytes);

@@ -45,13 +45,19 @@ struct pstack_verify_opts {
 	const char *env_path;    /* environment file (JSON), or NULL */
 	double timeout_s;        /* per program; 0: 10 seconds */
 	unsigned long long buffer_size; /* per-prog buffer bytes; 0: computed */
+	const char *engine;      /* "auto" (default), "explicit", "bounded", "unbounded" */
+	const char *per_prog_r9; /* per-prog: "base" (default) or "top" */
+	/* The environment as a JSON string (the --env file's contents), or
+	 * NULL; not together with env_path. */
+	const char *env_json;
 };
 
 /* Declares and zero-initialises an options struct with its size set. */
 #define PSTACK_OPTS(TYPE, NAME, ...) struct TYPE NAME = {.sz = sizeof(struct TYPE), __VA_ARGS__}
 
-/* Opening: NULL on failure, with errno set (ENOENT, EINVAL for an object
- * that is not a readable BPF ELF, ENOMEM); pstack_last_error() says why. */
+/* Opening: NULL on failure, with errno set (ENOENT, EISDIR for a directory,
+ * EINVAL for an object that is not a readable BPF ELF, ENOMEM);
+ * pstack_last_error() says why. */
 struct pstack_object *pstack_object__open_file(const char *path);
 struct pstack_object *pstack_object__open_mem(const void *buf, size_t size, const char *name);
 void pstack_object__close(struct pstack_object *obj);
@@ -69,6 +75,19 @@ int pstack_object__verify(struct pstack_object *obj, const struct pstack_verify_
 			  struct pstack_report **report);
 
 enum pstack_verdict pstack_report__verdict(const struct pstack_report *rep);
+
+/* Per program, in the object's order (no JSON to parse): its name, its
+ * verdict, the bytes of kernel stack its worst chain uses, the bytes of
+ * per-CPU buffers it owns, and its violations. NULL / 0 / -ERANGE out of
+ * range. */
+size_t pstack_report__program_cnt(const struct pstack_report *rep);
+const char *pstack_report__program_name(const struct pstack_report *rep, size_t i);
+int pstack_report__program_verdict(const struct pstack_report *rep, size_t i);
+/* why the verdict is PSTACK_UNKNOWN, or "" */
+const char *pstack_report__program_reason(const struct pstack_report *rep, size_t i);
+unsigned long long pstack_report__program_kernel_stack(const struct pstack_report *rep, size_t i);
+unsigned long long pstack_report__program_bytes_per_cpu(const struct pstack_report *rep, size_t i);
+size_t pstack_report__program_violation_cnt(const struct pstack_report *rep, size_t i);
 unsigned long long pstack_report__bytes_per_cpu(const struct pstack_report *rep);
 size_t pstack_report__violation_cnt(const struct pstack_report *rep);
 /* alias|overflow|out_of_frame|r9_clobber|kernel_limit, or NULL out of range */
@@ -122,6 +141,9 @@ unsigned long long pstack_jit__per_cpu_bytes(const struct pstack_jit *jit);
 int pstack_jit__validate(struct pstack_jit *jit);
 const char *pstack_jit__findings(const struct pstack_jit *jit);
 void pstack_jit__free(struct pstack_jit *jit);
+
+/* The library's version, "MAJOR.MINOR.PATCH". */
+const char *pstack_version(void);
 
 /* Why the last failing call on this thread failed. */
 const char *pstack_last_error(void);

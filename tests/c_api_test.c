@@ -69,6 +69,15 @@ int main(int argc, char **argv)
 	struct pstack_trace_step small = {.sz = 8};
 	CHECK(pstack_report__trace_step(rep, 0, 0, &small) == -EINVAL);
 	CHECK(strstr(pstack_report__json(rep), "\"kind\": \"alias\"") != NULL);
+	/* per program, without parsing the JSON */
+	CHECK(pstack_report__program_cnt(rep) == 1);
+	CHECK(strcmp(pstack_report__program_name(rep, 0), "entry") == 0);
+	CHECK(pstack_report__program_verdict(rep, 0) == PSTACK_UNSAFE);
+	CHECK(strcmp(pstack_report__program_reason(rep, 0), "") == 0);
+	CHECK(pstack_report__program_violation_cnt(rep, 0) == 1);
+	CHECK(pstack_report__program_bytes_per_cpu(rep, 0) > 0);
+	CHECK(pstack_report__program_name(rep, 1) == NULL);
+	CHECK(pstack_report__program_verdict(rep, 1) == -ERANGE);
 	/* no code from an unproved layout */
 	struct pstack_jit *jit = NULL;
 	CHECK(pstack_report__jit(rep, NULL, &jit) == -EPERM);
@@ -96,6 +105,32 @@ int main(int argc, char **argv)
 	PSTACK_OPTS(pstack_verify_opts, small_buf, .scheme = "per-prog", .buffer_size = 3320);
 	CHECK(pstack_object__verify(obj, &small_buf, NULL) == PSTACK_UNSAFE);
 
+	/* the engine, per_prog_r9 and an environment in memory */
+	PSTACK_OPTS(pstack_verify_opts, eng, .scheme = "per-prog", .engine = "bounded",
+		    .per_prog_r9 = "base");
+	CHECK(pstack_object__verify(obj, &eng, &rep) == PSTACK_SAFE);
+	CHECK(strstr(pstack_report__json(rep), "\"engine\": \"bounded\"") != NULL);
+	CHECK(pstack_report__program_bytes_per_cpu(rep, 0) == 34 * 96 + 64);
+	pstack_report__free(rep);
+	/* r9 at the frame top: the re-entered entry grows into subprog1 */
+	PSTACK_OPTS(pstack_verify_opts, top, .scheme = "per-prog", .per_prog_r9 = "top");
+	CHECK(pstack_object__verify(obj, &top, NULL) == PSTACK_UNSAFE);
+	PSTACK_OPTS(pstack_verify_opts, badeng, .engine = "fast");
+	CHECK(pstack_object__verify(obj, &badeng, NULL) == -EINVAL);
+	CHECK(strstr(pstack_last_error(), "fast") != NULL);
+	PSTACK_OPTS(pstack_verify_opts, badr9, .per_prog_r9 = "middle");
+	CHECK(pstack_object__verify(obj, &badr9, NULL) == -EINVAL);
+	/* no tail-call limit: the bounded engine cannot end the search */
+	PSTACK_OPTS(pstack_verify_opts, unlimited, .scheme = "per-prog", .engine = "bounded",
+		    .env_json = "{\"tail_call_limit\": null}");
+	CHECK(pstack_object__verify(obj, &unlimited, NULL) == PSTACK_UNKNOWN);
+	PSTACK_OPTS(pstack_verify_opts, badenv, .env_json = "{\"nest\": {\"entry\": [\"nosuch\"]}}");
+	CHECK(pstack_object__verify(obj, &badenv, NULL) == -EINVAL);
+	CHECK(strstr(pstack_last_error(), "nosuch") != NULL);
+	PSTACK_OPTS(pstack_verify_opts, both, .env_json = "{}", .env_path = "/dev/null");
+	CHECK(pstack_object__verify(obj, &both, NULL) == -EINVAL);
+	CHECK(strlen(pstack_version()) >= 5 && strchr(pstack_version(), '.') != NULL);
+
 	/* defaults: NULL options mean the kernel scheme */
 	CHECK(pstack_object__verify(obj, NULL, NULL) == PSTACK_SAFE);
 
@@ -115,6 +150,11 @@ int main(int argc, char **argv)
 	/* errors: missing file, not an object, from memory */
 	errno = 0;
 	CHECK(pstack_object__open_file("/nonexistent.o") == NULL && errno == ENOENT);
+	/* a directory: EISDIR, said in words, never an iostream's error */
+	errno = 0;
+	CHECK(pstack_object__open_file(dir) == NULL && errno == EISDIR);
+	CHECK(strstr(pstack_last_error(), "is a directory") != NULL);
+	CHECK(strstr(pstack_last_error(), "internal error") == NULL);
 	static const char junk[] = "not an elf";
 	CHECK(pstack_object__open_mem(junk, sizeof(junk), "junk.o") == NULL && errno == EINVAL);
 	CHECK(strstr(pstack_last_error(), "junk.o") && strstr(pstack_last_error(), "not an ELF"));

@@ -50,6 +50,24 @@ CXX
 c++ -std=c++20 -o "$tmp/cxx" "$tmp/cxx.cpp" $(pkg-config --cflags --libs pstack)
 "$tmp/cxx" "$cases/recursion.o"
 
+# 3b. only <prefix>/include on the path (issue 17): the internal folders
+# are not, the installed headers include each other as <pstack/...>, and
+# the CMake target asks for C++17 itself
+cflags=$(pkg-config --cflags pstack)
+case "$cflags" in *include/pstack*) echo "pkg-config puts include/pstack on the path: $cflags"; exit 1;; esac
+if grep -rn '#include "\(frontend\|model\|jitgen\|hostkernel\)/' "$tmp/prefix/include/pstack"; then
+  echo "an installed header includes an internal folder"; exit 1
+fi
+printf '#include <model/model.h>\n' > "$tmp/internal.cpp"
+if c++ -std=c++20 -fsyntax-only $cflags "$tmp/internal.cpp" 2>/dev/null; then
+  echo "<model/model.h> resolves with pkg-config's flags"; exit 1
+fi
+grep -q 'INTERFACE_COMPILE_FEATURES "cxx_std_17"' "$tmp/prefix/lib/cmake/pstack/pstackTargets.cmake"
+printf '#include <pstack/pstack.h>\n#include <pstack/hostkernel/hostkernel.h>\nint main() { return pstack::version()[0] == 0; }\n' \
+  > "$tmp/cxx17.cpp"
+c++ -std=c++17 -o "$tmp/cxx17" "$tmp/cxx17.cpp" $(pkg-config --cflags --libs pstack)
+"$tmp/cxx17"
+
 # 4. the kernel rules by name, --kernel running's header included
 cat > "$tmp/rules.cpp" <<'CXX'
 #include <pstack/hostkernel/hostkernel.h>

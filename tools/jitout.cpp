@@ -1,6 +1,7 @@
 // --emit-plan, --emit-jit, --replay: print what jitgen gives.
 #include "jitgen/jitgen.h"
 #include "proofs/proofs.h"
+#include "tools/batch.h"
 #include "tools/report.h"
 
 #include <filesystem>
@@ -17,7 +18,7 @@ nlohmann::json planJson(const ObjectResult &r) {
   nlohmann::json j;
   j["object"] = r.path;
   j["scheme"] = schemeName(rep.scheme);
-  j["verdict"] = verdictName(rep.verdict);
+  j["verdict"] = r.object->programs.empty() ? "none" : verdictName(rep.verdict);
   j["bytes_per_cpu"] = rep.bytesPerCpu;
   j["buffers"] = nlohmann::json::array();
   for (auto &b : rep.buffers)
@@ -56,15 +57,28 @@ std::string differences(const RunResult &ref, const RunResult &jit) {
 
 } // namespace
 
-bool jitOutputs(std::vector<ObjectResult> &results, const Options &o, const Environment &env) {
+// The place of one object's output under an --emit-* path: the path itself
+// for one object; in a batch, PATH/<the object's path as given, without .o>
+// (plus `suffix`), so that objects with one basename in two folders do not
+// overwrite each other.
+static std::string outputPath(const std::string &base, const ObjectResult &r, const Options &o,
+                              const std::string &suffix = "") {
+  if (!o.batchOutputs)
+    return base;
+  return (std::filesystem::path(base) / (outputSubpath(r.path) + suffix)).string();
+}
+
+bool jitOutputs(std::vector<ObjectResult> &results, const Options &o) {
   bool ok = true;
   for (auto &r : results) {
     if (!r.report || !r.object)
       continue;
     const Report &rep = *r.report;
     if (!o.emitPlan.empty()) {
-      std::string path = results.size() > 1 ? o.emitPlan + "." + std::filesystem::path(r.path).stem().string()
-                                            : o.emitPlan;
+      std::string path = outputPath(o.emitPlan, r, o, ".json");
+      std::error_code ec;
+      if (o.batchOutputs)
+        std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
       std::ofstream out(path);
       out << planJson(r).dump(2) << "\n";
       if (!out) {
@@ -73,9 +87,7 @@ bool jitOutputs(std::vector<ObjectResult> &results, const Options &o, const Envi
       }
     }
     if (!o.emitJit.empty()) {
-      std::string dir = results.size() > 1
-                            ? o.emitJit + "/" + std::filesystem::path(r.path).stem().string()
-                            : o.emitJit;
+      std::string dir = outputPath(o.emitJit, r, o);
       try {
         JitImage img = jitCompile(*r.object, rep);
         auto findings = validateJit(*r.object, img);
@@ -88,8 +100,9 @@ bool jitOutputs(std::vector<ObjectResult> &results, const Options &o, const Envi
           ok = false;
         else
           std::cerr << "pstack-verify: " << r.path << ": " << img.functions.size()
-                    << " functions emitted to " << dir << ", decoded and validated against the "
-                    << schemeName(rep.scheme) << " layout\n";
+                    << (img.functions.size() == 1 ? " function" : " functions") << " emitted to "
+                    << dir << ", decoded and validated against the " << schemeName(rep.scheme)
+                    << " layout\n";
       } catch (const JitError &e) {
         std::cerr << "pstack-verify: " << r.path << ": " << e.what() << "\n";
         // an unproved layout is the verdict's business; anything else is ours
@@ -101,14 +114,12 @@ bool jitOutputs(std::vector<ObjectResult> &results, const Options &o, const Envi
       }
     }
     if (!o.emitSmt.empty()) {
-      std::string dir = results.size() > 1
-                            ? o.emitSmt + "/" + std::filesystem::path(r.path).stem().string()
-                            : o.emitSmt;
+      std::string dir = outputPath(o.emitSmt, r, o);
       try {
         auto files = writeObligations(rep, r.path, dir);
         auto checks = recheckObligations(files, o.timeout);
         std::cerr << "pstack-verify: " << r.path << ": " << files.size()
-                  << " obligations written to " << dir << ", re-checked:\n"
+                  << (files.size() == 1 ? " obligation" : " obligations") << " written to " << dir << ", re-checked:\n"
                   << recheckTable(checks);
         for (auto &c : checks)
           if (!c.proved())
@@ -133,7 +144,7 @@ bool jitOutputs(std::vector<ObjectResult> &results, const Options &o, const Envi
         for (auto &p : r.object->programs) {
           RunRequest req;
           req.program = p.name;
-          req.nest = env.nest;
+          req.nest = r.env.nest;
           RunResult ref = interpret(*r.object, req);
           RunResult jit = runJit(*r.object, img, req);
           std::cout << "  " << p.name << ": ";

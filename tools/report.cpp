@@ -78,7 +78,10 @@ std::string joinNames(const Object &obj, const Program &p) {
 nlohmann::json toJson(const ObjectResult &r, const Options &) {
   if (!r.object || !r.report)
     return {{"path", r.path}, {"verdict", "error"}, {"error", r.error}};
-  return reportJson(r.path, *r.object, *r.graph, *r.report);
+  nlohmann::json j = reportJson(r.path, *r.object, *r.graph, *r.report);
+  if (!r.envFile.empty())
+    j["env"] = r.envFile;
+  return j;
 }
 
 std::string toText(const ObjectResult &r, const Options &o) {
@@ -89,9 +92,18 @@ std::string toText(const ObjectResult &r, const Options &o) {
   }
   const Object &obj = *r.object;
   const CallGraph &g = *r.graph;
-  os << r.path << " (" << obj.programs.size() << " programs, " << obj.functions.size()
-     << " functions, line info: " << (obj.lineInfoSource.empty() ? "none" : obj.lineInfoSource)
-     << ")\n";
+  auto plural = [](size_t n, const char *word) {
+    return std::to_string(n) + " " + word + (n == 1 ? "" : "s");
+  };
+  if (obj.programs.empty()) {
+    // only .text: subprograms no program calls; nothing runs, nothing to prove
+    os << r.path << ": no programs (" << plural(obj.functions.size(), "function")
+       << ", none in a program section)\nverdict: none\n";
+    return os.str();
+  }
+  os << r.path << " (" << plural(obj.programs.size(), "program") << ", "
+     << plural(obj.functions.size(), "function")
+     << ", line info: " << (obj.lineInfoSource.empty() ? "none" : obj.lineInfoSource) << ")\n";
   struct Row {
     std::string cells[6];
   };
@@ -102,7 +114,8 @@ std::string toText(const ObjectResult &r, const Options &o) {
   for (size_t p = 0; p < obj.programs.size(); ++p) {
     const Program &pr = obj.programs[p];
     auto chain = g.deepestChain(p, r.report->kernel.round);
-    std::string c = std::to_string(chain.frames) + " frames, " + std::to_string(chain.bytes) + " B";
+    std::string c = std::to_string(chain.frames) + (chain.frames == 1 ? " frame, " : " frames, ") +
+                    std::to_string(chain.bytes) + " B";
     if (chain.recursive)
       c += ", recursive";
     const ProgramReport &prr = r.report->programs.at(p);
@@ -180,7 +193,7 @@ std::string toText(const ObjectResult &r, const Options &o) {
        << "\n";
   os << "scheme " << schemeName(rep.scheme) << ": " << (atLeast ? "at least " : "")
      << rep.bytesPerCpu << " bytes per CPU in " << rep.buffers.size()
-     << " buffers";
+     << (rep.buffers.size() == 1 ? " buffer" : " buffers");
   if (rep.kernelBytesPerCpu)
     os << " (the kernel scheme: " << *rep.kernelBytesPerCpu << ")";
   os << "; kernel stack " << rep.kernelStackWith << " B";

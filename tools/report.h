@@ -16,7 +16,6 @@ struct Options {
   std::string kernel = "6.13";
   std::string format = "text";
   std::string dotFile;
-  std::string envFile;
   double timeout = 10;
   std::optional<uint64_t> bufferSize;
   bool r9AtTop = false;
@@ -26,6 +25,9 @@ struct Options {
   std::string emitPlan; // --emit-plan FILE
   std::string emitSmt;  // --emit-smt DIR
   bool replay = false;  // --replay: JIT the layout, run it beside the interpreter
+  bool quiet = false;   // -q: no progress lines
+  bool batchOutputs = false; // more than one object: --emit-* per object under a directory
+  std::string sourceRoot; // --source-root: SARIF URIs relative to it
 };
 
 // Kernel rounding of frames on a call chain: 32 bytes on 6.1, 16 on 6.12+.
@@ -39,12 +41,15 @@ struct ObjectResult {
   std::optional<Report> report;
   double seconds = 0; // reading and verifying it
   std::string error; // set when the object could not be read
+  bool envMismatch = false; // the error: its environment does not fit it
+  std::string envFile;      // the --env that applies ("" for none)
+  Environment env;
   bool replayDiffers = false; // --replay: the JIT and the interpreter disagree
 };
 
 // --emit-plan, --emit-jit and --replay for every verified object; prints
 // to stdout/stderr. False when something could not be written or emitted.
-bool jitOutputs(std::vector<ObjectResult> &results, const Options &o, const Environment &env);
+bool jitOutputs(std::vector<ObjectResult> &results, const Options &o);
 
 nlohmann::json toJson(const ObjectResult &r, const Options &o);
 std::string toText(const ObjectResult &r, const Options &o);

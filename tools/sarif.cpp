@@ -1,5 +1,8 @@
 #include "tools/sarif.h"
 
+#include <cctype>
+#include <filesystem>
+
 namespace pstack::cli {
 
 namespace {
@@ -32,22 +35,52 @@ const Rule kRules[] = {
      "256 bytes of callers' frames, or functions recurse."},
 };
 
-// SARIF wants URIs: an absolute path becomes a file:// URI.
-std::string uri(const std::string &path) {
-  return !path.empty() && path[0] == '/' ? "file://" + path : path;
+const char *kSrcRoot = "SRCROOT";
+
+// A path as a URI path: every byte but the unreserved ones and "/"
+// percent-encoded (a space, "%", "#" or "?" in a file name stays a path).
+std::string encode(const std::string &path) {
+  static const char *hex = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : path)
+    if (std::isalnum(c) || c == '/' || c == '-' || c == '.' || c == '_' || c == '~')
+      out += char(c);
+    else
+      out += std::string("%") + hex[c >> 4] + hex[c & 15];
+  return out;
 }
 
-json physical(const std::string &object, const TraceStep &s) {
+std::string absolute(const std::string &path) {
+  std::error_code ec;
+  auto p = std::filesystem::absolute(path, ec);
+  return (ec ? std::filesystem::path(path) : p).lexically_normal().string();
+}
+
+// SARIF wants URIs. Under --source-root, a file below the root is relative
+// to it, with uriBaseId SRCROOT (GitHub code scanning resolves it against
+// the repository); anything else keeps an absolute file:// URI.
+json artifact(const std::string &path, const Options &o) {
+  if (!o.sourceRoot.empty() && !path.empty()) {
+    auto rel = std::filesystem::path(absolute(path)).lexically_relative(absolute(o.sourceRoot));
+    if (!rel.empty() && *rel.begin() != ".." && rel != ".")
+      return {{"uri", encode(rel.string())}, {"uriBaseId", kSrcRoot}};
+  }
+  if (!path.empty() && path[0] == '/')
+    return {{"uri", "file://" + encode(path)}};
+  return {{"uri", encode(path)}};
+}
+
+json physical(const std::string &object, const TraceStep &s, const Options &o) {
   if (s.source) {
     json region = {{"startLine", s.source->line}};
     if (s.source->column)
       region["startColumn"] = s.source->column;
     if (!s.source->text.empty())
       region["snippet"] = {{"text", s.source->text}};
-    return {{"artifactLocation", {{"uri", uri(s.source->file)}}}, {"region", region}};
+    return {{"artifactLocation", artifact(s.source->file, o)}, {"region", region}};
   }
   // no line info: the object, its section and the instruction's byte offset
-  json loc = {{"artifactLocation", {{"uri", uri(object)}}}};
+  json loc = {{"artifactLocation", artifact(object, o)}};
   if (s.insn)
     loc["address"] = {{"name", s.section}, {"relativeAddress", uint64_t(*s.insn) * 8},
                       {"kind", "instruction"}};
@@ -79,9 +112,14 @@ json toSarif(const std::vector<ObjectResult> &results, const Options &o) {
       notifications.push_back({{"level", "error"},
                                {"message", {{"text", r.error}}},
                                {"locations", json::array({{{"physicalLocation",
-                                                            {{"artifactLocation", {{"uri", uri(r.path)}}}}}}})}});
+                                                            {{"artifactLocation", artifact(r.path, o)}}}}})}});
       continue;
     }
+    if (r.object && r.object->programs.empty())
+      notifications.push_back({{"level", "note"},
+                               {"message", {{"text", r.path + ": no programs (nothing to verify)"}}},
+                               {"locations", json::array({{{"physicalLocation",
+                                                            {{"artifactLocation", artifact(r.path, o)}}}}})}});
     for (auto &p : r.report->programs)
       if (p.verdict == Verdict::Unknown)
         notifications.push_back({{"level", "warning"},
@@ -97,7 +135,7 @@ json toSarif(const std::vector<ObjectResult> &results, const Options &o) {
         if (s.clash)
           at = &s;
       if (at)
-        result["locations"] = json::array({{{"physicalLocation", physical(r.path, *at)}}});
+        result["locations"] = json::array({{{"physicalLocation", physical(r.path, *at, o)}}});
       json flow = json::array();
       for (auto &s : v.trace) {
         std::string what = s.event + " " + s.program + "/" + s.function;
@@ -106,7 +144,7 @@ json toSarif(const std::vector<ObjectResult> &results, const Options &o) {
         json state = {{"region", {{"text", s.region}}},
                       {"bytes", {{"text", "[" + std::to_string(s.lo) + ", " + std::to_string(s.hi) + ")"}}},
                       {"clash", {{"text", s.clash ? "yes" : "no"}}}};
-        flow.push_back({{"location", {{"physicalLocation", physical(r.path, s)},
+        flow.push_back({{"location", {{"physicalLocation", physical(r.path, s, o)},
                                       {"message", {{"text", what}}}}},
                         {"nestingLevel", s.depth},
                         {"state", state},
@@ -117,15 +155,21 @@ json toSarif(const std::vector<ObjectResult> &results, const Options &o) {
       res.push_back(result);
     }
   }
+  // no informationUri: the project has no public address to point at
   json run = {{"tool",
                {{"driver",
                  {{"name", "pstack-verify"},
-                  {"version", "0.1.0"},
-                  {"informationUri", "https://example.invalid/pstack-verify"},
+                  {"version", PSTACK_VERSION},
                   {"rules", rules}}}}},
               {"results", res},
               {"invocations", json::array({{{"executionSuccessful", ok},
                                             {"toolExecutionNotifications", notifications}}})}};
+  if (!o.sourceRoot.empty()) {
+    std::string root = absolute(o.sourceRoot);
+    if (root.empty() || root.back() != '/')
+      root += '/'; // a base URI names a directory: it ends with "/"
+    run["originalUriBaseIds"] = {{kSrcRoot, {{"uri", "file://" + encode(root)}}}};
+  }
   return {{"$schema", "https://json.schemastore.org/sarif-2.1.0.json"},
           {"version", "2.1.0"},
           {"runs", json::array({run})}};

@@ -26,8 +26,12 @@
 
 namespace pstack {
 
+// The library's version, "MAJOR.MINOR.PATCH" (pstack-verify --version).
+const char *version();
+
 // A BPF object read, with its call graph, ready to verify any number of
-// times. Throws InputError when the object cannot be read.
+// times. Throws InputError when the object cannot be read (a missing file,
+// a directory, not a BPF ELF).
 class Session {
 public:
   static Session open(const std::string &path);
