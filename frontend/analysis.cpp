@@ -110,9 +110,13 @@ struct State {
   std::array<Val, 11> r{};
   std::map<int64_t, Val> slots; // 8-byte spills at exact r10 offsets
   bool anySlotPtr = false;      // a stack pointer went to an unknown slot
+  // a pointer into this frame was stored outside it (into a caller's
+  // frame): a callee given a caller's pointer may find it and write here
+  bool frameEscaped = false;
 
   bool operator==(const State &o) const {
-    return reached == o.reached && r == o.r && slots == o.slots && anySlotPtr == o.anySlotPtr;
+    return reached == o.reached && r == o.r && slots == o.slots && anySlotPtr == o.anySlotPtr &&
+           frameEscaped == o.frameEscaped;
   }
 };
 
@@ -134,6 +138,7 @@ State joinStates(const State &a, const State &b) {
     if (!a.slots.count(off))
       s.slots[off] = join(v, Val::scalar());
   s.anySlotPtr = a.anySlotPtr || b.anySlotPtr;
+  s.frameEscaped = a.frameEscaped || b.frameEscaped;
   return s;
 }
 
@@ -148,6 +153,8 @@ void widen(State &s, const State &old) {
         v.wide = true; // the deepest byte moves: unknown
       else if (v.hi > o.hi)
         v.hi = kOpenHi; // only the top moves: open it
+      if (v.wide)
+        v.lo = v.hi = 0; // an unknown offset has no bounds left to move
     }
   };
   for (int i = 0; i < 11; ++i)
@@ -337,8 +344,11 @@ void Analyzer::touch(uint32_t insn, const Val &base, int64_t off, int64_t size, 
 }
 
 void Analyzer::store(State &s, const Val &addr, int64_t off, int size, const Val &v) {
-  if (addr.kind != Val::Fp)
+  if (addr.kind != Val::Fp) {
+    if (v.kind == Val::Fp || v.kind == Val::Top)
+      s.frameEscaped = true;
     return; // caller's stack through Arg: see call()
+  }
   if (addr.exactFp()) {
     int64_t a = addr.lo + off;
     // drop every slot the store overlaps, then record an aligned spill
@@ -492,10 +502,15 @@ void Analyzer::call(const Insn &in, State &s) {
     }
   }
   // After the call: r1-r5 are dead, r0 is the result. A callee given a
-  // pointer into this frame may have written anything there.
+  // pointer into this frame may have written anything there; given only
+  // pointers into its callers' frames (our own arguments), not, unless a
+  // pointer to this frame was left where it can find one.
+  bool intoThisFrame = s.frameEscaped;
+  for (int a = 1; a <= nargs; ++a)
+    intoThisFrame |= s.r[a].kind == Val::Fp || s.r[a].kind == Val::Top;
   for (int a = 1; a <= 5; ++a)
     s.r[a] = Val::scalar();
-  if (passesStack && cs && cs->kind == CallKind::Local)
+  if (passesStack && intoThisFrame && cs && cs->kind == CallKind::Local)
     for (auto &[o, sv] : s.slots)
       sv = join(sv, ret);
   // Helpers never return stack pointers (the kernel has no such return
@@ -529,7 +544,7 @@ void Analyzer::transfer(const Insn &in, State &s) {
       // between address spaces). A number either way; a stack pointer
       // cast is no stack pointer we can follow.
       if (in.off == 1 && is64) {
-        dst = src.isStack() ? Val::top() : Val::scalar();
+        dst = Val::scalar(); // the kernel's PTR_TO_ARENA, or a number: never the stack
         return;
       }
       if (src.isStack())
@@ -744,7 +759,15 @@ void Analyzer::run() {
   std::deque<size_t> work{0};
   std::vector<bool> queued(fn_.insns.size(), false);
   queued[0] = true;
+  // Widening bounds every chain of states; this cap only makes sure a bug
+  // in it costs an `unknown`, never a hang.
+  size_t budget = 400000 + 400 * fn_.insns.size();
+  bool settled = true;
   while (!work.empty()) {
+    if (budget-- == 0) {
+      settled = false;
+      break;
+    }
     size_t p = work.front();
     work.pop_front();
     queued[p] = false;
@@ -770,6 +793,12 @@ void Analyzer::run() {
         }
       }
     }
+  }
+  if (!settled) {
+    fn_.frame.bytes = kKernelFrameCap;
+    fn_.frame.bounded = false;
+    fn_.frame.unbounded = {{0, "the frame analysis did not settle (please report this object)"}};
+    return;
   }
   // Collect effects from the fixpoint states.
   collecting_ = true;

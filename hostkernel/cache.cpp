@@ -28,7 +28,7 @@ namespace {
 
 constexpr const char *kSchema = "pstack-verify/kernel-running/1";
 // bump when the probes change: caches of an older probe are re-probed
-constexpr int kProbeVersion = 1;
+constexpr int kProbeVersion = 2; // 2: private_by_variant
 
 } // namespace
 
@@ -85,6 +85,8 @@ std::optional<HostProbeResult> readHostProbeCache(const std::string &path, const
         throw std::runtime_error("program type " + name);
       k.unprobedTypes[*type] = why.get<std::string>();
     }
+    for (auto &[variant, priv] : j.at("private_by_variant").items())
+      k.privateByVariant[variant] = priv.get<bool>();
     for (auto &a : j.at("answers"))
       r.answers.push_back({a.at("probe").get<std::string>(), a.at("type").get<std::string>(),
                            a.at("answer").get<std::string>(), a.at("detail").get<std::string>()});
@@ -114,6 +116,9 @@ bool writeHostProbeCache(const std::string &path, const HostProbeResult &r, std:
   j["unprobed_types"] = nlohmann::json::object();
   for (auto &[t, why] : k.unprobedTypes)
     j["unprobed_types"][progTypeName(t)] = why;
+  j["private_by_variant"] = nlohmann::json::object();
+  for (auto &[variant, priv] : k.privateByVariant)
+    j["private_by_variant"][variant] = priv;
   j["answers"] = nlohmann::json::array();
   for (auto &a : r.answers)
     j["answers"].push_back({{"probe", a.probe}, {"type", a.type}, {"answer", a.answer}, {"detail", a.detail}});

@@ -309,8 +309,12 @@ HostProbeResult probe(const std::string &bootId, int jitEnable) {
     }
     if (!unknown.empty())
       k.unprobedTypes[type] = "probe refused for another reason than its stack: " + unknown;
-    else if (!yes.empty() && !no.empty())
+    else if (!yes.empty() && !no.empty()) {
       k.unprobedTypes[type] = "its variants differ: private stacks for " + yes + ", none for " + no;
+      for (auto *a : answers)
+        if (a->answer == "private" || a->answer == "none")
+          k.privateByVariant[a->probe] = a->answer == "private";
+    }
     else if (!yes.empty())
       k.privateStackTypes.insert(type);
   }

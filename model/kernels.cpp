@@ -5,11 +5,38 @@
 #include "frontend/isa.h"
 #include "model/model.h"
 
+#include <map>
+#include <optional>
 #include <stdexcept>
 
 namespace pstack {
 
 uint32_t KernelRules::frameCost(uint32_t bytes) const { return kernelFrameCost(bytes, round); }
+
+// The attach variant of a section, as libbpf loads it (the program type and
+// expected attach type its SEC() prefix gives): kretprobe and uprobe load
+// as kprobe does, kretprobe.multi as kprobe.multi, and so on.
+static std::string attachVariant(const std::string &section) {
+  std::string prefix = section.substr(0, section.find('/'));
+  static const std::map<std::string, std::string> same = {
+      {"kprobe", "kprobe"},          {"kretprobe", "kprobe"},
+      {"uprobe", "kprobe"},          {"uretprobe", "kprobe"},
+      {"ksyscall", "kprobe"},        {"kretsyscall", "kprobe"},
+      {"kprobe.multi", "kprobe.multi"}, {"kretprobe.multi", "kprobe.multi"},
+      {"uprobe.multi", "uprobe.multi"}, {"uretprobe.multi", "uprobe.multi"},
+      {"uprobe.s", "uprobe.s"},      {"uretprobe.s", "uprobe.s"}};
+  auto it = same.find(prefix);
+  return it == same.end() ? prefix : it->second;
+}
+
+std::optional<bool> KernelRules::givesPrivateStack(const Program &p) const {
+  if (!unprobedTypes.count(p.type))
+    return givesPrivateStack(p.type);
+  auto it = privateByVariant.find(attachVariant(p.section));
+  if (it == privateByVariant.end())
+    return std::nullopt;
+  return it->second;
+}
 
 namespace {
 KernelRules make(const std::string &name) {

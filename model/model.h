@@ -49,9 +49,16 @@ struct KernelRules {
   // privateStackTypes; a program of such a type is never reported `safe`
   // (it gets `unknown` with the reason instead).
   std::map<ProgType, std::string> unprobedTypes;
+  // ... and for such a type, what each attach variant the probe loaded
+  // said (kprobe, kprobe.multi, uprobe.multi, uprobe.s: some kernels give
+  // kprobe.multi a private stack and plain kprobes none).
+  std::map<std::string, bool> privateByVariant;
 
   bool hasPrivateStacks() const { return !privateStackTypes.empty(); }
   bool givesPrivateStack(ProgType t) const { return privateStackTypes.count(t) > 0; }
+  // For one program: by its type, or where the type's variants differ by
+  // its section's variant; nullopt where nobody asked the kernel.
+  std::optional<bool> givesPrivateStack(const Program &p) const;
   // A frame of `bytes` as check_max_stack_depth counts it on a chain.
   uint32_t frameCost(uint32_t bytes) const;
 };

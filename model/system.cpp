@@ -49,7 +49,9 @@ System::System(const Object &o, const CallGraph &g, const VerifyOptions &vo,
   std::vector<bool> ownBuffer(N, false);
   for (size_t p = 0; p < P; ++p) {
     if (vo.scheme == Scheme::Kernel) {
-      bool eligible = vo.kernel.givesPrivateStack(o.programs[p].type);
+      // (a type the running kernel was not asked about: no private stack
+      // here, and the verdict is `unknown` anyway, see verify.cpp)
+      bool eligible = vo.kernel.givesPrivateStack(o.programs[p]).value_or(false);
       // any tail call in the program: the whole program keeps the normal stack
       for (size_t f : o.programs[p].functions)
         eligible &= o.functions[f].tailCalls.empty();

@@ -288,7 +288,8 @@ Report verify(const Object &obj, const CallGraph &graph, const VerifyOptions &op
     }
     // --kernel running: the kernel's answer for this program type is not
     // known (private stack or not), so neither layout can be trusted
-    if (opts.scheme == Scheme::Kernel && pr.verdict == Verdict::Safe)
+    if (opts.scheme == Scheme::Kernel && pr.verdict == Verdict::Safe &&
+        !opts.kernel.givesPrivateStack(obj.programs[p]))
       if (auto u = opts.kernel.unprobedTypes.find(obj.programs[p].type);
           u != opts.kernel.unprobedTypes.end()) {
         pr.verdict = Verdict::Unknown;
