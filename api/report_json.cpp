@@ -42,7 +42,7 @@ nlohmann::json reportJson(const std::string &path, const Object &obj, const Call
       if (!fn.frame.bounded) {
         json u = json::array();
         for (auto &a : fn.frame.unbounded)
-          u.push_back({{"insn", a.insn}, {"reason", a.reason}});
+          u.push_back({{"insn", fn.sectionInsn(a.insn)}, {"reason", a.reason}});
         jf["unbounded"] = u;
       }
       fns.push_back(jf);

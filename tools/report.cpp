@@ -139,7 +139,7 @@ std::string toText(const ObjectResult &r, const Options &o) {
   // Findings that keep a frame from being bounded: never silently dropped.
   for (auto &f : obj.functions)
     for (auto &u : f.frame.unbounded) {
-      os << "  note: " << f.name << " insn " << u.insn;
+      os << "  note: " << f.name << " insn " << f.sectionInsn(u.insn); // as llvm-objdump numbers it
       if (auto *in = f.insnAt(u.insn); in && in->loc)
         os << " (" << in->loc->str() << ")";
       os << ": " << u.reason << "; frame taken as " << f.frame.bytes << " B\n";
