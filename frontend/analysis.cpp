@@ -255,14 +255,16 @@ const CallbackKfunc kCallbackKfuncs[] = {
 
 class Analyzer {
 public:
-  Analyzer(Object &obj, Function &fn, const std::map<uint32_t, LdImmTarget> &ldimm)
-      : obj_(obj), fn_(fn), ldimm_(ldimm) {}
+  Analyzer(Object &obj, Function &fn, const std::map<uint32_t, LdImmTarget> &ldimm,
+           uint8_t numberArgs)
+      : obj_(obj), fn_(fn), ldimm_(ldimm), numberArgs_(numberArgs) {}
   void run();
 
 private:
   Object &obj_;
   Function &fn_;
   const std::map<uint32_t, LdImmTarget> &ldimm_;
+  uint8_t numberArgs_; // bit a: no caller passes a stack pointer in r<a>
   std::vector<std::string> syms_;
   std::map<uint32_t, size_t> pos_; // insn index -> position in fn_.insns
   std::vector<State> in_;
@@ -753,7 +755,8 @@ void Analyzer::run() {
   entry.r[10] = Val::fp(0);
   if (!fn_.isProgram)
     for (uint8_t a = 1; a <= 5; ++a)
-      entry.r[a] = Val::argp(a);
+      if (!(numberArgs_ & (1u << a)))
+        entry.r[a] = Val::argp(a);
   in_[0] = entry;
   std::vector<int> visits(fn_.insns.size(), 0);
   std::deque<size_t> work{0};
@@ -830,8 +833,50 @@ void Analyzer::run() {
 
 } // namespace
 
-void analyzeFunction(Object &obj, Function &fn, const std::map<uint32_t, LdImmTarget> &ldimm) {
-  Analyzer(obj, fn, ldimm).run();
+void analyzeFunction(Object &obj, Function &fn, const std::map<uint32_t, LdImmTarget> &ldimm,
+                     uint8_t numberArgs) {
+  fn.frame = {};
+  fn.stackAccesses.clear();
+  fn.pointerArgs.clear();
+  std::fill(std::begin(fn.argDeepest), std::end(fn.argDeepest), 0);
+  fn.tailCalls.clear();
+  fn.callbacks.clear();
+  fn.callbackArgs.clear();
+  fn.functionArgs.clear();
+  Analyzer(obj, fn, ldimm, numberArgs).run();
+}
+
+std::map<std::string, uint8_t> numberArguments(const Object &obj) {
+  // Which arguments of a static subprog are never stack pointers: no call
+  // site, and no helper running it as a callback, passes one there (the
+  // kernel knows each argument's type from the caller; without this a
+  // spilled argument looks like a pointer into some caller's frame). Global
+  // functions (verified alone, callable from other objects) and callbacks
+  // of what we do not know keep every argument a possible pointer.
+  std::set<std::string> opaque;
+  std::map<std::string, uint8_t> stackArgs;
+  for (auto &f : obj.functions) {
+    for (auto &pa : f.pointerArgs)
+      stackArgs[pa.callee] |= uint8_t(1u << pa.arg);
+    for (auto &cb : f.callbacks) {
+      bool known = false;
+      for (auto &h : kCallbackHelpers)
+        known |= cb.via == h.name;
+      for (auto &k : kCallbackKfuncs)
+        known |= cb.via == k.name;
+      if (!known)
+        opaque.insert(cb.callback);
+    }
+  }
+  std::map<std::string, uint8_t> out;
+  for (auto &f : obj.functions) {
+    if (f.isProgram || f.global || opaque.count(f.name))
+      continue;
+    uint8_t bits = uint8_t(0x3e & ~stackArgs[f.name]); // r1..r5
+    if (bits)
+      out[f.name] = bits;
+  }
+  return out;
 }
 
 namespace {

@@ -80,8 +80,13 @@ struct LdImmTarget {
   enum Kind { None, Map, Func, Data } kind = None;
   std::string name;
 };
-void analyzeFunction(Object &obj, Function &fn,
-                     const std::map<uint32_t, LdImmTarget> &ldimm);
+// `numberArgs`: bit a set where argument r<a> is known not to be a stack
+// pointer (numberArguments); the analysis's outputs are replaced.
+void analyzeFunction(Object &obj, Function &fn, const std::map<uint32_t, LdImmTarget> &ldimm,
+                     uint8_t numberArgs = 0);
+// After every function is analysed and finishFrames ran: per static subprog,
+// the arguments no caller passes a stack pointer in.
+std::map<std::string, uint8_t> numberArguments(const Object &obj);
 
 // After frames are known: stack a function's callees may reach through a
 // pointer argument into its own frame.

@@ -188,16 +188,30 @@ Object Loader::run() {
   readProgArraySlots();
   resolveCalls();
   readLines();
+  std::vector<std::map<uint32_t, detail::LdImmTarget>> targets;
   for (auto &f : obj_.functions) {
-    auto targets = ldImmTargets(f);
-    for (auto &[i, t] : targets)
-      f.loadImms[i] = LoadImmRef{t.kind == LdImmTarget::Map    ? LoadImmRef::Kind::Map
-                                 : t.kind == LdImmTarget::Func ? LoadImmRef::Kind::Func
-                                                               : LoadImmRef::Kind::Data,
+    targets.push_back(ldImmTargets(f));
+    for (auto &[i, t] : targets.back())
+      f.loadImms[i] = LoadImmRef{t.kind == detail::LdImmTarget::Map    ? LoadImmRef::Kind::Map
+                                 : t.kind == detail::LdImmTarget::Func ? LoadImmRef::Kind::Func
+                                                                       : LoadImmRef::Kind::Data,
                                  t.name};
-    detail::analyzeFunction(obj_, f, targets);
   }
-  detail::finishFrames(obj_);
+  // Frames, first with every subprog argument a possible stack pointer,
+  // then again where no caller passes one (a few rounds: each can only
+  // turn more arguments into numbers; any round's answer is sound).
+  std::map<std::string, uint8_t> numberArgs;
+  for (int round = 0; round < 4; ++round) {
+    for (size_t i = 0; i < obj_.functions.size(); ++i) {
+      auto it = numberArgs.find(obj_.functions[i].name);
+      detail::analyzeFunction(obj_, obj_.functions[i], targets[i], it == numberArgs.end() ? 0 : it->second);
+    }
+    detail::finishFrames(obj_);
+    auto next = detail::numberArguments(obj_);
+    if (next == numberArgs)
+      break;
+    numberArgs = std::move(next);
+  }
   buildPrograms();
   resolveTailCalls();
   return std::move(obj_);

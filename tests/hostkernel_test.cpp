@@ -118,14 +118,15 @@ TEST(HostKernel, ProbeAnswersPerProgramType) {
     for (const char *v : {"kprobe", "kprobe.multi"})
       EXPECT_EQ(r.rules.privateByVariant.at(v), answer(r, v)->answer == "private") << v;
   }
-  // kprobe: this kernel build's own answer (builds differ); all variants alike
+  // kprobe: this kernel build's own answer (builds differ); where the
+  // variants agree, the type follows them
   const HostProbeAnswer *kp = answer(r, "kprobe");
   ASSERT_TRUE(kp);
-  for (const char *p : {"kprobe.multi", "uprobe.multi", "uprobe.s"}) {
+  for (const char *p : {"kprobe.multi", "uprobe.multi", "uprobe.s"})
     ASSERT_TRUE(answer(r, p)) << p;
-    EXPECT_EQ(answer(r, p)->answer, kp->answer) << p;
+  if (!r.rules.unprobedTypes.count(ProgType::Kprobe)) {
+    EXPECT_EQ(r.rules.givesPrivateStack(ProgType::Kprobe), kp->answer == "private");
   }
-  EXPECT_EQ(r.rules.givesPrivateStack(ProgType::Kprobe), kp->answer == "private");
   EXPECT_EQ(r.rules.privateStackMin, 64u);
   EXPECT_EQ(r.rules.bpfLoopInline, 24u);
 }

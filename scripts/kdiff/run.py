@@ -221,7 +221,18 @@ def compare(kernel, kv, objs, oracle, tool_out, orders, metas):
                                  oracle=ans, tool=tool_out[h].get("error", "program missing")))
                 continue
             tool_unsafe_kl = t["verdict"] == "unsafe" and bool(t["kernel_limit"])
-            ok = (c == "accepted" and t["verdict"] == "safe") or (c == "stack" and tool_unsafe_kl)
+            # The kernel loads one program at a time; the tool also follows
+            # tail calls into the object's other programs (which a kernel
+            # may refuse) and finds the whole task stack overrun at run
+            # time. That is no load-time rule: counted apart, as agreeing
+            # with the kernel's load decision, and listed.
+            beyond_load = (c == "accepted" and t["verdict"] == "unsafe" and not t["kernel_limit"]
+                           and t["other"] == ["overflow"])
+            if beyond_load:
+                stats["overflow_beyond_load"] = stats.get("overflow_beyond_load", 0) + 1
+                rows.append(dict(kind="note_overflow_through_tail_calls", kernel=kernel, src=src, obj=obj, prog=prog,
+                                 type=intent["type"], intent=intent, oracle=ans, tool=t))
+            ok = (c == "accepted" and (t["verdict"] == "safe" or beyond_load)) or (c == "stack" and tool_unsafe_kl)
             cls_ = "const" if not intent.get("varoff") else "varoff"
             stats[cls_ + "_n"] = stats.get(cls_ + "_n", 0) + 1
             stats[cls_ + "_eq"] = stats.get(cls_ + "_eq", 0) + (1 if ok else 0)
@@ -403,6 +414,11 @@ def main():
     for s in summary:
         for why, n in sorted(s.get("larger_why", {}).items(), key=lambda x: -x[1]):
             lines.append("  %-6s larger frames (functions): %5d  %s" % (s["kernel"], n, why))
+    for s in summary:
+        if s.get("overflow_beyond_load"):
+            lines.append("  %-6s %d accepted programs the tool calls unsafe for a task-stack overrun through tail calls "
+                         "into the object's other programs (no load-time rule; counted as equal)"
+                         % (s["kernel"], s["overflow_beyond_load"]))
     for s in summary:
         if s.get("unloadable_here"):
             lines.append("  %-6s %d fentry/fexit/lsm programs not loadable on this kernel (EPERM, empty log): not counted"
