@@ -780,9 +780,12 @@ void Analyzer::run() {
     for (size_t i = 0; i < succ.size(); ++i) {
       size_t q = pos_.at(succ[i]);
       State edge = s;
-      // a conditional jump lists its target first, then the next instruction
+      // a conditional jump lists its target first, then the next instruction.
+      // An edge no value takes is still walked, unnarrowed: the kernel
+      // prunes it too, but its code must stay in the object's facts (a
+      // callback address or tail call there is still linked and JITed)
       if (succ.size() == 2 && !narrowEdge(fn_.insns[p], edge, i == 0))
-        continue;
+        edge = s;
       State merged = joinStates(in_[q], edge);
       if (++visits[q] > 8)
         widen(merged, in_[q]);
