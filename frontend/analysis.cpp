@@ -576,7 +576,8 @@ void Analyzer::transfer(const Insn &in, State &s) {
     // so such a sum does not wrap in a program it accepts)
     auto shift = [](Val &p, const Bounds &n, bool subtract) {
       constexpr int64_t kFar = int64_t(1) << 29; // the kernel's BPF_MAX_VAR_OFF
-      int64_t lo = subtract ? (n.smax >= kFar ? INT64_MIN : -n.smax) : n.smin;
+      // (p - n moves by -n: no negation of INT64_MIN, only bounds within kFar)
+      int64_t lo = subtract ? (n.smax >= kFar || n.smax <= -kFar ? INT64_MIN : -n.smax) : n.smin;
       int64_t hi = subtract ? (n.smin <= -kFar ? INT64_MAX : -n.smin) : n.smax;
       if (lo <= -kFar) {
         p.wide = true; // r10 + a number with no lower bound
