@@ -765,7 +765,7 @@ void Analyzer::run() {
   queued[0] = true;
   // Widening bounds every chain of states; this cap only makes sure a bug
   // in it costs an `unknown`, never a hang.
-  size_t budget = 400000 + 400 * fn_.insns.size();
+  size_t budget = 200000 + 64 * fn_.insns.size();
   bool settled = true;
   while (!work.empty()) {
     if (budget-- == 0) {
