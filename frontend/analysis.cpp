@@ -114,6 +114,13 @@ struct State {
   // frame): a callee given a caller's pointer may find it and write here
   bool frameEscaped = false;
 
+  // every register and spilled slot
+  template <class F> void forEachValue(F f) {
+    for (auto &v : r)
+      f(v);
+    for (auto &[o, v] : slots)
+      f(v);
+  }
   bool operator==(const State &o) const {
     return reached == o.reached && r == o.r && slots == o.slots && anySlotPtr == o.anySlotPtr &&
            frameEscaped == o.frameEscaped;
@@ -171,12 +178,10 @@ void widen(State &s, const State &old) {
 // the new one).
 uint32_t newCopyId(State &s, const Insn &in) {
   uint32_t id = in.index + 1;
-  for (auto &v : s.r)
+  s.forEachValue([&](Val &v) {
     if (v.id == id)
       v.id = 0;
-  for (auto &[o, v] : s.slots)
-    if (v.id == id)
-      v.id = 0;
+  });
   return id;
 }
 
@@ -197,14 +202,11 @@ bool narrowEdge(const Insn &in, State &s, bool taken) {
   if (!n.live)
     return false;
   auto set = [&](Val &v, const Bounds &b) {
-    if (v.id) {
-      for (auto &x : s.r)
-        if (&x != &v && x.numeric() && x.id == v.id)
-          x.num = b;
-      for (auto &[o, x] : s.slots)
+    if (v.id)
+      s.forEachValue([&](Val &x) {
         if (x.numeric() && x.id == v.id)
           x.num = b;
-    }
+      });
     v.num = b;
   };
   set(d, n.dst);
@@ -215,12 +217,10 @@ bool narrowEdge(const Insn &in, State &s, bool taken) {
 
 // Every number unknown (kept: copies stay copies only if equal anyway).
 void forgetNumbers(State &s) {
-  for (auto &v : s.r)
+  s.forEachValue([](Val &v) {
     if (v.numeric())
       v.num = Bounds::unknown(), v.id = 0;
-  for (auto &[o, v] : s.slots)
-    if (v.numeric())
-      v.num = Bounds::unknown(), v.id = 0;
+  });
 }
 
 int accessSize(uint8_t opcode) { return int(isa::accessBytes(opcode)); }
