@@ -45,15 +45,15 @@ struct Val {
   bool maybeOther = false; // Fp/Arg: or a non-stack value
   uint8_t arg = 0;
   int32_t sym = -1;
-  Bounds num;              // Scalar, Arg: what is known of it as a number
+  ScalarBounds num;              // Scalar, Arg: what is known of it as a number
   // Scalar, Arg: registers and slots with the same nonzero id hold one value
   // (a copy, the kernel's find_equal_scalars): a jump that bounds one bounds all
   uint32_t id = 0;
 
   static Val make(Kind k) { Val v; v.kind = k; return v; }
   static Val scalar() { return make(Scalar); }
-  static Val number(const Bounds &b) { Val v = make(Scalar); v.num = b; return v; }
-  static Val constant(int64_t c) { return number(Bounds::constant(uint64_t(c))); }
+  static Val number(const ScalarBounds &b) { Val v = make(Scalar); v.num = b; return v; }
+  static Val constant(int64_t c) { return number(ScalarBounds::constant(uint64_t(c))); }
   static Val fp(int64_t off) { Val v = make(Fp); v.lo = v.hi = off; return v; }
   static Val argp(uint8_t a) { Val v = make(Arg); v.arg = a; return v; }
   static Val top() { return make(Top); }
@@ -64,7 +64,7 @@ struct Val {
   bool nonStack() const { return kind == Scalar || kind == MapPtr || kind == FuncPtr; }
   // what is known of this value as a number (a map or function address:
   // nothing)
-  Bounds asNumber() const { return kind == Scalar || kind == Arg ? num : Bounds::unknown(); }
+  ScalarBounds asNumber() const { return kind == Scalar || kind == Arg ? num : ScalarBounds::unknown(); }
   bool numeric() const { return kind == Scalar || kind == Arg; }
   // (a pointer, where the kernel only accepts a number, is an unknown one)
   bool exactFp() const { return kind == Fp && !wide && lo == hi; }
@@ -201,7 +201,7 @@ bool narrowEdge(const Insn &in, State &s, bool taken) {
   Narrowed n = narrow(op, jmp32, taken, d.num, src.num);
   if (!n.live)
     return false;
-  auto set = [&](Val &v, const Bounds &b) {
+  auto set = [&](Val &v, const ScalarBounds &b) {
     if (v.id)
       s.forEachValue([&](Val &x) {
         if (x.numeric() && x.id == v.id)
@@ -219,7 +219,7 @@ bool narrowEdge(const Insn &in, State &s, bool taken) {
 void forgetNumbers(State &s) {
   s.forEachValue([](Val &v) {
     if (v.numeric())
-      v.num = Bounds::unknown(), v.id = 0;
+      v.num = ScalarBounds::unknown(), v.id = 0;
   });
 }
 
@@ -387,7 +387,7 @@ void Analyzer::store(State &s, const Val &addr, int64_t off, int size, const Val
 Val Analyzer::load(const State &s, const Val &addr, int64_t off, int size) {
   // a load of 1, 2 or 4 bytes is zero-extended: never a pointer, never < 0
   if (size < 8)
-    return Val::number(Bounds::urange(0, (uint64_t(1) << (8 * size)) - 1));
+    return Val::number(ScalarBounds::urange(0, (uint64_t(1) << (8 * size)) - 1));
   if (addr.kind == Val::Arg || addr.kind == Val::Top)
     return Val::scalar(); // pointers stored in a caller's frame: see call()
   if (addr.kind != Val::Fp)
@@ -574,7 +574,7 @@ void Analyzer::transfer(const Insn &in, State &s) {
     // r10 + a bounded number: the offset interval moves by its range (the
     // kernel rejects stack accesses whose offset bounds it cannot establish,
     // so such a sum does not wrap in a program it accepts)
-    auto shift = [](Val &p, const Bounds &n, bool subtract) {
+    auto shift = [](Val &p, const ScalarBounds &n, bool subtract) {
       constexpr int64_t kFar = int64_t(1) << 29; // the kernel's BPF_MAX_VAR_OFF
       // (p - n moves by -n: no negation of INT64_MIN, only bounds within kFar)
       int64_t lo = subtract ? (n.smax >= kFar || n.smax <= -kFar ? INT64_MIN : -n.smax) : n.smin;
@@ -593,7 +593,7 @@ void Analyzer::transfer(const Insn &in, State &s) {
       if (src.nonStack()) {
         // an argument may be a number after all: that number moves too
         dst.num = dst.kind == Val::Arg ? aluBounds(op, dst.num, src.asNumber(), true)
-                                       : Bounds::unknown();
+                                       : ScalarBounds::unknown();
         shift(dst, src.asNumber(), op == 0x10);
       } else {
         dst = Val::scalar(); // pointer difference (or pointer + pointer)
@@ -603,7 +603,7 @@ void Analyzer::transfer(const Insn &in, State &s) {
     if (op == 0x00 && (src.kind == Val::Fp || src.kind == Val::Arg) && dst.nonStack()) {
       Val v = src;
       v.id = 0;
-      v.num = v.kind == Val::Arg ? aluBounds(op, dst.asNumber(), v.num, true) : Bounds::unknown();
+      v.num = v.kind == Val::Arg ? aluBounds(op, dst.asNumber(), v.num, true) : ScalarBounds::unknown();
       shift(v, dst.asNumber(), false);
       dst = v;
       return;
@@ -651,7 +651,7 @@ void Analyzer::transfer(const Insn &in, State &s) {
     touch(in.index, base, in.off, size, in.src != 10);
     if (isa::form(in) == isa::Form::LoadSx) {
       int64_t half = int64_t(1) << (8 * size - 1);
-      r[in.dst] = Val::number(Bounds::srange(-half, half - 1));
+      r[in.dst] = Val::number(ScalarBounds::srange(-half, half - 1));
     } else {
       r[in.dst] = load(s, base, in.off, size);
     }

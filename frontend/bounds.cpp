@@ -1,4 +1,4 @@
-// Bounds of a number, as the kernel verifier keeps them (see bounds.h).
+// ScalarBounds of a number, as the kernel verifier keeps them (see bounds.h).
 // Where the kernel's rule depends on its version, the oldest modelled
 // kernel's (6.1: only add, sub and and are bounded for a non-constant
 // operand; division, modulo, negation and byte swaps give an unknown value)
@@ -20,8 +20,8 @@ struct Bits {
   uint64_t value, mask;
 };
 
-Bits bitsOf(const Bounds &b) { return {b.value, b.mask}; }
-void setBits(Bounds &b, Bits t) {
+Bits bitsOf(const ScalarBounds &b) { return {b.value, b.mask}; }
+void setBits(ScalarBounds &b, Bits t) {
   b.value = t.value & ~t.mask;
   b.mask = t.mask;
 }
@@ -64,7 +64,7 @@ Bits bitsXor(Bits a, Bits b) {
   return {v & ~mu, mu};
 }
 
-bool consistent(const Bounds &b) {
+bool consistent(const ScalarBounds &b) {
   return b.umin <= b.umax && b.smin <= b.smax && (b.value & b.mask) == 0 &&
          b.umin <= (b.value | b.mask) && b.umax >= b.value;
 }
@@ -72,7 +72,7 @@ bool consistent(const Bounds &b) {
 // Make the three views agree (the kernel's reg_bounds_sync): ranges from the
 // known bits, each range from the other where the sign is settled, known
 // bits from the unsigned range.
-void sync(Bounds &b) {
+void sync(ScalarBounds &b) {
   b.smin = std::max(b.smin, int64_t(b.value | (b.mask & kSign)));
   b.smax = std::min(b.smax, int64_t(b.value | (b.mask & ~kSign)));
   b.umin = std::max(b.umin, b.value);
@@ -93,7 +93,7 @@ void sync(Bounds &b) {
     setBits(b, intersect(bitsOf(b), bitsOfRange(b.umin, b.umax)));
 }
 
-void signedFromUnsigned(Bounds &b) {
+void signedFromUnsigned(ScalarBounds &b) {
   if (b.umax <= uint64_t(INT64_MAX))
     b.smin = int64_t(b.umin), b.smax = int64_t(b.umax);
   else
@@ -102,8 +102,8 @@ void signedFromUnsigned(Bounds &b) {
 
 // A 64-bit result cut to its low 32 bits and zero-extended; a result that
 // may have passed 2^32 is any 32-bit number (the kernel's overflow rule).
-Bounds truncate32(Bounds r) {
-  Bounds t;
+ScalarBounds truncate32(ScalarBounds r) {
+  ScalarBounds t;
   t.value = r.value & kLow32;
   t.mask = r.mask & kLow32;
   if (r.umax <= kLow32)
@@ -115,11 +115,11 @@ Bounds truncate32(Bounds r) {
   return t;
 }
 
-Bounds alu64(uint8_t op, const Bounds &a, const Bounds &b, unsigned width) {
-  Bounds r;
+ScalarBounds alu64(uint8_t op, const ScalarBounds &a, const ScalarBounds &b, unsigned width) {
+  ScalarBounds r;
   bool srcKnown = b.isConst();
   if (!srcKnown && op != 0x00 && op != 0x10 && op != 0x50)
-    return Bounds::unknown();
+    return ScalarBounds::unknown();
   switch (op) {
   case 0x00: { // add
     setBits(r, bitsAdd(bitsOf(a), bitsOf(b)));
@@ -142,9 +142,9 @@ Bounds alu64(uint8_t op, const Bounds &a, const Bounds &b, unsigned width) {
   }
   case 0x20: // mul: both known >= 0 and below 2^32 (6.1's rule)
     if (a.isConst())
-      return Bounds::constant(a.value * b.value);
+      return ScalarBounds::constant(a.value * b.value);
     if (a.smin < 0 || b.smin < 0 || a.umax > kLow32 || b.umax > kLow32)
-      return Bounds::unknown();
+      return ScalarBounds::unknown();
     r.umin = a.umin * b.umin;
     r.umax = a.umax * b.umax;
     signedFromUnsigned(r);
@@ -173,7 +173,7 @@ Bounds alu64(uint8_t op, const Bounds &a, const Bounds &b, unsigned width) {
   case 0x60: { // lsh
     uint64_t k = b.value;
     if (k >= width)
-      return Bounds::unknown();
+      return ScalarBounds::unknown();
     setBits(r, {a.value << k, a.mask << k});
     if (k == 0 || a.umax <= (uint64_t(1) << (63 - k)))
       r.umin = a.umin << k, r.umax = a.umax << k;
@@ -182,7 +182,7 @@ Bounds alu64(uint8_t op, const Bounds &a, const Bounds &b, unsigned width) {
   case 0x70: { // rsh
     uint64_t k = b.value;
     if (k >= width)
-      return Bounds::unknown();
+      return ScalarBounds::unknown();
     setBits(r, {a.value >> k, a.mask >> k});
     r.umin = a.umin >> k, r.umax = a.umax >> k;
     break;
@@ -190,46 +190,46 @@ Bounds alu64(uint8_t op, const Bounds &a, const Bounds &b, unsigned width) {
   case 0xc0: { // arsh (64-bit only here)
     uint64_t k = b.value;
     if (k >= width)
-      return Bounds::unknown();
+      return ScalarBounds::unknown();
     setBits(r, {uint64_t(int64_t(a.value) >> k), uint64_t(int64_t(a.mask) >> k)});
     r.smin = a.smin >> k, r.smax = a.smax >> k;
     break;
   }
   default: // div, mod, neg, end: the kernel keeps no bounds
-    return Bounds::unknown();
+    return ScalarBounds::unknown();
   }
   sync(r);
   if (!consistent(r))
-    return Bounds::unknown();
+    return ScalarBounds::unknown();
   return r;
 }
 
 } // namespace
 
-Bounds Bounds::constant(uint64_t c) {
-  Bounds b;
+ScalarBounds ScalarBounds::constant(uint64_t c) {
+  ScalarBounds b;
   b.value = c, b.mask = 0;
   b.smin = b.smax = int64_t(c);
   b.umin = b.umax = c;
   return b;
 }
 
-Bounds Bounds::urange(uint64_t lo, uint64_t hi) {
-  Bounds b;
+ScalarBounds ScalarBounds::urange(uint64_t lo, uint64_t hi) {
+  ScalarBounds b;
   b.umin = lo, b.umax = hi;
   sync(b);
   return b;
 }
 
-Bounds Bounds::srange(int64_t lo, int64_t hi) {
-  Bounds b;
+ScalarBounds ScalarBounds::srange(int64_t lo, int64_t hi) {
+  ScalarBounds b;
   b.smin = lo, b.smax = hi;
   sync(b);
   return b;
 }
 
-Bounds Bounds::subreg() const {
-  Bounds t;
+ScalarBounds ScalarBounds::subreg() const {
+  ScalarBounds t;
   t.value = value & kLow32;
   t.mask = mask & kLow32;
   if (fits32())
@@ -241,8 +241,8 @@ Bounds Bounds::subreg() const {
   return t;
 }
 
-Bounds join(const Bounds &a, const Bounds &b) {
-  Bounds r;
+ScalarBounds join(const ScalarBounds &a, const ScalarBounds &b) {
+  ScalarBounds r;
   uint64_t mu = a.mask | b.mask | (a.value ^ b.value);
   r.value = a.value & ~mu, r.mask = mu;
   r.smin = std::min(a.smin, b.smin), r.smax = std::max(a.smax, b.smax);
@@ -250,8 +250,8 @@ Bounds join(const Bounds &a, const Bounds &b) {
   return r;
 }
 
-Bounds widen(const Bounds &old, const Bounds &now) {
-  Bounds r = now;
+ScalarBounds widen(const ScalarBounds &old, const ScalarBounds &now) {
+  ScalarBounds r = now;
   if (now.smin < old.smin)
     r.smin = INT64_MIN;
   if (now.smax > old.smax)
@@ -264,39 +264,39 @@ Bounds widen(const Bounds &old, const Bounds &now) {
   return r;
 }
 
-Bounds aluBounds(uint8_t op, const Bounds &dst, const Bounds &src, bool is64, int16_t off) {
+ScalarBounds aluBounds(uint8_t op, const ScalarBounds &dst, const ScalarBounds &src, bool is64, int16_t off) {
   if (off != 0 && op != 0xb0) // sdiv, smod
-    return is64 ? Bounds::unknown() : Bounds::urange(0, kLow32);
+    return is64 ? ScalarBounds::unknown() : ScalarBounds::urange(0, kLow32);
   if (op == 0xb0) // mov
     return is64 ? src : src.subreg();
   if (is64)
     return alu64(op, dst, src, 64);
-  Bounds a = dst.subreg(), b = src.subreg();
+  ScalarBounds a = dst.subreg(), b = src.subreg();
   if (op == 0x20 && !(a.isConst() && b.isConst()) && (a.umax > 0xffff || b.umax > 0xffff))
-    return Bounds::unknown(); // 6.1's 32-bit mul: both factors below 2^16
+    return ScalarBounds::unknown(); // 6.1's 32-bit mul: both factors below 2^16
   if (op == 0xc0) { // arsh of a 32-bit value: as rsh while its sign bit is 0
     if (a.umax >= (uint64_t(1) << 31))
-      return b.isConst() && b.value < 32 ? Bounds::urange(0, kLow32) : Bounds::unknown();
+      return b.isConst() && b.value < 32 ? ScalarBounds::urange(0, kLow32) : ScalarBounds::unknown();
     op = 0x70;
   }
-  Bounds r = alu64(op, a, b, 32);
+  ScalarBounds r = alu64(op, a, b, 32);
   if (r.isUnknown())
     return r; // the kernel's early "unknown" is not zero-extended
   return truncate32(r);
 }
 
-Bounds signExtendBounds(const Bounds &src, unsigned bits, bool is64) {
+ScalarBounds signExtendBounds(const ScalarBounds &src, unsigned bits, bool is64) {
   uint64_t m = bits == 64 ? ~uint64_t(0) : (uint64_t(1) << bits) - 1;
-  Bounds r;
+  ScalarBounds r;
   if (src.isConst()) {
     uint64_t v = src.value & m;
     if (bits < 64 && (v >> (bits - 1)) & 1)
       v |= ~m;
-    r = Bounds::constant(v);
+    r = ScalarBounds::constant(v);
   } else if (src.umax <= (m >> 1)) {
     r = src; // sign bit clear: the value itself
   } else {
-    r = Bounds::srange(-int64_t(m >> 1) - 1, int64_t(m >> 1));
+    r = ScalarBounds::srange(-int64_t(m >> 1) - 1, int64_t(m >> 1));
   }
   return is64 ? r : r.subreg();
 }
@@ -336,14 +336,14 @@ uint8_t flipJump(uint8_t op) {
 // x OP c holds (op already negated for a fall-through edge; 0x41 is "no bit
 // of c set", JSET's fall-through). Liveness from the ranges alone, as the
 // kernel's is_branch_taken decides it.
-bool refine(uint8_t op, Bounds &x, uint64_t c) {
+bool refine(uint8_t op, ScalarBounds &x, uint64_t c) {
   int64_t sc = int64_t(c);
-  Bounds r = x;
+  ScalarBounds r = x;
   switch (op) {
   case 0x10:
     if (c < x.umin || c > x.umax || sc < x.smin || sc > x.smax)
       return false;
-    x = Bounds::constant(c);
+    x = ScalarBounds::constant(c);
     return true;
   case 0x50:
     return !(x.isConst() && x.value == c);
@@ -404,7 +404,7 @@ bool refine(uint8_t op, Bounds &x, uint64_t c) {
 }
 
 // A 32-bit comparison of x with c as a 64-bit one, where x's value fits.
-std::optional<std::pair<uint8_t, uint64_t>> widenJmp32(uint8_t op, const Bounds &x, uint64_t c) {
+std::optional<std::pair<uint8_t, uint64_t>> widenJmp32(uint8_t op, const ScalarBounds &x, uint64_t c) {
   c &= kLow32;
   bool isSigned = op == 0x60 || op == 0x70 || op == 0xc0 || op == 0xd0;
   if (isSigned) {
@@ -419,10 +419,10 @@ std::optional<std::pair<uint8_t, uint64_t>> widenJmp32(uint8_t op, const Bounds 
 
 } // namespace
 
-Narrowed narrow(uint8_t op, bool jmp32, bool taken, const Bounds &dst, const Bounds &src) {
+Narrowed narrow(uint8_t op, bool jmp32, bool taken, const ScalarBounds &dst, const ScalarBounds &src) {
   Narrowed n{true, dst, src};
   uint8_t o = taken ? op : (op == 0x40 ? uint8_t(0x41) : negateJump(op));
-  Bounds *x;
+  ScalarBounds *x;
   uint64_t c;
   if (jmp32 ? src.subreg().isConst() : src.isConst()) {
     x = &n.dst, c = src.value;

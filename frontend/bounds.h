@@ -14,37 +14,37 @@
 
 namespace pstack::detail {
 
-struct Bounds {
+struct ScalarBounds {
   uint64_t value = 0, mask = ~uint64_t(0); // known bits
   int64_t smin = INT64_MIN, smax = INT64_MAX;
   uint64_t umin = 0, umax = ~uint64_t(0);
 
-  static Bounds unknown() { return {}; }
-  static Bounds constant(uint64_t c);
+  static ScalarBounds unknown() { return {}; }
+  static ScalarBounds constant(uint64_t c);
   // [lo, hi] unsigned (a zero-extended load of n bytes: [0, 2^(8n) - 1])
-  static Bounds urange(uint64_t lo, uint64_t hi);
-  static Bounds srange(int64_t lo, int64_t hi);
+  static ScalarBounds urange(uint64_t lo, uint64_t hi);
+  static ScalarBounds srange(int64_t lo, int64_t hi);
 
   bool isConst() const { return mask == 0; }
-  bool isUnknown() const { return *this == Bounds{}; }
+  bool isUnknown() const { return *this == ScalarBounds{}; }
   bool nonNegative() const { return smin >= 0; }
   bool fits32() const { return umax <= 0xffffffffu; }
   // the low 32 bits, zero-extended (what an ALU32 operation reads)
-  Bounds subreg() const;
-  bool operator==(const Bounds &) const = default;
+  ScalarBounds subreg() const;
+  bool operator==(const ScalarBounds &) const = default;
 };
 
 // Both: a value either may have.
-Bounds join(const Bounds &a, const Bounds &b);
+ScalarBounds join(const ScalarBounds &a, const ScalarBounds &b);
 // `now` after `old` at a loop head: a bound still moving goes to its limit.
-Bounds widen(const Bounds &old, const Bounds &now);
+ScalarBounds widen(const ScalarBounds &old, const ScalarBounds &now);
 
 // dst = dst OP src for a BPF ALU operation (op: the opcode's 0xf0 bits, as
 // BPF_ADD = 0x00 ... BPF_ARSH = 0xc0; `off` nonzero: v4's signed div/mod).
-Bounds aluBounds(uint8_t op, const Bounds &dst, const Bounds &src, bool is64, int16_t off = 0);
+ScalarBounds aluBounds(uint8_t op, const ScalarBounds &dst, const ScalarBounds &src, bool is64, int16_t off = 0);
 // v4's movsx: the low `bits` bits sign-extended (then zero-extended from 32
 // bits when !is64).
-Bounds signExtendBounds(const Bounds &src, unsigned bits, bool is64);
+ScalarBounds signExtendBounds(const ScalarBounds &src, unsigned bits, bool is64);
 
 // A conditional jump `if dst OP src` (op: the 0xf0 bits of a BPF_JMP/JMP32
 // opcode), one of them known: the bounds of dst on one edge, or nullopt if
@@ -53,8 +53,8 @@ Bounds signExtendBounds(const Bounds &src, unsigned bits, bool is64);
 // same as the 64-bit one.
 struct Narrowed {
   bool live = true; // false: no value of dst and src takes this edge
-  Bounds dst, src;
+  ScalarBounds dst, src;
 };
-Narrowed narrow(uint8_t op, bool jmp32, bool taken, const Bounds &dst, const Bounds &src);
+Narrowed narrow(uint8_t op, bool jmp32, bool taken, const ScalarBounds &dst, const ScalarBounds &src);
 
 } // namespace pstack::detail
