@@ -189,11 +189,11 @@ uint32_t newCopyId(State &s, const Insn &in) {
 // its copies) narrowed; false if no value takes that edge (the kernel does
 // not walk it either: it decides the branch from the same ranges).
 bool narrowEdge(const Insn &in, State &s, bool taken) {
-  uint8_t op = in.opcode & 0xf0;
-  if (op == 0x00 || op == 0x80 || op == 0x90 || op == 0xe0)
-    return true; // ja, call, exit, may_goto
-  bool jmp32 = in.cls() == 0x06;
-  bool regSrc = in.opcode & 0x08;
+  if (isa::form(in) != isa::Form::CondJump)
+    return true; // goto, gotol, call, exit, may_goto
+  const uint8_t op = isa::op(in.opcode);
+  const bool jmp32 = in.cls() == isa::JMP32;
+  const bool regSrc = in.opcode & isa::SRC_X;
   Val &d = s.r[in.dst];
   Val src = regSrc ? s.r[in.src] : Val::constant(jmp32 ? int64_t(uint32_t(in.imm)) : int64_t(in.imm));
   if (!d.numeric() || !src.numeric())
@@ -300,6 +300,7 @@ private:
   // An access to [base + off, base + off + size).
   void touch(uint32_t insn, const Val &base, int64_t off, int64_t size, bool viaPointer);
   void transfer(const Insn &in, State &s);
+  void alu(const Insn &in, State &s);
   void call(const Insn &in, State &s);
   void store(State &s, const Val &addr, int64_t off, int size, const Val &v);
   Val load(const State &s, const Val &addr, int64_t off, int size);
@@ -527,106 +528,31 @@ void Analyzer::call(const Insn &in, State &s) {
 }
 
 void Analyzer::transfer(const Insn &in, State &s) {
-  uint8_t cls = in.cls();
+  using isa::Form;
   auto &r = s.r;
-  switch (cls) {
-  case 0x07: // ALU64
-  case 0x04: { // ALU32
-    bool is64 = cls == 0x07;
-    uint8_t op = in.opcode & 0xf0;
-    Val &dst = r[in.dst];
-    if (op == 0xd0 || op == 0x80) { // byte swap, neg: the kernel keeps no bounds
-      dst = Val::scalar();
-      return;
-    }
-    Val src = (in.opcode & 0x08) ? r[in.src] : Val::constant(int32_t(in.imm));
-    if (op == 0xb0 && in.off != 0) {
-      // v4: movsx (off 8, 16, 32: sign-extend the low bits of src) or, for
-      // ALU64 X with off 1, addr_space_cast (an arena pointer converted
-      // between address spaces). A number either way; a stack pointer
-      // cast is no stack pointer we can follow.
-      if (in.off == 1 && is64) {
-        dst = Val::scalar(); // the kernel's PTR_TO_ARENA, or a number: never the stack
-        return;
-      }
-      if (src.isStack())
-        dst = is64 ? Val::top() : Val::scalar();
-      else if (in.off == 8 || in.off == 16 || in.off == 32)
-        dst = Val::number(signExtendBounds(src.asNumber(), unsigned(in.off), is64));
-      else
-        dst = Val::scalar();
-      return;
-    }
-    if (!is64) { // a pointer cut to 32 bits is a number
-      dst = Val::number(aluBounds(op, dst.asNumber(), src.asNumber(), false, in.off));
-      return;
-    }
-    if (op == 0xb0) { // mov: a copy of an unknown number shares its id
-      if (src.numeric() && !src.num.isConst() && (in.opcode & 0x08)) {
-        if (src.id == 0)
-          r[in.src].id = src.id = newCopyId(s, in);
-      } else {
-        src.id = 0;
-      }
-      dst = src;
-      return;
-    }
-    // r10 + a bounded number: the offset interval moves by its range (the
-    // kernel rejects stack accesses whose offset bounds it cannot establish,
-    // so such a sum does not wrap in a program it accepts)
-    auto shift = [](Val &p, const ScalarBounds &n, bool subtract) {
-      constexpr int64_t kFar = int64_t(1) << 29; // the kernel's BPF_MAX_VAR_OFF
-      // (p - n moves by -n: no negation of INT64_MIN, only bounds within kFar)
-      int64_t lo = subtract ? (n.smax >= kFar || n.smax <= -kFar ? INT64_MIN : -n.smax) : n.smin;
-      int64_t hi = subtract ? (n.smin <= -kFar ? INT64_MAX : -n.smin) : n.smax;
-      if (lo <= -kFar) {
-        p.wide = true; // r10 + a number with no lower bound
-        return;
-      }
-      p.lo += lo;
-      p.hi = (p.hi >= kOpenHi || hi >= kFar) ? kOpenHi : p.hi + hi;
-      if (std::abs(p.lo) > (1 << 20) || (p.hi < kOpenHi && std::abs(p.hi) > (1 << 20)))
-        p.wide = true;
-    };
-    if ((op == 0x00 || op == 0x10) && (dst.kind == Val::Fp || dst.kind == Val::Arg)) {
-      dst.id = 0;
-      if (src.nonStack()) {
-        // an argument may be a number after all: that number moves too
-        dst.num = dst.kind == Val::Arg ? aluBounds(op, dst.num, src.asNumber(), true)
-                                       : ScalarBounds::unknown();
-        shift(dst, src.asNumber(), op == 0x10);
-      } else {
-        dst = Val::scalar(); // pointer difference (or pointer + pointer)
-      }
-      return;
-    }
-    if (op == 0x00 && (src.kind == Val::Fp || src.kind == Val::Arg) && dst.nonStack()) {
-      Val v = src;
-      v.id = 0;
-      v.num = v.kind == Val::Arg ? aluBounds(op, dst.asNumber(), v.num, true) : ScalarBounds::unknown();
-      shift(v, dst.asNumber(), false);
-      dst = v;
-      return;
-    }
-    if ((op == 0x00 || op == 0x10) && dst.kind == Val::Top) {
-      dst = Val::top();
-      return;
-    }
-    if (op == 0x00 && src.isStack()) {
-      dst = Val::top();
-      return;
-    }
-    // Any other operation on what may be a stack pointer (an argument that
-    // is a number after all): the kernel refuses it on a pointer, so where
-    // it accepts the program the operand was a number, of unknown value.
-    dst = Val::number(aluBounds(op, dst.asNumber(), src.asNumber(), true, in.off));
+  const Form form = isa::form(in);
+  switch (form) {
+  case Form::ByteSwap:
+  case Form::Bswap:
+    r[in.dst] = Val::scalar(); // the kernel keeps no bounds of a swapped number
+    return;
+  case Form::AddrSpaceCast:
+    r[in.dst] = Val::scalar(); // the kernel's PTR_TO_ARENA, or a number: never the stack
+    return;
+  case Form::MovSx: { // sign-extend the low off bits of src
+    const bool is64 = in.cls() == isa::ALU64;
+    const Val &src = r[in.src];
+    if (src.isStack())
+      r[in.dst] = is64 ? Val::top() : Val::scalar(); // a stack pointer we cannot follow
+    else
+      r[in.dst] = Val::number(signExtendBounds(src.asNumber(), unsigned(in.off), is64));
     return;
   }
-  case 0x00: { // LD: only ld_imm64 is valid
-    if (!in.wide) {
-      r[0] = Val::scalar(); // legacy LD_ABS/LD_IND
-      return;
-    }
+  case Form::Alu:
+  case Form::SignedDivMod:
+    alu(in, s);
+    return;
+  case Form::LdImm64: {
     auto it = ldimm_.find(in.index);
     if (it == ldimm_.end()) {
       r[in.dst] = in.src == 0 ? Val::constant(in.imm) : Val::scalar();
@@ -645,69 +571,143 @@ void Analyzer::transfer(const Insn &in, State &s) {
     }
     return;
   }
-  case 0x01: { // LDX; BPF_MEMSX (v4's ldsx) sign-extends
-    Val base = r[in.src];
-    int size = accessSize(in.opcode);
+  case Form::LegacyLoad: // LD_ABS / LD_IND: r0 = packet bytes
+    r[0] = Val::scalar();
+    return;
+  case Form::Load:
+  case Form::LoadSx:
+  case Form::LoadAcquire: { // dst = *(src + off); ldsx sign-extends
+    const int size = accessSize(in.opcode);
+    const Val base = r[in.src];
     touch(in.index, base, in.off, size, in.src != 10);
-    if (isa::form(in) == isa::Form::LoadSx) {
-      int64_t half = int64_t(1) << (8 * size - 1);
+    if (form == Form::LoadSx) {
+      const int64_t half = int64_t(1) << (8 * size - 1);
       r[in.dst] = Val::number(ScalarBounds::srange(-half, half - 1));
     } else {
       r[in.dst] = load(s, base, in.off, size);
     }
     return;
   }
-  case 0x02: { // ST: store of an immediate (v4 emits them). The slot then
-               // holds an unknown number: 6.1 keeps no value for it (from
-               // 6.3 a constant), so both sides of a later test of it are
-               // walked, and counted
-    Val base = r[in.dst];
-    int size = accessSize(in.opcode);
+  case Form::Store:
+  case Form::StoreRelease:
+  case Form::StoreImm:
+  case Form::Atomic: { // *(dst + off) = ...
+    const int size = accessSize(in.opcode);
+    const Val base = r[in.dst];
     touch(in.index, base, in.off, size, in.dst != 10);
-    store(s, base, in.off, size, Val::scalar());
-    return;
-  }
-  case 0x03: { // STX, atomics
-    Val base = r[in.dst];
-    int size = accessSize(in.opcode);
-    bool atomic = (in.opcode & 0xe0) == 0xc0;
-    if (isa::form(in) == isa::Form::LoadAcquire) { // dst = *(src + off)
-      touch(in.index, r[in.src], in.off, size, in.src != 10);
-      r[in.dst] = load(s, r[in.src], in.off, size);
-      return;
-    }
-    if (isa::form(in) == isa::Form::StoreRelease) { // *(dst + off) = src
-      touch(in.index, base, in.off, size, in.dst != 10);
-      store(s, base, in.off, size, r[in.src]);
-      return;
-    }
-    touch(in.index, base, in.off, size, in.dst != 10);
-    if (atomic) {
+    if (form == Form::StoreImm) {
+      // The slot holds an unknown number: 6.1 keeps no value for it (from
+      // 6.3 a constant), so both sides of a later test of it are walked,
+      // and counted
       store(s, base, in.off, size, Val::scalar());
-      if (in.imm & 0x01) { // BPF_FETCH: old value into src (cmpxchg: r0)
-        if ((in.imm & 0xf0) == 0xf0)
-          r[0] = Val::scalar();
-        else
-          r[in.src] = Val::scalar();
-      }
+    } else if (form == Form::Atomic) {
+      store(s, base, in.off, size, Val::scalar());
+      for (uint8_t reg = 0; reg <= 10; ++reg) // BPF_FETCH: the old value (cmpxchg: r0)
+        if (isa::writes(in) & (1u << reg))
+          r[reg] = Val::scalar();
     } else {
       store(s, base, in.off, size, r[in.src]);
     }
     return;
   }
-  case 0x05:
-  case 0x06: // jumps: no register effect
-    if (in.isCall())
-      call(in, s);
+  case Form::Call:
+    call(in, s);
     return;
-  default:
+  case Form::Ja:
+  case Form::Gotol:
+  case Form::CondJump:
+  case Form::MayGoto:
+  case Form::Exit:
+    return; // no register effect (a jump's edges narrow: narrowEdge)
+  case Form::Unknown:
+    break;
+  }
+  // the loader refuses these; a caller that built its own Insn gets told
+  throw InputError(obj_.path, "section " + fn_.section + " function " + fn_.name,
+                   "instruction " + std::to_string(in.index) + " (`" + in.text +
+                       "`) is not one the kernel accepts");
+}
+
+// ALU and ALU64 arithmetic, mov, neg, shifts, signed div/mod.
+void Analyzer::alu(const Insn &in, State &s) {
+  auto &r = s.r;
+  const bool is64 = in.cls() == isa::ALU64;
+  const uint8_t op = isa::op(in.opcode);
+  Val &dst = r[in.dst];
+  if (op == isa::NEG) { // the kernel keeps no bounds of a negated number
+    dst = Val::scalar();
     return;
   }
+  const bool regSrc = in.opcode & isa::SRC_X;
+  Val src = regSrc ? r[in.src] : Val::constant(int32_t(in.imm));
+  if (!is64) { // a pointer cut to 32 bits is a number
+    dst = Val::number(aluBounds(op, dst.asNumber(), src.asNumber(), false, in.off));
+    return;
+  }
+  if (op == isa::MOV) { // a copy of an unknown number shares its id
+    if (src.numeric() && !src.num.isConst() && regSrc) {
+      if (src.id == 0)
+        r[in.src].id = src.id = newCopyId(s, in);
+    } else {
+      src.id = 0;
+    }
+    dst = src;
+    return;
+  }
+  const bool addSub = op == isa::ADD || op == isa::SUB;
+  // r10 + a bounded number: the offset interval moves by its range (the
+  // kernel rejects stack accesses whose offset bounds it cannot establish,
+  // so such a sum does not wrap in a program it accepts)
+  auto shift = [](Val &p, const ScalarBounds &n, bool subtract) {
+    constexpr int64_t kFar = int64_t(1) << 29; // the kernel's BPF_MAX_VAR_OFF
+    // (p - n moves by -n: no negation of INT64_MIN, only bounds within kFar)
+    int64_t lo = subtract ? (n.smax >= kFar || n.smax <= -kFar ? INT64_MIN : -n.smax) : n.smin;
+    int64_t hi = subtract ? (n.smin <= -kFar ? INT64_MAX : -n.smin) : n.smax;
+    if (lo <= -kFar) {
+      p.wide = true; // r10 + a number with no lower bound
+      return;
+    }
+    p.lo += lo;
+    p.hi = (p.hi >= kOpenHi || hi >= kFar) ? kOpenHi : p.hi + hi;
+    if (std::abs(p.lo) > (1 << 20) || (p.hi < kOpenHi && std::abs(p.hi) > (1 << 20)))
+      p.wide = true;
+  };
+  if (addSub && (dst.kind == Val::Fp || dst.kind == Val::Arg)) {
+    dst.id = 0;
+    if (src.nonStack()) {
+      // an argument may be a number after all: that number moves too
+      dst.num = dst.kind == Val::Arg ? aluBounds(op, dst.num, src.asNumber(), true)
+                                     : ScalarBounds::unknown();
+      shift(dst, src.asNumber(), op == isa::SUB);
+    } else {
+      dst = Val::scalar(); // pointer difference (or pointer + pointer)
+    }
+    return;
+  }
+  if (op == isa::ADD && (src.kind == Val::Fp || src.kind == Val::Arg) && dst.nonStack()) {
+    Val v = src;
+    v.id = 0;
+    v.num = v.kind == Val::Arg ? aluBounds(op, dst.asNumber(), v.num, true) : ScalarBounds::unknown();
+    shift(v, dst.asNumber(), false);
+    dst = v;
+    return;
+  }
+  if (addSub && dst.kind == Val::Top) {
+    dst = Val::top();
+    return;
+  }
+  if (op == isa::ADD && src.isStack()) {
+    dst = Val::top();
+    return;
+  }
+  // Any other operation on what may be a stack pointer (an argument that
+  // is a number after all): the kernel refuses it on a pointer, so where
+  // it accepts the program the operand was a number, of unknown value.
+  dst = Val::number(aluBounds(op, dst.asNumber(), src.asNumber(), true, in.off));
 }
 
 std::vector<uint32_t> Analyzer::successors(const Insn &in, size_t p) const {
   std::vector<uint32_t> out;
-  uint8_t cls = in.cls();
   uint32_t next = in.index + (in.wide ? 2 : 1);
   auto target = [&](int64_t t) {
     if (t < 0 || !pos_.count(uint32_t(t)))
@@ -717,26 +717,21 @@ std::vector<uint32_t> Analyzer::successors(const Insn &in, size_t p) const {
                            std::to_string(t) + ")");
     out.push_back(uint32_t(t));
   };
-  if (cls == 0x05 || cls == 0x06) {
-    uint8_t op = in.opcode & 0xf0;
-    if (in.isExit())
-      return out;
-    if (in.isCall()) {
-      if (p + 1 < fn_.insns.size())
-        out.push_back(next);
-      return out;
-    }
-    // gotol (JMP32 | JA, v4): the offset is the 32-bit imm; may_goto
-    // (JMP | JCOND) is a conditional jump by off, like the others
-    auto t = isa::jumpTarget(in);
-    if (!t)
-      throw InputError(obj_.path, "section " + fn_.section + " function " + fn_.name,
-                       "instruction " + std::to_string(in.index) + " (`" + in.text + "`) is " +
-                           isa::formName(isa::form(in)) + ", which the analysis does not know");
-    target(*t);
-    if (op != 0x00 && p + 1 < fn_.insns.size())
-      out.push_back(next);
+  switch (isa::form(in)) {
+  case isa::Form::Exit:
     return out;
+  case isa::Form::Call:
+    break; // returns to the next instruction
+  case isa::Form::Ja:
+  case isa::Form::Gotol: // (offset in imm)
+    target(*isa::jumpTarget(in));
+    return out;
+  case isa::Form::CondJump:
+  case isa::Form::MayGoto: // a conditional jump by off, the kernel decides
+    target(*isa::jumpTarget(in));
+    break;
+  default:
+    break;
   }
   if (p + 1 < fn_.insns.size())
     out.push_back(next);

@@ -431,6 +431,9 @@ void Loader::decodeFunctions() {
                               hexBytes(p, 8) + ")");
       if (size != (in.wide ? 16u : 8u))
         fail(where(f, i), "instruction size disagrees with its opcode (" + hex(in.opcode) + ")");
+      if (isa::form(in) == isa::Form::Unknown)
+        fail(where(f, i), "`" + in.text + "` (opcode " + hex(in.opcode) + ", bytes " +
+                              hexBytes(p, 8) + ") is no instruction the kernel accepts");
       if (in.dst > 10 || in.src > 10) {
         // src of calls/ld_imm64 is a pseudo kind, not a register
         if (in.dst > 10 || !(in.opcode == 0x85 || in.opcode == 0x18))
