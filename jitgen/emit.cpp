@@ -122,7 +122,7 @@ private:
   void divmod(const Insn &in, bool is64, bool mod);
   void shift(const Insn &in, bool is64, uint8_t digit);
   void jump(const Insn &in);
-  void memory(const Insn &in);
+  void memory(const Insn &in, isa::Form form);
   void atomic(const Insn &in);
   void call(const Insn &in);
   void callLocal(const Insn &in, const NodeCtx &callee);
@@ -341,18 +341,13 @@ void Emitter::emitFunction(const NodeCtx &n) {
 
 void Emitter::insn(const Insn &in, const Insn *next) {
   (void)next;
-  // the forms of cpu v4 are refused by name, never emitted as the plain
-  // form they resemble (sdiv as div, movsx as mov)
+  // a form not emitted is refused by name, never emitted as the plain form
+  // it resembles (sdiv as div, movsx as mov)
   const isa::Form form = isa::form(in);
-  if (isa::isV4(form))
-    fail(&in, std::string(isa::formName(form)) + " is not emitted");
-  if (form == isa::Form::Unknown)
-    fail(&in, "unknown instruction");
-  uint8_t c = in.cls();
-  switch (c) {
-  case 0: { // LD: only ld_imm64
-    if (!in.wide || in.opcode != 0x18)
-      fail(&in, "legacy packet loads (LD_ABS/LD_IND) are not emitted");
+  switch (form) {
+  case isa::Form::LegacyLoad:
+    fail(&in, "legacy packet loads (LD_ABS/LD_IND) are not emitted");
+  case isa::Form::LdImm64: {
     auto ref = cur_->fn->loadImms.find(in.index);
     uint8_t d = reg(in.dst);
     if (ref == cur_->fn->loadImms.end()) {
@@ -375,38 +370,44 @@ void Emitter::insn(const Insn &in, const Insn *next) {
     }
     return;
   }
-  case 1: case 2: case 3:
-    if (c == 3 && (in.opcode & 0xe0) == 0xc0)
-      return atomic(in);
-    return memory(in);
-  case 4: case 7:
+  case isa::Form::Load:
+  case isa::Form::Store:
+  case isa::Form::StoreImm:
+    return memory(in, form);
+  case isa::Form::Atomic:
+    return atomic(in);
+  case isa::Form::Alu:
+  case isa::Form::ByteSwap:
     return alu(in);
-  case 5: case 6:
-    if (in.isExit()) {
-      if (!epilogue_) {
-        epilogue_ = a_.pos();
-        epilogue();
-      } else {
-        toExit_.push_back(a_.jmp());
-      }
-      return;
+  case isa::Form::Exit:
+    if (!epilogue_) {
+      epilogue_ = a_.pos();
+      epilogue();
+    } else {
+      toExit_.push_back(a_.jmp());
     }
-    if (in.isCall())
-      return call(in);
+    return;
+  case isa::Form::Call:
+    return call(in);
+  case isa::Form::Ja:
+  case isa::Form::CondJump:
     return jump(in);
+  default:
+    break;
   }
-  fail(&in, "unknown instruction class");
+  fail(&in, std::string(isa::formName(form)) + " is not emitted");
 }
 
 void Emitter::alu(const Insn &in) {
-  bool w = in.cls() == 7;
-  uint8_t op = in.opcode & 0xf0;
-  bool x = in.opcode & 0x08;
+  bool w = in.cls() == isa::ALU64;
+  uint8_t op = isa::op(in.opcode);
+  bool x = in.opcode & isa::SRC_X;
   uint8_t d = reg(in.dst), s = reg(in.src);
   int32_t imm = int32_t(in.imm);
   // the zero-extension mutant: 32-bit arithmetic done in 64 bits
   bool ow = w || (opts_.mutant == JitMutant::NoZeroExtend32 &&
-                  (op == 0x00 || op == 0x10 || op == 0x40 || op == 0x50 || op == 0xa0));
+                  (op == isa::ADD || op == isa::SUB || op == isa::OR || op == isa::AND ||
+                   op == isa::XOR));
   auto aluOp = [&](AluOp o) {
     if (x)
       a_.alu(ow, o, d, s);
@@ -414,32 +415,32 @@ void Emitter::alu(const Insn &in) {
       a_.aluImm(ow, o, d, imm);
   };
   switch (op) {
-  case 0x00: return aluOp(ALU_ADD);
-  case 0x10: return aluOp(ALU_SUB);
-  case 0x40: return aluOp(ALU_OR);
-  case 0x50: return aluOp(ALU_AND);
-  case 0xa0: return aluOp(ALU_XOR);
-  case 0x20: // mul
+  case isa::ADD: return aluOp(ALU_ADD);
+  case isa::SUB: return aluOp(ALU_SUB);
+  case isa::OR: return aluOp(ALU_OR);
+  case isa::AND: return aluOp(ALU_AND);
+  case isa::XOR: return aluOp(ALU_XOR);
+  case isa::MUL:
     if (x)
       a_.imulRR(w, d, s);
     else
       a_.imulImm(w, d, imm);
     return;
-  case 0x30: return divmod(in, w, false);
-  case 0x90: return divmod(in, w, true);
-  case 0x60: return shift(in, w, 4);
-  case 0x70: return shift(in, w, 5);
-  case 0xc0: return shift(in, w, 7);
-  case 0x80: // neg
+  case isa::DIV: return divmod(in, w, false);
+  case isa::MOD: return divmod(in, w, true);
+  case isa::LSH: return shift(in, w, 4);
+  case isa::RSH: return shift(in, w, 5);
+  case isa::ARSH: return shift(in, w, 7);
+  case isa::NEG:
     a_.grp3(w, 3, d);
     return;
-  case 0xb0: // mov
+  case isa::MOV:
     if (x)
       a_.movRR(w, d, s);
     else
       a_.movImm(w, d, imm);
     return;
-  case 0xd0: { // end
+  case isa::END: { // to_le / to_be
     bool be = x;
     switch (imm) {
     case 16:
@@ -467,7 +468,7 @@ void Emitter::alu(const Insn &in) {
 // dst = dst / src or dst % src with BPF's semantics for a zero divisor
 // (quotient 0, remainder dst), which x86's div would fault on.
 void Emitter::divmod(const Insn &in, bool w, bool mod) {
-  bool x = in.opcode & 0x08;
+  bool x = in.opcode & isa::SRC_X;
   uint8_t d = reg(in.dst), s = reg(in.src);
   if (!x && int32_t(in.imm) == 0) {
     if (!mod)
@@ -510,7 +511,7 @@ void Emitter::divmod(const Insn &in, bool w, bool mod) {
 }
 
 void Emitter::shift(const Insn &in, bool w, uint8_t digit) {
-  bool x = in.opcode & 0x08;
+  bool x = in.opcode & isa::SRC_X;
   uint8_t d = reg(in.dst), s = reg(in.src);
   if (!x) {
     a_.shiftImm(w, digit, d, uint8_t(in.imm & (w ? 63 : 31)));
@@ -541,13 +542,11 @@ void Emitter::shift(const Insn &in, bool w, uint8_t digit) {
 }
 
 void Emitter::jump(const Insn &in) {
-  uint8_t op = in.opcode & 0xf0;
-  bool w = in.cls() == 5;
-  bool x = in.opcode & 0x08;
-  uint32_t target = uint32_t(int64_t(in.index) + 1 + in.off);
-  if (op == 0x00) { // ja
-    if (in.cls() == 6)
-      fail(&in, "gotol (cpu v4) is not emitted");
+  uint8_t op = isa::op(in.opcode);
+  bool w = in.cls() == isa::JMP;
+  bool x = in.opcode & isa::SRC_X;
+  uint32_t target = uint32_t(*isa::jumpTarget(in));
+  if (isa::form(in) == isa::Form::Ja) {
     jumps_.push_back({a_.jmp(), target});
     return;
   }
@@ -555,20 +554,20 @@ void Emitter::jump(const Insn &in) {
   int32_t imm = int32_t(in.imm);
   Cond cc;
   switch (op) {
-  case 0x10: cc = CC_E; break;
-  case 0x20: cc = CC_A; break;
-  case 0x30: cc = CC_AE; break;
-  case 0x40: cc = CC_NE; break; // jset: test
-  case 0x50: cc = CC_NE; break;
-  case 0x60: cc = CC_G; break;
-  case 0x70: cc = CC_GE; break;
-  case 0xa0: cc = CC_B; break;
-  case 0xb0: cc = CC_BE; break;
-  case 0xc0: cc = CC_L; break;
-  case 0xd0: cc = CC_LE; break;
+  case isa::JEQ: cc = CC_E; break;
+  case isa::JGT: cc = CC_A; break;
+  case isa::JGE: cc = CC_AE; break;
+  case isa::JSET: cc = CC_NE; break; // test
+  case isa::JNE: cc = CC_NE; break;
+  case isa::JSGT: cc = CC_G; break;
+  case isa::JSGE: cc = CC_GE; break;
+  case isa::JLT: cc = CC_B; break;
+  case isa::JLE: cc = CC_BE; break;
+  case isa::JSLT: cc = CC_L; break;
+  case isa::JSLE: cc = CC_LE; break;
   default: fail(&in, "unknown jump");
   }
-  if (op == 0x40) {
+  if (op == isa::JSET) {
     if (x) {
       a_.testRR(w, d, s);
     } else if (w && imm < 0) {
@@ -578,7 +577,7 @@ void Emitter::jump(const Insn &in) {
     }
   } else if (x) {
     a_.alu(w, ALU_CMP, d, s);
-  } else if (imm == 0 && (op == 0x10 || op == 0x50)) {
+  } else if (imm == 0 && (op == isa::JEQ || op == isa::JNE)) {
     a_.testRR(w, d, d);
   } else {
     a_.aluImm(w, ALU_CMP, d, imm);
@@ -586,14 +585,11 @@ void Emitter::jump(const Insn &in) {
   jumps_.push_back({a_.jcc(cc), target});
 }
 
-void Emitter::memory(const Insn &in) {
+void Emitter::memory(const Insn &in, isa::Form form) {
   uint8_t size = uint8_t(isa::accessBytes(in.opcode));
-  uint8_t mode = in.opcode & 0xe0;
-  if (mode != 0x60)
-    fail(&in, "memory mode " + std::to_string(mode) + " is not emitted");
-  if (in.cls() == 1) { // ldx
+  if (form == isa::Form::Load) {
     a_.load(size, reg(in.dst), reg(in.src), frameDisp(in.src, in.off));
-  } else if (in.cls() == 3) { // stx
+  } else if (form == isa::Form::Store) {
     a_.store(size, reg(in.dst), frameDisp(in.dst, in.off), reg(in.src));
   } else { // st
     a_.storeImm(size, reg(in.dst), frameDisp(in.dst, in.off), int32_t(in.imm));
@@ -601,29 +597,30 @@ void Emitter::memory(const Insn &in) {
 }
 
 void Emitter::atomic(const Insn &in) {
-  uint8_t size = (in.opcode & 0x18) == 0x18 ? 8 : (in.opcode & 0x18) == 0 ? 4 : 0;
-  if (!size)
+  uint8_t size = uint8_t(isa::accessBytes(in.opcode));
+  if (size < 4)
     fail(&in, "atomic operation on a byte or half word");
   bool w = size == 8;
   uint8_t base = reg(in.dst), s = reg(in.src);
   int32_t disp = frameDisp(in.dst, in.off);
   int32_t op = int32_t(in.imm);
   switch (op) {
-  case 0x00: a_.lockAlu(w, 0x01, base, disp, s); return;
-  case 0x40: a_.lockAlu(w, 0x09, base, disp, s); return;
-  case 0x50: a_.lockAlu(w, 0x21, base, disp, s); return;
-  case 0xa0: a_.lockAlu(w, 0x31, base, disp, s); return;
-  case 0x01: a_.lockXadd(w, base, disp, s); return;
-  case 0xe1: a_.xchg(w, base, disp, s); return;
-  case 0xf1:
+  case isa::ADD: a_.lockAlu(w, 0x01, base, disp, s); return;
+  case isa::OR: a_.lockAlu(w, 0x09, base, disp, s); return;
+  case isa::AND: a_.lockAlu(w, 0x21, base, disp, s); return;
+  case isa::XOR: a_.lockAlu(w, 0x31, base, disp, s); return;
+  case isa::ADD | isa::ATOMIC_FETCH: a_.lockXadd(w, base, disp, s); return;
+  case isa::ATOMIC_XCHG: a_.xchg(w, base, disp, s); return;
+  case isa::ATOMIC_CMPXCHG:
     a_.lockCmpxchg(w, base, disp, s);
     if (!w)
       a_.movRR(false, RAX, RAX); // r0 = zext(old)
     return;
-  case 0x41: case 0x51: case 0xa1: {
+  case isa::OR | isa::ATOMIC_FETCH: case isa::AND | isa::ATOMIC_FETCH:
+  case isa::XOR | isa::ATOMIC_FETCH: {
     // fetch-or/and/xor: a cmpxchg loop through r12 (the address), rax (the
     // old value), r10 (BPF r0, saved) and r11 (the new value)
-    uint8_t opByte = op == 0x41 ? 0x09 : op == 0x51 ? 0x21 : 0x31;
+    uint8_t opByte = op == (isa::OR | isa::ATOMIC_FETCH) ? 0x09 : op == (isa::AND | isa::ATOMIC_FETCH) ? 0x21 : 0x31;
     a_.push(R12);
     a_.lea(R12, base, disp);
     a_.movRR(true, R10, RAX);

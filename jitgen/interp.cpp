@@ -40,19 +40,19 @@ template <class U> U aluOp(uint8_t aop, U d, U s, bool &known) {
   using S = std::make_signed_t<U>;
   constexpr U mask = sizeof(U) * 8 - 1;
   switch (aop) {
-  case 0x00: return U(d + s);
-  case 0x10: return U(d - s);
-  case 0x20: return U(d * s);
-  case 0x30: return s ? U(d / s) : U(0);
-  case 0x40: return U(d | s);
-  case 0x50: return U(d & s);
-  case 0x60: return U(d << (s & mask));
-  case 0x70: return U(d >> (s & mask));
-  case 0x80: return U(U(0) - d);
-  case 0x90: return s ? U(d % s) : d;
-  case 0xa0: return U(d ^ s);
-  case 0xb0: return s;
-  case 0xc0: return U(S(d) >> (s & mask));
+  case isa::ADD: return U(d + s);
+  case isa::SUB: return U(d - s);
+  case isa::MUL: return U(d * s);
+  case isa::DIV: return s ? U(d / s) : U(0);
+  case isa::OR: return U(d | s);
+  case isa::AND: return U(d & s);
+  case isa::LSH: return U(d << (s & mask));
+  case isa::RSH: return U(d >> (s & mask));
+  case isa::NEG: return U(U(0) - d);
+  case isa::MOD: return s ? U(d % s) : d;
+  case isa::XOR: return U(d ^ s);
+  case isa::MOV: return s;
+  case isa::ARSH: return U(S(d) >> (s & mask));
   }
   known = false;
   return d;
@@ -197,30 +197,30 @@ private:
         pc = size_t(fi->posOf[size_t(t)]);
       };
       uint8_t op = in.opcode;
-      uint8_t cls = op & 7;
+      const uint8_t cls = isa::cls(op);
+      // the forms of cpu v4 are refused by name, never run as the plain
+      // form they resemble (sdiv as div, movsx as mov)
+      const isa::Form form = isa::form(in);
       if (in.dst > 10)
         bad("register r" + std::to_string(in.dst) + " does not exist");
-      if (in.src > 10 && op != 0x85 && op != 0x18) // (calls and ld_imm64: a pseudo kind)
+      if (in.src > 10 && form != isa::Form::Call && form != isa::Form::LdImm64) // (a pseudo kind)
         bad("register r" + std::to_string(in.src) + " does not exist");
       uint64_t &dst = r[in.dst];
       uint64_t srcv = in.src <= 10 ? r[in.src] : 0;
       // r10 is read-only: a write would move the frame under the program
       if (isa::writes(in) & (1u << 10))
         bad("write to r10");
-      // the forms of cpu v4 are refused by name, never run as the plain
-      // form they resemble (sdiv as div, movsx as mov)
-      const isa::Form form = isa::form(in);
       if (isa::isV4(form))
         bad(std::string(isa::formName(form)) + " is not interpreted (opcode " + hex(op) + ")");
       if (form == isa::Form::Unknown)
         bad("unknown opcode " + hex(op) + " (off " + std::to_string(in.off) + ")");
       switch (cls) {
-      case 0x07:   // ALU64
-      case 0x04: { // ALU32
-        bool is64 = cls == 0x07;
-        uint8_t aop = op & 0xf0;
-        bool x = op & 0x08;
-        if (aop == 0xd0) { // byte swap
+      case isa::ALU64:
+      case isa::ALU: {
+        bool is64 = cls == isa::ALU64;
+        uint8_t aop = isa::op(op);
+        bool x = op & isa::SRC_X;
+        if (aop == isa::END) { // byte swap
           uint64_t v = dst;
           if (in.imm != 16 && in.imm != 32 && in.imm != 64)
             bad("byte swap of " + std::to_string(in.imm) + " bits");
@@ -244,19 +244,14 @@ private:
         ++pc;
         break;
       }
-      case 0x05:   // JMP
-      case 0x06: { // JMP32
-        bool is64 = cls == 0x05;
-        uint8_t jop = op & 0xf0;
-        bool x = op & 0x08;
-        if (is64 && jop == 0x90) { // exit
-          if (op != 0x95)
-            bad("unknown opcode " + hex(op));
+      case isa::JMP:
+      case isa::JMP32: {
+        bool is64 = cls == isa::JMP;
+        uint8_t jop = isa::op(op);
+        bool x = op & isa::SRC_X;
+        if (form == isa::Form::Exit)
           return r[0];
-        }
-        if (is64 && jop == 0x80) { // call
-          if (op != 0x85)
-            bad("unknown opcode " + hex(op));
+        if (form == isa::Form::Call) {
           const CallSite *cs = fi->callAt[pc];
           if (!cs)
             bad("call with no known target");
@@ -316,9 +311,7 @@ private:
           }
           break;
         }
-        if (jop == 0x00) { // ja
-          if (!is64 || x)
-            bad("unknown opcode " + hex(op));
+        if (form == isa::Form::Ja) {
           jumpTo(in.off);
           break;
         }
@@ -327,34 +320,34 @@ private:
           uint64_t a = dst, b = x ? srcv : uint64_t(in.imm);
           int64_t sa = int64_t(a), sb = int64_t(b);
           switch (jop) {
-          case 0x10: taken = a == b; break;
-          case 0x20: taken = a > b; break;
-          case 0x30: taken = a >= b; break;
-          case 0x40: taken = (a & b) != 0; break;
-          case 0x50: taken = a != b; break;
-          case 0x60: taken = sa > sb; break;
-          case 0x70: taken = sa >= sb; break;
-          case 0xa0: taken = a < b; break;
-          case 0xb0: taken = a <= b; break;
-          case 0xc0: taken = sa < sb; break;
-          case 0xd0: taken = sa <= sb; break;
+          case isa::JEQ: taken = a == b; break;
+          case isa::JGT: taken = a > b; break;
+          case isa::JGE: taken = a >= b; break;
+          case isa::JSET: taken = (a & b) != 0; break;
+          case isa::JNE: taken = a != b; break;
+          case isa::JSGT: taken = sa > sb; break;
+          case isa::JSGE: taken = sa >= sb; break;
+          case isa::JLT: taken = a < b; break;
+          case isa::JLE: taken = a <= b; break;
+          case isa::JSLT: taken = sa < sb; break;
+          case isa::JSLE: taken = sa <= sb; break;
           default: bad("unknown opcode " + hex(op));
           }
         } else {
           uint32_t a = uint32_t(dst), b = x ? uint32_t(srcv) : uint32_t(in.imm);
           int32_t sa = int32_t(a), sb = int32_t(b);
           switch (jop) {
-          case 0x10: taken = a == b; break;
-          case 0x20: taken = a > b; break;
-          case 0x30: taken = a >= b; break;
-          case 0x40: taken = (a & b) != 0; break;
-          case 0x50: taken = a != b; break;
-          case 0x60: taken = sa > sb; break;
-          case 0x70: taken = sa >= sb; break;
-          case 0xa0: taken = a < b; break;
-          case 0xb0: taken = a <= b; break;
-          case 0xc0: taken = sa < sb; break;
-          case 0xd0: taken = sa <= sb; break;
+          case isa::JEQ: taken = a == b; break;
+          case isa::JGT: taken = a > b; break;
+          case isa::JGE: taken = a >= b; break;
+          case isa::JSET: taken = (a & b) != 0; break;
+          case isa::JNE: taken = a != b; break;
+          case isa::JSGT: taken = sa > sb; break;
+          case isa::JSGE: taken = sa >= sb; break;
+          case isa::JLT: taken = a < b; break;
+          case isa::JLE: taken = a <= b; break;
+          case isa::JSLT: taken = sa < sb; break;
+          case isa::JSLE: taken = sa <= sb; break;
           default: bad("unknown opcode " + hex(op));
           }
         }
@@ -364,8 +357,8 @@ private:
           ++pc;
         break;
       }
-      case 0x00: { // LD: only ld_imm64
-        if (op != 0x18 || !in.wide)
+      case isa::LD: { // only ld_imm64 (legacy packet loads: refused above)
+        if (form != isa::Form::LdImm64 || !in.wide)
           bad("unknown opcode " + hex(op));
         const LoadImmRef *ref = fi->immAt[pc];
         if (!ref) {
@@ -392,13 +385,11 @@ private:
         ++pc;
         break;
       }
-      case 0x01:   // LDX
-      case 0x02:   // ST
-      case 0x03: { // STX
-        uint8_t mode = op & 0xe0;
-        uint8_t sz = op & 0x18;
-        uint32_t bytes = sz == 0x00 ? 4 : sz == 0x08 ? 2 : sz == 0x10 ? 1 : 8;
-        if (cls == 0x03 && mode == 0xc0) { // atomic
+      case isa::LDX:
+      case isa::ST:
+      case isa::STX: {
+        const uint32_t bytes = isa::accessBytes(op);
+        if (form == isa::Form::Atomic) {
           if (bytes != 4 && bytes != 8)
             bad("atomic of " + std::to_string(bytes) + " bytes");
           auto *p = reinterpret_cast<uint8_t *>(uintptr_t(dst + uint64_t(int64_t(in.off))));
@@ -408,33 +399,31 @@ private:
           uint64_t nv = 0;
           uint64_t mask = bytes == 8 ? ~uint64_t(0) : 0xffffffffULL;
           switch (in.imm) {
-          case 0x00: case 0x01: nv = old + s; break;
-          case 0x40: case 0x41: nv = old | s; break;
-          case 0x50: case 0x51: nv = old & s; break;
-          case 0xa0: case 0xa1: nv = old ^ s; break;
-          case 0xe1: nv = s; break;
-          case 0xf1: nv = (old == (r[0] & mask)) ? s : old; break;
+          case isa::ADD: case isa::ADD | isa::ATOMIC_FETCH: nv = old + s; break;
+          case isa::OR: case isa::OR | isa::ATOMIC_FETCH: nv = old | s; break;
+          case isa::AND: case isa::AND | isa::ATOMIC_FETCH: nv = old & s; break;
+          case isa::XOR: case isa::XOR | isa::ATOMIC_FETCH: nv = old ^ s; break;
+          case isa::ATOMIC_XCHG: nv = s; break;
+          case isa::ATOMIC_CMPXCHG: nv = (old == (r[0] & mask)) ? s : old; break;
           default: bad("unknown atomic operation " + hex(uint64_t(in.imm)));
           }
           nv &= mask;
           std::memcpy(p, &nv, bytes);
-          if (in.imm == 0xf1)
+          if (in.imm == isa::ATOMIC_CMPXCHG)
             r[0] = old;
-          else if (in.imm & 0x01)
+          else if (in.imm & isa::ATOMIC_FETCH)
             r[in.src] = old;
           ++pc;
           break;
         }
-        if (mode != 0x60)
-          bad("unknown opcode " + hex(op));
-        if (cls == 0x01) {
+        if (form == isa::Form::Load) {
           auto *p = reinterpret_cast<const uint8_t *>(uintptr_t(srcv + uint64_t(int64_t(in.off))));
           uint64_t v = 0;
           std::memcpy(&v, p, bytes);
           dst = v;
         } else {
           auto *p = reinterpret_cast<uint8_t *>(uintptr_t(dst + uint64_t(int64_t(in.off))));
-          uint64_t v = cls == 0x02 ? uint64_t(in.imm) : srcv;
+          uint64_t v = form == isa::Form::StoreImm ? uint64_t(in.imm) : srcv;
           std::memcpy(p, &v, bytes);
         }
         ++pc;

@@ -123,33 +123,46 @@ z3::expr bswap(z3::context &c, const z3::expr &v, unsigned bytes) {
   return r;
 }
 
+// The forms bpfMeaning gives a meaning to; any other is never proved.
+bool hasBpfMeaning(isa::Form f) {
+  switch (f) {
+  case isa::Form::Alu: case isa::Form::ByteSwap: case isa::Form::LdImm64: case isa::Form::Load:
+  case isa::Form::Store: case isa::Form::StoreImm: case isa::Form::Atomic: case isa::Form::Ja:
+  case isa::Form::CondJump:
+    return true;
+  default:
+    return false;
+  }
+}
+
 Bpf bpfMeaning(z3::context &c, const Machine &m, const Insn &in, Bpf s) {
   auto bv = [&](uint64_t v, unsigned bits) { return c.bv_val(v, bits); };
-  uint8_t cls = in.cls(), op = in.opcode & 0xf0;
-  bool x = in.opcode & 0x08;
+  const uint8_t cls = in.cls(), op = isa::op(in.opcode);
+  const bool x = in.opcode & isa::SRC_X;
+  const isa::Form form = isa::form(in);
   z3::expr imm64 = bv(uint64_t(int64_t(int32_t(in.imm))), 64);
-  if (cls == 4 || cls == 7) {
-    bool w = cls == 7;
+  if (cls == isa::ALU || cls == isa::ALU64) {
+    bool w = cls == isa::ALU64;
     unsigned n = w ? 64 : 32;
     z3::expr a = w ? s.r[in.dst] : s.r[in.dst].extract(31, 0);
     z3::expr b = x ? (w ? s.r[in.src] : s.r[in.src].extract(31, 0)) : (w ? imm64 : imm64.extract(31, 0));
     z3::expr zero = bv(0, n);
     z3::expr res(c);
     switch (op) {
-    case 0x00: res = a + b; break;
-    case 0x10: res = a - b; break;
-    case 0x20: res = a * b; break;
-    case 0x30: res = z3::ite(b == zero, zero, udivUF(a, b)); break;
-    case 0x40: res = a | b; break;
-    case 0x50: res = a & b; break;
-    case 0x60: res = z3::shl(a, b & bv(n - 1, n)); break;
-    case 0x70: res = z3::lshr(a, b & bv(n - 1, n)); break;
-    case 0x80: res = -a; break;
-    case 0x90: res = z3::ite(b == zero, a, uremUF(a, b)); break;
-    case 0xa0: res = a ^ b; break;
-    case 0xb0: res = b; break;
-    case 0xc0: res = z3::ashr(a, b & bv(n - 1, n)); break;
-    case 0xd0: {
+    case isa::ADD: res = a + b; break;
+    case isa::SUB: res = a - b; break;
+    case isa::MUL: res = a * b; break;
+    case isa::DIV: res = z3::ite(b == zero, zero, udivUF(a, b)); break;
+    case isa::OR: res = a | b; break;
+    case isa::AND: res = a & b; break;
+    case isa::LSH: res = z3::shl(a, b & bv(n - 1, n)); break;
+    case isa::RSH: res = z3::lshr(a, b & bv(n - 1, n)); break;
+    case isa::NEG: res = -a; break;
+    case isa::MOD: res = z3::ite(b == zero, a, uremUF(a, b)); break;
+    case isa::XOR: res = a ^ b; break;
+    case isa::MOV: res = b; break;
+    case isa::ARSH: res = z3::ashr(a, b & bv(n - 1, n)); break;
+    case isa::END: {
       unsigned bits = unsigned(in.imm);
       z3::expr v = s.r[in.dst].extract(bits - 1, 0);
       if (x)
@@ -161,34 +174,34 @@ Bpf bpfMeaning(z3::context &c, const Machine &m, const Insn &in, Bpf s) {
     s.r[in.dst] = w ? res : z3::zext(res, 32);
     return s;
   }
-  if (cls == 5 || cls == 6) {
-    bool w = cls == 5;
+  if (cls == isa::JMP || cls == isa::JMP32) {
+    bool w = cls == isa::JMP;
     z3::expr a = w ? s.r[in.dst] : s.r[in.dst].extract(31, 0);
     z3::expr b = x ? (w ? s.r[in.src] : s.r[in.src].extract(31, 0)) : (w ? imm64 : imm64.extract(31, 0));
     z3::expr t(c);
     switch (op) {
-    case 0x10: t = a == b; break;
-    case 0x20: t = z3::ugt(a, b); break;
-    case 0x30: t = z3::uge(a, b); break;
-    case 0x40: t = (a & b) != bv(0, w ? 64 : 32); break;
-    case 0x50: t = a != b; break;
-    case 0x60: t = a > b; break;
-    case 0x70: t = a >= b; break;
-    case 0xa0: t = z3::ult(a, b); break;
-    case 0xb0: t = z3::ule(a, b); break;
-    case 0xc0: t = a < b; break;
-    case 0xd0: t = a <= b; break;
+    case isa::JEQ: t = a == b; break;
+    case isa::JGT: t = z3::ugt(a, b); break;
+    case isa::JGE: t = z3::uge(a, b); break;
+    case isa::JSET: t = (a & b) != bv(0, w ? 64 : 32); break;
+    case isa::JNE: t = a != b; break;
+    case isa::JSGT: t = a > b; break;
+    case isa::JSGE: t = a >= b; break;
+    case isa::JLT: t = z3::ult(a, b); break;
+    case isa::JLE: t = z3::ule(a, b); break;
+    case isa::JSLT: t = a < b; break;
+    case isa::JSLE: t = a <= b; break;
     default: t = c.bool_val(true); break; // ja
     }
     s.taken = t;
     return s;
   }
   unsigned size = isa::accessBytes(in.opcode);
-  if (cls == 0) { // ld_imm64
+  if (form == isa::Form::LdImm64) {
     s.r[in.dst] = bv(uint64_t(in.imm), 64);
     return s;
   }
-  if (cls == 1) {
+  if (form == isa::Form::Load) {
     z3::expr a = s.r[in.src] + bv(uint64_t(int64_t(in.off)), 64);
     s.accesses.push_back({a, size});
     z3::expr v = m.load(s.mem, a, size);
@@ -197,11 +210,11 @@ Bpf bpfMeaning(z3::context &c, const Machine &m, const Insn &in, Bpf s) {
   }
   z3::expr a = s.r[in.dst] + bv(uint64_t(int64_t(in.off)), 64);
   s.accesses.push_back({a, size});
-  if (cls == 2) {
+  if (form == isa::Form::StoreImm) {
     s.mem = m.store(s.mem, a, imm64.extract(8 * size - 1, 0), size);
     return s;
   }
-  if ((in.opcode & 0xe0) != 0xc0) {
+  if (form == isa::Form::Store) {
     s.mem = m.store(s.mem, a, s.r[in.src].extract(8 * size - 1, 0), size);
     return s;
   }
@@ -211,20 +224,20 @@ Bpf bpfMeaning(z3::context &c, const Machine &m, const Insn &in, Bpf s) {
   z3::expr v = s.r[in.src].extract(bits - 1, 0);
   auto ext = [&](const z3::expr &e) { return bits == 64 ? e : z3::zext(e, 64 - bits); };
   int32_t aop = int32_t(in.imm);
-  switch (aop & ~1) {
-  case 0x00: s.mem = m.store(s.mem, a, old + v, size); break;
-  case 0x40: s.mem = m.store(s.mem, a, old | v, size); break;
-  case 0x50: s.mem = m.store(s.mem, a, old & v, size); break;
-  case 0xa0: s.mem = m.store(s.mem, a, old ^ v, size); break;
-  case 0xe0: s.mem = m.store(s.mem, a, v, size); break; // xchg
-  case 0xf0: { // cmpxchg
+  switch (aop & ~int32_t(isa::ATOMIC_FETCH)) {
+  case isa::ADD: s.mem = m.store(s.mem, a, old + v, size); break;
+  case isa::OR: s.mem = m.store(s.mem, a, old | v, size); break;
+  case isa::AND: s.mem = m.store(s.mem, a, old & v, size); break;
+  case isa::XOR: s.mem = m.store(s.mem, a, old ^ v, size); break;
+  case isa::ATOMIC_XCHG & ~isa::ATOMIC_FETCH: s.mem = m.store(s.mem, a, v, size); break; // xchg
+  case isa::ATOMIC_CMPXCHG & ~isa::ATOMIC_FETCH: {
     z3::expr r0 = s.r[0].extract(bits - 1, 0);
     s.mem = z3::ite(old == r0, m.store(s.mem, a, v, size), s.mem);
     s.r[0] = ext(old);
     return s;
   }
   }
-  if (aop & 1)
+  if (aop & isa::ATOMIC_FETCH)
     s.r[in.src] = ext(old);
   return s;
 }
@@ -341,6 +354,9 @@ void Prover::insnForm(const std::string &group, const std::string &name, const I
   const JitFunction &f = img.functions.at(0);
   std::vector<X86Insn> code = decodeX86(f.code);
   const Insn &in = sy.obj.functions[0].insns[0];
+  if (!hasBpfMeaning(isa::form(in)))
+    return finish(TvStatus::Unknown, std::string("no BPF meaning for ") +
+                                         isa::formName(isa::form(in)) + " here");
   uint32_t start = f.insnOffsets.at(0), next = f.insnOffsets.at(in.wide ? 2 : 1);
   std::optional<uint32_t> takenAt;
   if (jump)
