@@ -37,18 +37,24 @@ constexpr size_t kMaxHeight = 256;
 // program has a private stack and something starts new activations);
 // otherwise it is left out of the key (packing it cost 70% of a search over
 // a 1,000-program array).
+//
+// `kernelStack`: whether the top's kernel-stack depth is part of the key.
+// The search leaves it out (see `seen` below: a deeper kernel stack covers
+// a shallower one); the cache of earlier searches keeps it.
 void putFrame(std::string &k, const FrameState &f, bool top, int32_t rootRegion,
-              bool recursionCounter) {
+              bool recursionCounter, bool kernelStack = true) {
   auto put = [&](const auto &v) { k.append(reinterpret_cast<const char *>(&v), sizeof v); };
   if (!top && f.region == 0)
     return;
   put(uint64_t(f.node));
   put(int32_t(f.region == rootRegion ? -1 : f.region));
-  put(int64_t(f.lo));
+  if (f.region != 0 || kernelStack) // (a kernel-stack frame's lo is its depth)
+    put(int64_t(f.lo));
   if (top) {
     put(uint32_t(f.depth));
     put(uint8_t(f.asyncLive));
-    put(int64_t(f.kernelStack));
+    if (kernelStack)
+      put(int64_t(f.kernelStack));
     if (recursionCounter && f.programsBelow) {
       uint8_t byte = 0;
       const auto &below = *f.programsBelow;
@@ -97,15 +103,26 @@ EngineResult explicitEngine(const System &sys, const Bounds &b, size_t program, 
   };
   std::vector<Node> states;
   std::deque<int> queue;
-  // Key (without the top's tail-call count) -> the fewest tail calls it was
-  // reached with. A state reached again with as many or more is covered:
-  // the count only ever forbids tail calls (System::tail), so every path
-  // from the later state is a path from the earlier one, through the same
-  // frames and bytes; the properties and what is reported (bytes reached,
-  // frames live together) never read the count. Reached with fewer, it is
-  // explored again. Without this, a prog array of N programs that tail-call
-  // each other has N x 34 states per program instead of N.
-  std::unordered_map<std::string, uint32_t> seen;
+  // Key (without the top's tail-call count and kernel-stack depth) -> the
+  // (count, depth) pairs it was reached with, none covering another. A state
+  // reached again with as many tail calls or more and a kernel stack as
+  // shallow or shallower is covered: the count only ever forbids tail calls
+  // (System::tail), and the depth only moves kernel-stack frames up (no
+  // guard reads it; frames in buffers do not depend on it; the one property
+  // that reads it, the kernel-stack budget, is monotone in it), so every
+  // path from the later state is a path from the earlier one through the
+  // same frames, its kernel-stack bytes no higher; what is reported (bytes
+  // reached, frames live together) is the earlier one's or below. Reached
+  // with fewer tail calls or a deeper stack, it is explored again. Without
+  // the count, a prog array of N programs that tail-call each other has N x
+  // 34 states per program instead of N; without the depth, tail calls from
+  // under subprogs' frames make a state per reachable sum of those frames.
+  struct Reached {
+    uint32_t tailCount;
+    int64_t kernelStack;
+  };
+  std::unordered_map<std::string, std::vector<Reached>> seen;
+  std::string cacheKey;
   std::set<std::pair<size_t, size_t>> coLive;
   std::set<std::string> kinds;
   std::set<uint32_t> merged; // cache summaries taken in
@@ -136,19 +153,21 @@ EngineResult explicitEngine(const System &sys, const Bounds &b, size_t program, 
   auto add = [&](const std::vector<FrameState> &below, size_t keep, const std::string &prefix,
                  FrameState &&top, int parent, Choice c) {
     key.assign(prefix);
-    putFrame(key, top, true, rootRegion, recursionCounter);
-    auto [it, fresh] = seen.try_emplace(key, top.tailCount);
-    if (!fresh) {
-      if (it->second <= top.tailCount)
+    putFrame(key, top, true, rootRegion, recursionCounter, false);
+    auto &front = seen[key];
+    for (const Reached &r : front)
+      if (r.tailCount <= top.tailCount && r.kernelStack >= top.kernelStack)
         return;
-      it->second = top.tailCount;
-    }
+    std::erase_if(front, [&](const Reached &r) {
+      return r.tailCount >= top.tailCount && r.kernelStack <= top.kernelStack;
+    });
+    front.push_back({top.tailCount, top.kernelStack});
     if (cache) {
       // a state an earlier safe search went on from (see ExploreCache)
-      const size_t len = key.size();
-      putCount(key, top.tailCount);
-      auto hit = cache->states.find(key);
-      key.resize(len);
+      cacheKey.assign(prefix);
+      putFrame(cacheKey, top, true, rootRegion, recursionCounter);
+      putCount(cacheKey, top.tailCount);
+      auto hit = cache->states.find(cacheKey);
       // taken only where it adds nothing per program beyond the state
       // itself: its kernel stack, and (buffers alike up to the root's) the
       // root buffer's bytes (ExploreCache)
