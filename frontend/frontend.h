@@ -66,6 +66,9 @@ enum class ProgType {
   RawTracepointWritable // BPF_PROG_TYPE_RAW_TRACEPOINT_WRITABLE
 };
 const char *progTypeName(ProgType t);
+// A BPF helper's name by its id (bpf_map_lookup_elem, ...); nullptr for an
+// id the frontend does not know.
+const char *bpfHelperName(int32_t id);
 
 // Program type from a SEC() name, as libbpf maps it (prefix match).
 ProgType progTypeFromSection(const std::string &section);

@@ -179,4 +179,6 @@ int helperArgs(int32_t id) {
 }
 } // namespace detail
 
+const char *bpfHelperName(int32_t id) { return detail::helperName(id); }
+
 } // namespace pstack

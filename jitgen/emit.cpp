@@ -201,6 +201,9 @@ void Emitter::prepare() {
   }
   if (rep_.perProgR9AtTop)
     throw JitError("jit: the r9-at-top variant of per-prog is a model experiment, not emitted");
+  if (rep_.scheme == Scheme::StackSwitch)
+    throw JitError("jit: the stack-switch scheme is proved or refuted by the model, not emitted "
+                   "yet (its frames are x86 frames on the private stack, not r9-relative ones)");
   for (auto &p : obj_.programs) {
     auto v = verdicts.find(p.name);
     if (!opts_.allowUnproved && (v == verdicts.end() || v->second != Verdict::Safe))

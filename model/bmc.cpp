@@ -143,7 +143,8 @@ void Bmc::addPosition() {
     size_t entry = sys_.entry(program_);
     ways.push_back(p.pushed == id(int64_t(entry)) && p.edge == id(0) && tcPushed == 0 &&
                    dPushed == 1 && !p.async &&
-                   relRegion == num(std::max(0, sys_.nodes[entry].programRegion)) && relLo == 0 &&
+                   relRegion == num(std::max(0, sys_.nodes[entry].programRegion)) &&
+                   relLo == num(sys_.activationBase) &&
                    pushedF == num(int64_t(sys_.nodes[entry].frame)));
   } else {
     const Pos &below = pos_[i - 1];
@@ -160,7 +161,8 @@ void Bmc::addPosition() {
             w = w && !below.async;
           w = w && tcPushed == 0 && dPushed == 1 &&
               p.async == (below.async || ctx_.bool_val(e.kind == Event::Async)) &&
-              relRegion == num(std::max(0, sys_.nodes[e.to].programRegion)) && relLo == 0;
+              relRegion == num(std::max(0, sys_.nodes[e.to].programRegion)) &&
+              relLo == num(sys_.activationBase);
         } else {
           w = w && below.depth < num(sys_.opts.maxCallDepth) && tcPushed == below.tc &&
               dPushed == below.depth + 1 && p.async == below.async && relRegion == below.region &&
@@ -241,8 +243,13 @@ z3::expr Bmc::violationAt(const std::string &kind, size_t t) {
   } else {
     any.push_back(top.region == 0 && top.hi > num(int64_t(sys_.kernelBudget())));
     any.push_back(top.region != 0 && top.lo < 0);
+    // (stack-switch: what the region must hold beyond the top frame)
+    z3::expr reserve = num(0);
+    for (size_t k = 0; k < sys_.nodes.size(); ++k)
+      if (sys_.nodes[k].reserve)
+        reserve = z3::ite(top.node == id(int64_t(k)), num(sys_.nodes[k].reserve), reserve);
     for (auto &[r, bytes] : b_.region)
-      any.push_back(top.region == r && top.hi > num(bytes));
+      any.push_back(top.region == r && top.hi + reserve > num(bytes));
   }
   return any.empty() ? ctx_.bool_val(false) : z3::mk_or(any);
 }

@@ -44,12 +44,18 @@ std::optional<Problem> checkTop(const System &sys, const Bounds &b,
                        sys.regionNames[top.region],
                    last};
   auto bound = b.region.find(top.region);
-  if (bound != b.region.end() && top.hi > bound->second)
+  if (bound != b.region.end() && sys.reach(top) > bound->second) {
+    const uint32_t reserve = sys.nodes[top.node].reserve;
     return Problem{"overflow",
-                   sys.nodeName(top.node) + " frame " + range(top) + " leaves buffer " +
-                       sys.regionNames[top.region] + " of " + std::to_string(bound->second) +
-                       " bytes",
+                   sys.nodeName(top.node) + " frame " + range(top) +
+                       (reserve && top.hi <= bound->second
+                            ? " and the " + std::to_string(reserve) +
+                                  " bytes below it (interrupt headroom, helpers' stack)"
+                            : std::string()) +
+                       " leaves buffer " + sys.regionNames[top.region] + " of " +
+                       std::to_string(bound->second) + " bytes",
                    last};
+  }
   return std::nullopt;
 }
 

@@ -18,6 +18,49 @@ Environment loadEnvironment(const std::string &path) {
   return parseEnvironment(path, text.str());
 }
 
+namespace {
+// "stack_switch": {"link_bytes": 16, "frame_overhead": 56, "irq_headroom": 168,
+//                  "helpers": "on_buffer"|"task_stack", "helper_reserve": 1024,
+//                  "helper_reserve_by_name": {"bpf_map_lookup_elem": 128, ...}}
+template <class Bad> StackSwitchCosts parseStackSwitch(const nlohmann::json &v, const Bad &bad) {
+  StackSwitchCosts c;
+  if (!v.is_object())
+    throw bad("stack_switch", "must be an object (link_bytes, frame_overhead, irq_headroom, "
+                              "helpers, helper_reserve, helper_reserve_by_name)");
+  auto bytes = [&](const std::string &key, const nlohmann::json &x) {
+    if (!x.is_number_unsigned() || x.get<uint64_t>() > (1u << 20))
+      throw bad("stack_switch." + key, "must be a number of bytes (0 to 1048576)");
+    return x.get<uint32_t>();
+  };
+  for (auto &[key, x] : v.items()) {
+    if (key == "link_bytes")
+      c.linkBytes = bytes(key, x);
+    else if (key == "frame_overhead")
+      c.frameOverhead = bytes(key, x);
+    else if (key == "irq_headroom")
+      c.irqHeadroom = bytes(key, x);
+    else if (key == "helper_reserve")
+      c.helperReserve = bytes(key, x);
+    else if (key == "helpers") {
+      if (x != "on_buffer" && x != "task_stack")
+        throw bad("stack_switch.helpers", "must be \"on_buffer\" (helpers run on the private "
+                                          "stack) or \"task_stack\" (the JIT switches back)");
+      c.helpersOnBuffer = x == "on_buffer";
+    } else if (key == "helper_reserve_by_name") {
+      if (!x.is_object())
+        throw bad("stack_switch." + key, "must map helper or kfunc names to bytes");
+      for (auto &[name, b] : x.items())
+        c.helperReserveByName[name] = bytes(key + "." + name, b);
+    } else {
+      throw bad("stack_switch." + key, "unknown key (known: link_bytes, frame_overhead, "
+                                       "irq_headroom, helpers, helper_reserve, "
+                                       "helper_reserve_by_name)");
+    }
+  }
+  return c;
+}
+} // namespace
+
 Environment parseEnvironment(const std::string &path, const std::string &text) {
   nlohmann::json j;
   try {
@@ -83,11 +126,13 @@ Environment parseEnvironment(const std::string &path, const std::string &text) {
       if (!v.is_number_unsigned() || v.get<uint64_t>() == 0)
         throw bad(key, "must be a positive number of bytes (x86-64: 16384)");
       env.kernelStackBudget = v.get<uint32_t>();
+    } else if (key == "stack_switch") {
+      env.stackSwitch = parseStackSwitch(v, bad);
     } else if (key == "$schema" || key == "comment") {
       continue;
     } else {
       throw bad(key, "unknown key (known: nest, reenter, prog_arrays, tail_call_limit, "
-                     "kernel_stack_budget)");
+                     "kernel_stack_budget, stack_switch)");
     }
   }
   return env;

@@ -179,10 +179,10 @@ EngineResult explicitEngine(const System &sys, const Bounds &b, size_t program, 
         auto most = sum.regionHi.find(-1);
         if (most == sum.regionHi.end())
           return true;
-        int64_t own = top.region == rootRegion ? top.hi : 0;
+        int64_t own = top.region == rootRegion ? sys.reach(top) : 0;
         for (size_t i = 0; i < keep; ++i)
           if (below[i].region == rootRegion)
-            own = std::max(own, below[i].hi);
+            own = std::max(own, sys.reach(below[i]));
         return most->second == own;
       };
       if (hit != cache->states.end() && exact(cache->summaries[hit->second])) {
@@ -205,7 +205,7 @@ EngineResult explicitEngine(const System &sys, const Bounds &b, size_t program, 
     const auto &stack = states[idx].stack;
     const FrameState &t = stack.back();
     if (t.region != 0)
-      res.regionHi[t.region] = std::max(res.regionHi[t.region], t.hi);
+      res.regionHi[t.region] = std::max(res.regionHi[t.region], sys.reach(t));
     res.kernelStackMax = std::max(res.kernelStackMax, t.kernelStack);
     for (size_t i = 0; i + 1 < stack.size(); ++i) {
       coLive.insert({std::min(stack[i].node, t.node), std::max(stack[i].node, t.node)});

@@ -94,7 +94,8 @@ z3::expr Horn::placeNew(size_t k, const Frame *below, Event ev, const Frame &f, 
   z3::expr F = num(sys_.nodes[k].frame);
   if (below && (ev == Event::Call || ev == Event::Callback))
     return f.r == below->r && f.lo == below->lo + num(callerF) && f.hi == f.lo + F && f.ks == ks;
-  return f.r == sys_.nodes[k].programRegion && f.lo == 0 && f.hi == F && f.ks == ks;
+  return f.r == sys_.nodes[k].programRegion && f.lo == num(sys_.activationBase) &&
+         f.hi == f.lo + F && f.ks == ks;
 }
 
 z3::expr Horn::placeTail(size_t k, const Frame &top, const Frame &f) {
@@ -237,8 +238,8 @@ EngineResult Horn::run() {
     z3::expr_vector over(ctx_);
     over.push_back(a.r == 0 && a.hi > num(int64_t(sys_.kernelBudget())));
     over.push_back(a.r != 0 && a.lo < 0);
-    for (auto &[r, bytes] : b_.region)
-      over.push_back(a.r == r && a.hi > num(bytes));
+    for (auto &[r, bytes] : b_.region) // (stack-switch: and what it must hold below the frame)
+      over.push_back(a.r == r && a.hi + num(int64_t(sys_.nodes[n].reserve)) > num(bytes));
     rule(topOf(n, a) && z3::mk_or(over), err(), "err_overflow_" + std::to_string(n),
          bound({&a}, false));
   }

@@ -79,11 +79,15 @@ System::System(const Object &o, const CallGraph &g, const VerifyOptions &vo,
       break;
     case Scheme::PerProg:
     case Scheme::Planned:
+    case Scheme::StackSwitch:
       ni.placement = Placement::Relative;
       break;
     }
   }
-  if (vo.scheme == Scheme::PerProg || vo.scheme == Scheme::Planned) {
+  if (vo.scheme == Scheme::StackSwitch)
+    stackSwitchCosts();
+  if (vo.scheme == Scheme::PerProg || vo.scheme == Scheme::Planned ||
+      vo.scheme == Scheme::StackSwitch) {
     std::vector<int> progRegion(P);
     for (size_t p = 0; p < P; ++p) {
       progRegion[p] = int(regionNames.size());
@@ -307,6 +311,29 @@ bool System::placeAbsolute(FrameState &f, size_t node, int64_t ksBelow) const {
   return false;
 }
 
+void System::stackSwitchCosts() {
+  const StackSwitchCosts &c = opts.env.stackSwitch;
+  activationBase = c.linkBytes;
+  for (size_t n = 0; n < nodes.size(); ++n) {
+    const Function &fn = function(n);
+    // the x86 JIT rounds a frame up to 8 bytes (round_up(stack_depth, 8))
+    nodes[n].frame = ((fn.frame.bytes + 7) & ~uint32_t(7)) + c.frameOverhead;
+    uint32_t callOut = 0;
+    if (c.helpersOnBuffer)
+      for (const CallSite &cs : fn.calls) {
+        if (cs.kind == CallKind::Local || (cs.kind == CallKind::Helper && cs.helper == 12))
+          continue; // BPF calls push frames of their own; a tail call is a jump
+        std::string name = cs.kind == CallKind::Kfunc ? cs.target
+                           : bpfHelperName(cs.helper) ? bpfHelperName(cs.helper)
+                                                      : "";
+        auto it = c.helperReserveByName.find(name);
+        callOut = std::max(callOut, it != c.helperReserveByName.end() ? it->second : c.helperReserve);
+      }
+    // an interrupt may arrive at any instruction, also inside a helper
+    nodes[n].reserve = c.irqHeadroom + callOut;
+  }
+}
+
 FrameState System::placeNew(size_t node, const FrameState *below, Event ev) const {
   FrameState f;
   f.node = node;
@@ -321,8 +348,9 @@ FrameState System::placeNew(size_t node, const FrameState *below, Event ev) cons
     f.lo = below->lo + nodes[below->node].frame;
   } else {
     // a new activation: its entry prologue sets r9 to its own buffer
+    // (stack-switch: rsp, below the link frame)
     f.region = nodes[node].programRegion;
-    f.lo = 0;
+    f.lo = activationBase;
   }
   f.hi = f.lo + nodes[node].frame;
   return f;

@@ -48,6 +48,10 @@ struct NodeInfo {
   int fixedRegion = -1;    // for Fixed: region id
   int programRegion = -1;  // for Relative/Static: the program's buffer
   int64_t offset = 0;      // for Static: where the plan puts the frame
+  // Bytes the region must hold beyond the frame's top while it is the top
+  // frame (stack-switch: interrupt headroom, and the stack of the helpers
+  // and kfuncs it calls); 0 under the other schemes.
+  uint32_t reserve = 0;
 };
 
 // A live frame as every engine sees it.
@@ -113,6 +117,11 @@ public:
   std::optional<FrameState> tail(const FrameState &top, const TailEdge &e) const;
 
   uint64_t kernelBudget() const { return opts.env.kernelStackBudget; }
+  // Where a new activation's first frame starts in its buffer (stack-switch:
+  // above the link frame; else 0).
+  int64_t activationBase = 0;
+  // The highest byte the region must hold while `f` is the top frame.
+  int64_t reach(const FrameState &f) const { return f.hi + nodes[f.node].reserve; }
 
   // The mutation's shift for `node` (0 unless it is the moved frame and has
   // a place of its own: a fixed buffer or a planned offset).
@@ -129,6 +138,8 @@ private:
   // buffer, planned offset) above `ksBelow` kernel-stack bytes; false for
   // r9-relative frames.
   bool placeAbsolute(FrameState &f, size_t node, int64_t ksBelow) const;
+  // stack-switch: frames with their x86 overhead, reserves, the link frame
+  void stackSwitchCosts();
 };
 
 } // namespace pstack::detail

@@ -20,12 +20,14 @@ const char *schemeName(Scheme s) {
   case Scheme::PerSubprog: return "per-subprog";
   case Scheme::PerProg: return "per-prog";
   case Scheme::Planned: return "planned";
+  case Scheme::StackSwitch: return "stack-switch";
   }
   return "?";
 }
 
 std::optional<Scheme> schemeFromName(const std::string &s) {
-  for (Scheme x : {Scheme::Kernel, Scheme::PerSubprog, Scheme::PerProg, Scheme::Planned})
+  for (Scheme x : {Scheme::Kernel, Scheme::PerSubprog, Scheme::PerProg, Scheme::Planned,
+                   Scheme::StackSwitch})
     if (s == schemeName(x))
       return x;
   return std::nullopt;
@@ -160,7 +162,8 @@ Report verify(const Object &obj, const CallGraph &graph, const VerifyOptions &op
   for (auto &ni : sys.nodes) {
     if (ni.placement == Placement::Fixed)
       given.region[ni.fixedRegion] = ni.frame;
-    if (ni.placement == Placement::Relative && opts.scheme == Scheme::PerProg && opts.bufferSize)
+    if (ni.placement == Placement::Relative &&
+        (opts.scheme == Scheme::PerProg || opts.scheme == Scheme::StackSwitch) && opts.bufferSize)
       given.region[ni.programRegion] = int64_t(*opts.bufferSize);
     if (ni.placement == Placement::Static)
       given.region[ni.programRegion] = plan.programBytes.at(ni.program);

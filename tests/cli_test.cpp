@@ -446,3 +446,30 @@ TEST(Cli, SarifSchemaValidatorRejectsBrokenLogs) {
     d["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] = "a b:c";
   }, "/runs/0/results/0/locations/0/physicalLocation/artifactLocation/uri");
 }
+
+// --scheme stack-switch: proved or refuted from the command line, with the
+// environment's stack_switch costs; not emitted (exit 2 naming the scheme).
+TEST(Cli, StackSwitchIsVerifiedFromItsEnvironmentAndNotEmitted) {
+  const std::string nested = test::casePath("nested");
+  const std::string env = std::string(PSTACK_SOURCE_DIR) + "/cases/nested.env.json";
+  auto ok = test::run({PSTACK_CLI, "--scheme", "stack-switch", "--env", env, nested});
+  EXPECT_EQ(ok.status, 0) << ok.out << ok.err;
+  EXPECT_NE(ok.out.find("scheme stack-switch: 7056 bytes per CPU in 5 buffers"), std::string::npos)
+      << ok.out;
+  // helpers on the task stack: only the interrupt headroom below the frames
+  const std::string ts = test::tempPath("task_stack.env.json");
+  const std::string text = R"({"nest": {"prog0": ["prog1", "prog2"], "prog1": ["prog11", "prog12"]},
+                               "stack_switch": {"helpers": "task_stack"}})";
+  test::writeFile(ts, std::vector<uint8_t>(text.begin(), text.end()));
+  auto small = test::run({PSTACK_CLI, "--scheme", "stack-switch", "--env", ts, nested});
+  EXPECT_EQ(small.status, 0);
+  EXPECT_NE(small.out.find("scheme stack-switch: 3088 bytes per CPU"), std::string::npos) << small.out;
+  auto tight = test::run({PSTACK_CLI, "--scheme", "stack-switch", "--buffer-size", "1000", nested});
+  EXPECT_EQ(tight.status, 1);
+  EXPECT_NE(tight.out.find("overflow in prog0: prog0/prog0 frame [16, 328) and the 1192 bytes below it"),
+            std::string::npos)
+      << tight.out;
+  auto jit = test::run({PSTACK_CLI, "--scheme", "stack-switch", "--emit-jit", test::tempPath("ssjit"), nested});
+  EXPECT_EQ(jit.status, 2);
+  EXPECT_NE(jit.err.find("stack-switch scheme"), std::string::npos) << jit.err;
+}

@@ -279,7 +279,7 @@ TEST(CliUsers, VersionAndOneLineUsageErrors) {
                    "Try 'pstack-verify --help' for more information.\n");
   auto s = test::run({PSTACK_CLI, "--scheme", "per-function", test::casePath("recursion")});
   EXPECT_EQ(s.status, 2);
-  EXPECT_NE(s.err.find("unknown scheme 'per-function' (kernel, per-subprog, per-prog or planned)"),
+  EXPECT_NE(s.err.find("unknown scheme 'per-function' (kernel, per-subprog, per-prog, planned or stack-switch)"),
             std::string::npos)
       << s.err;
   EXPECT_LE(lines(s.err), 2u);

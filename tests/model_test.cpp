@@ -289,7 +289,8 @@ class EngineAgreement : public ::testing::TestWithParam<std::string> {};
 TEST_P(EngineAgreement, SameVerdictFromEveryEngine) {
   std::string env = GetParam() == "nested" ? "nested.env.json" : "";
   int spacerDecided = 0, total = 0;
-  for (Scheme s : {Scheme::Kernel, Scheme::PerSubprog, Scheme::PerProg, Scheme::Planned}) {
+  for (Scheme s : {Scheme::Kernel, Scheme::PerSubprog, Scheme::PerProg, Scheme::Planned,
+                   Scheme::StackSwitch}) {
     std::map<std::string, Report> by;
     for (auto [name, e] : {std::pair{"explicit", VerifyOptions::Engine::Explicit},
                            std::pair{"bounded", VerifyOptions::Engine::Bounded},
@@ -367,6 +368,10 @@ TEST(Environment, ErrorsNameTheKey) {
   expectError("{\"reentr\": []}", "key \"reentr\": unknown key");
   expectError("{\"prog_arrays\": {\"jmp\": {\"x\": \"a\"}}}", "key \"prog_arrays.jmp.x\"");
   expectError("[1, 2", "not valid JSON");
+  expectError("{\"stack_switch\": {\"irq\": 1}}", "key \"stack_switch.irq\": unknown key");
+  expectError("{\"stack_switch\": {\"helpers\": \"elsewhere\"}}", "key \"stack_switch.helpers\"");
+  expectError("{\"stack_switch\": {\"helper_reserve_by_name\": {\"bpf_loop\": -8}}}",
+              "key \"stack_switch.helper_reserve_by_name.bpf_loop\"");
   Object obj = test::loadCase("nested");
   Environment env;
   env.nest["prog0"] = {"nosuch"};
@@ -541,7 +546,8 @@ Searched searchAll(const Object &obj, const CallGraph &g, const VerifyOptions &o
 TEST(ExploreCache, ChangesNoResultOnAnyCase) {
   size_t hits = 0;
   for (const std::string &name : test::caseNames())
-    for (Scheme s : {Scheme::Kernel, Scheme::PerSubprog, Scheme::PerProg, Scheme::Planned})
+    for (Scheme s : {Scheme::Kernel, Scheme::PerSubprog, Scheme::PerProg, Scheme::Planned,
+                     Scheme::StackSwitch})
       for (const char *env : {"", "nested.env.json", "nested_cycle.env.json"}) {
         if (*env && name != "nested")
           continue;
@@ -606,4 +612,90 @@ TEST(ExploreCache, EachProgramKeepsItsOwnKernelStack) {
   for (auto &b : pp.buffers)
     bytes[b.name] = b.bytes;
   EXPECT_EQ(bytes, want); // per-prog buffers: the same figures
+}
+
+// --scheme stack-switch: rsp on the program's buffer. Each BPF frame is an
+// x86 frame (its bytes rounded to 8, plus return address, saved rbp,
+// rbx/r13/r14/r15 and the tail-call count: 56), below a 16-byte link frame;
+// the deepest frame needs interrupt headroom (168) and, where it calls a
+// helper or kfunc running on the buffer, that callee's stack (default 1024).
+namespace {
+std::map<std::string, uint64_t> bufferBytes(const Report &r) {
+  std::map<std::string, uint64_t> out;
+  for (auto &b : r.buffers)
+    out[b.name] = b.bytes;
+  return out;
+}
+} // namespace
+
+TEST(StackSwitch, X86FramesBelowTheLinkFrameWithHeadroom) {
+  Report r = run("nested", Scheme::StackSwitch, {}, "nested.env.json");
+  EXPECT_EQ(r.verdict, Verdict::Safe);
+  auto bytes = bufferBytes(r);
+  // prog0 (256 B) calls bpf_nest_run: 16 + (256 + 56) + 168 + 1024; its
+  // chain to leaf (work 128, leaf 64) needs less: 16 + 312 + 184 + 120 + 168
+  EXPECT_EQ(bytes["prog0"], 16u + 312 + 168 + 1024);
+  EXPECT_EQ(bytes["prog2"], 16u + 120 + 168 + 1024);
+  for (auto &fp : r.plan)
+    if (fp.function == "work")
+      EXPECT_EQ(fp.frame, 128u + 56) << fp.program;
+  // nested programs switch to their own buffers: nothing on the task stack
+  for (auto &p : r.programs)
+    EXPECT_EQ(p.kernelStackBytes, 0u) << p.name;
+}
+
+TEST(StackSwitch, HelpersOnTheTaskStackLeaveOnlyInterruptHeadroom) {
+  VerifyOptions o;
+  o.env = loadEnvironment(std::string(PSTACK_SOURCE_DIR) + "/cases/nested.env.json");
+  o.env.stackSwitch.helpersOnBuffer = false;
+  Loaded l = load("nested", "nested.env.json");
+  o.scheme = Scheme::StackSwitch;
+  auto bytes = bufferBytes(verify(*l.obj, *l.graph, o));
+  EXPECT_EQ(bytes["prog0"], 16u + 312 + 184 + 120 + 168); // the chain prog0 -> work -> leaf
+  EXPECT_EQ(bytes["prog2"], 16u + 120 + 120 + 168);       // prog2 -> leaf
+  // a per-callee reserve: bpf_nest_run's 256 bytes under prog0's frame
+  o.env.stackSwitch.helpersOnBuffer = true;
+  o.env.stackSwitch.helperReserveByName["bpf_nest_run"] = 256;
+  bytes = bufferBytes(verify(*l.obj, *l.graph, o));
+  EXPECT_EQ(bytes["prog0"], 16u + 312 + 184 + 120 + 168) << "the chain to leaf (800) over the call (752)";
+  o.env.stackSwitch.helperReserveByName["bpf_nest_run"] = 600;
+  bytes = bufferBytes(verify(*l.obj, *l.graph, o));
+  EXPECT_EQ(bytes["prog0"], 16u + 312 + 168 + 600);
+}
+
+TEST(StackSwitch, ReentryReusesTheLiveBufferAndIsFound) {
+  Report r = run("nested", Scheme::StackSwitch, {}, "nested_cycle.env.json");
+  EXPECT_EQ(r.verdict, Verdict::Unsafe);
+  const Violation *v = nullptr;
+  for (auto &x : r.violations)
+    if (x.program == "prog0")
+      v = &x;
+  ASSERT_NE(v, nullptr);
+  EXPECT_EQ(v->kind, "alias");
+  ASSERT_EQ(v->trace.size(), 2u) << "enter prog0, reenter prog0: the fewest events";
+  EXPECT_EQ(v->trace[1].event, "reenter");
+  for (auto &st : v->trace) {
+    EXPECT_EQ(st.region, "prog0");
+    EXPECT_EQ(st.lo, 16) << "below the link frame";
+    EXPECT_EQ(st.hi, 16 + 312);
+  }
+}
+
+TEST(StackSwitch, ABufferWithoutRoomForTheCalleeOverflowsAtTheCallingFrame) {
+  VerifyOptions o;
+  o.bufferSize = 16 + 312 + 168 + 1024 - 1;
+  Report r = run("nested", Scheme::StackSwitch, o, "nested.env.json");
+  EXPECT_EQ(r.verdict, Verdict::Unsafe);
+  const Violation *v = nullptr;
+  for (auto &x : r.violations)
+    if (x.program == "prog0")
+      v = &x;
+  ASSERT_NE(v, nullptr);
+  EXPECT_EQ(v->kind, "overflow");
+  EXPECT_NE(v->message.find("the 1192 bytes below it"), std::string::npos) << v->message;
+  ASSERT_EQ(v->trace.size(), 1u);
+  EXPECT_EQ(v->trace[0].function, "prog0");
+  // one byte more and it fits
+  o.bufferSize = 16 + 312 + 168 + 1024;
+  EXPECT_EQ(run("nested", Scheme::StackSwitch, o, "nested.env.json").verdict, Verdict::Safe);
 }

@@ -31,7 +31,7 @@ constexpr double kMaxTimeout = 1e6;              // seconds, about 11 days
 constexpr uint64_t kMaxBuffer = uint64_t(1) << 32; // bytes per buffer
 
 const char *kUsage =
-    "usage: pstack-verify [--scheme kernel|per-subprog|per-prog|planned] [--kernel 6.1|6.6|6.12|6.13|running]\n"
+    "usage: pstack-verify [--scheme kernel|per-subprog|per-prog|planned|stack-switch] [--kernel 6.1|6.6|6.12|6.13|running]\n"
     "                     [--env FILE] [--format text|json|sarif|csv] [--dot FILE]\n"
     "                     [--timeout SECONDS] [--buffer-size BYTES] [--per-prog-r9 base|top]\n"
     "                     [--engine auto|explicit|bounded|unbounded] [--cross-check] [--explain] [-j N]\n"
@@ -59,7 +59,8 @@ const char *kUsage =
     "  --env FILE       environment: nesting, re-entry, prog arrays, limits (JSON);\n"
     "                   applies to the objects after it, up to the next --env (one\n"
     "                   --env after every object applies to all)\n"
-    "  --buffer-size N  per-prog: bytes of each program's buffer (default: computed)\n"
+    "  --buffer-size N  per-prog, stack-switch: bytes of each program's buffer (default:\n"
+    "                   computed)\n"
     "  --per-prog-r9 W  per-prog: r9 at the frame `base` (default) or `top`\n"
     "  --engine E       auto (default), explicit, bounded (Z3) or unbounded (Z3 Spacer)\n"
     "  --cross-check    auto: prove again with Z3 what the explicit search proved\n"
@@ -202,9 +203,9 @@ int main(int argc, char **argv) {
       o.sourceRoot = value();
     } else if (name == "--scheme") {
       o.scheme = value();
-      if (o.scheme != "kernel" && o.scheme != "per-subprog" && o.scheme != "per-prog" &&
-          o.scheme != "planned")
-        usage("unknown scheme '" + o.scheme + "' (kernel, per-subprog, per-prog or planned)");
+      if (!schemeFromName(o.scheme))
+        usage("unknown scheme '" + o.scheme +
+              "' (kernel, per-subprog, per-prog, planned or stack-switch)");
     } else if (name == "--kernel") {
       o.kernel = value();
       if (o.kernel != "running")
@@ -276,8 +277,9 @@ int main(int argc, char **argv) {
     usage("--prove-jit proves jitgen itself and takes no object ('" + objects[0] + "')");
   if (proveJit && !compare.empty())
     usage("--prove-jit and --compare are separate commands");
-  if (o.bufferSize && o.scheme != "per-prog")
-    usage("--buffer-size sizes per-prog buffers: it has no effect under --scheme " + o.scheme);
+  if (o.bufferSize && o.scheme != "per-prog" && o.scheme != "stack-switch")
+    usage("--buffer-size sizes per-prog and stack-switch buffers: it has no effect under "
+          "--scheme " + o.scheme);
   if (given.count("--per-prog-r9") && o.scheme != "per-prog")
     usage("--per-prog-r9 has no effect under --scheme " + o.scheme);
   if (crossCheck && o.engine != "auto")
