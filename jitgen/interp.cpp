@@ -58,6 +58,26 @@ template <class U> U aluOp(uint8_t aop, U d, U s, bool &known) {
   return d;
 }
 
+// A conditional jump's test at the width of U (64-bit JMP, 32-bit JMP32).
+template <class U> bool jumpTaken(uint8_t jop, U a, U b, bool &known) {
+  using S = std::make_signed_t<U>;
+  switch (jop) {
+  case isa::JEQ: return a == b;
+  case isa::JGT: return a > b;
+  case isa::JGE: return a >= b;
+  case isa::JSET: return (a & b) != 0;
+  case isa::JNE: return a != b;
+  case isa::JSGT: return S(a) > S(b);
+  case isa::JSGE: return S(a) >= S(b);
+  case isa::JLT: return a < b;
+  case isa::JLE: return a <= b;
+  case isa::JSLT: return S(a) < S(b);
+  case isa::JSLE: return S(a) <= S(b);
+  }
+  known = false;
+  return false;
+}
+
 std::string hex(uint64_t v) {
   std::ostringstream o;
   o << "0x" << std::hex << v;
@@ -315,42 +335,12 @@ private:
           jumpTo(in.off);
           break;
         }
-        bool taken = false;
-        if (is64) {
-          uint64_t a = dst, b = x ? srcv : uint64_t(in.imm);
-          int64_t sa = int64_t(a), sb = int64_t(b);
-          switch (jop) {
-          case isa::JEQ: taken = a == b; break;
-          case isa::JGT: taken = a > b; break;
-          case isa::JGE: taken = a >= b; break;
-          case isa::JSET: taken = (a & b) != 0; break;
-          case isa::JNE: taken = a != b; break;
-          case isa::JSGT: taken = sa > sb; break;
-          case isa::JSGE: taken = sa >= sb; break;
-          case isa::JLT: taken = a < b; break;
-          case isa::JLE: taken = a <= b; break;
-          case isa::JSLT: taken = sa < sb; break;
-          case isa::JSLE: taken = sa <= sb; break;
-          default: bad("unknown opcode " + hex(op));
-          }
-        } else {
-          uint32_t a = uint32_t(dst), b = x ? uint32_t(srcv) : uint32_t(in.imm);
-          int32_t sa = int32_t(a), sb = int32_t(b);
-          switch (jop) {
-          case isa::JEQ: taken = a == b; break;
-          case isa::JGT: taken = a > b; break;
-          case isa::JGE: taken = a >= b; break;
-          case isa::JSET: taken = (a & b) != 0; break;
-          case isa::JNE: taken = a != b; break;
-          case isa::JSGT: taken = sa > sb; break;
-          case isa::JSGE: taken = sa >= sb; break;
-          case isa::JLT: taken = a < b; break;
-          case isa::JLE: taken = a <= b; break;
-          case isa::JSLT: taken = sa < sb; break;
-          case isa::JSLE: taken = sa <= sb; break;
-          default: bad("unknown opcode " + hex(op));
-          }
-        }
+        bool known = true;
+        const bool taken = is64 ? jumpTaken<uint64_t>(jop, dst, x ? srcv : uint64_t(in.imm), known)
+                                : jumpTaken<uint32_t>(jop, uint32_t(dst),
+                                                      x ? uint32_t(srcv) : uint32_t(in.imm), known);
+        if (!known)
+          bad("unknown opcode " + hex(op));
         if (taken)
           jumpTo(in.off);
         else

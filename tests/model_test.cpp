@@ -620,6 +620,12 @@ TEST(ExploreCache, EachProgramKeepsItsOwnKernelStack) {
 // the deepest frame needs interrupt headroom (168) and, where it calls a
 // helper or kfunc running on the buffer, that callee's stack (default 1024).
 namespace {
+const Violation *violationOf(const Report &r, const std::string &program) {
+  for (auto &v : r.violations)
+    if (v.program == program)
+      return &v;
+  return nullptr;
+}
 std::map<std::string, uint64_t> bufferBytes(const Report &r) {
   std::map<std::string, uint64_t> out;
   for (auto &b : r.buffers)
@@ -666,10 +672,7 @@ TEST(StackSwitch, HelpersOnTheTaskStackLeaveOnlyInterruptHeadroom) {
 TEST(StackSwitch, ReentryReusesTheLiveBufferAndIsFound) {
   Report r = run("nested", Scheme::StackSwitch, {}, "nested_cycle.env.json");
   EXPECT_EQ(r.verdict, Verdict::Unsafe);
-  const Violation *v = nullptr;
-  for (auto &x : r.violations)
-    if (x.program == "prog0")
-      v = &x;
+  const Violation *v = violationOf(r, "prog0");
   ASSERT_NE(v, nullptr);
   EXPECT_EQ(v->kind, "alias");
   ASSERT_EQ(v->trace.size(), 2u) << "enter prog0, reenter prog0: the fewest events";
@@ -686,10 +689,7 @@ TEST(StackSwitch, ABufferWithoutRoomForTheCalleeOverflowsAtTheCallingFrame) {
   o.bufferSize = 16 + 312 + 168 + 1024 - 1;
   Report r = run("nested", Scheme::StackSwitch, o, "nested.env.json");
   EXPECT_EQ(r.verdict, Verdict::Unsafe);
-  const Violation *v = nullptr;
-  for (auto &x : r.violations)
-    if (x.program == "prog0")
-      v = &x;
+  const Violation *v = violationOf(r, "prog0");
   ASSERT_NE(v, nullptr);
   EXPECT_EQ(v->kind, "overflow");
   EXPECT_NE(v->message.find("the 1192 bytes below it"), std::string::npos) << v->message;
