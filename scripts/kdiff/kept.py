@@ -67,7 +67,8 @@ def main():
         order = elforder.programs_order(obj)
         tool = {}
         for k in KERNELS:
-            t = subprocess.run([a.tool, "--format", "json", "--scheme", "kernel", "--kernel", k, obj],
+            t = subprocess.run([a.tool, "--format", "json", "--scheme", "kernel", "--kernel", k,
+                                "--timeout", "120", obj],  # (generous: sanitizer builds run it too)
                                capture_output=True, text=True, timeout=900)
             try:
                 tool[k] = tool_programs(json.loads(t.stdout))
