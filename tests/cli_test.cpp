@@ -325,12 +325,20 @@ TEST(Cli, EnvironmentSchemaListsTheKeysTheLoaderAccepts) {
   for (auto &[k, v] : schema["properties"].items())
     keys.insert(k);
   EXPECT_EQ(keys, (std::set<std::string>{"$schema", "comment", "nest", "reenter", "prog_arrays",
-                                         "tail_call_limit", "kernel_stack_budget"}));
+                                         "tail_call_limit", "kernel_stack_budget", "stack_switch"}));
+  std::set<std::string> ss;
+  for (auto &[k, v] : schema["properties"]["stack_switch"]["properties"].items())
+    ss.insert(k);
+  EXPECT_EQ(ss, (std::set<std::string>{"link_bytes", "frame_overhead", "irq_headroom", "helpers",
+                                       "helper_reserve", "helper_reserve_by_name"}));
   EXPECT_EQ(schema["additionalProperties"], false);
   // each documented key is accepted, an undocumented one is refused
   std::string p = test::tempPath("schema-env.json");
   std::string ok = R"({"$schema": "x", "comment": "c", "nest": {}, "reenter": [],
-      "prog_arrays": {}, "tail_call_limit": null, "kernel_stack_budget": 8192})";
+      "prog_arrays": {}, "tail_call_limit": null, "kernel_stack_budget": 8192,
+      "stack_switch": {"link_bytes": 16, "frame_overhead": 56, "irq_headroom": 168,
+                       "helpers": "task_stack", "helper_reserve": 512,
+                       "helper_reserve_by_name": {"bpf_loop": 256}}})";
   test::writeFile(p, std::vector<uint8_t>(ok.begin(), ok.end()));
   auto r = test::run({PSTACK_CLI, "--env", p, test::casePath("recursion")});
   EXPECT_NE(r.status, 2) << r.err;
