@@ -295,7 +295,7 @@ def main():
     ap.add_argument("--tool-args", default="--engine explicit --timeout 3",
                     help="more pstack-verify options (default: the explicit search, 3 s a program: kernel_limit "
                          "is found by it; the Z3 engines only add the alias/overflow proofs no kernel makes)")
-    ap.add_argument("--retry-args", default="--engine explicit --timeout 30",
+    ap.add_argument("--retry-args", default="--engine explicit --timeout 120",
                     help="options for a second run of objects with a program unknown by timeout")
     ap.add_argument("--batch", type=int, default=250, help="objects per qemu boot")
     ap.add_argument("--types", default=None, help="program types for gen.py (default: all)")
