@@ -78,7 +78,7 @@ void registerEmit(const std::string &name, Scheme scheme) {
         }
         JitImage img;
         for (auto _ : st) {
-          img = jitCompile(p->obj, p->rep);
+          img = jitCompile(p->obj, p->rep.layout);
           auto f = validateJit(p->obj, img);
           benchmark::DoNotOptimize(f);
         }
@@ -95,7 +95,7 @@ void registerCalls(Scheme scheme) {
   benchmark::RegisterBenchmark(("jit/call/" + std::string(schemeName(scheme))).c_str(),
                                [=](benchmark::State &st) {
                                  auto p = prepare(path, scheme);
-                                 JitImage img = jitCompile(p->obj, p->rep);
+                                 JitImage img = jitCompile(p->obj, p->rep.layout);
                                  RunRequest req;
                                  req.program = "calls";
                                  req.repeat = 1000;

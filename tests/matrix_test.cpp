@@ -86,7 +86,7 @@ Facts facts(const std::string &path, const std::string &env, const std::string &
   }
   for (auto &e : g.edges())
     f.edges.insert({g.nodeName(e.from), g.nodeName(e.to), edgeKindName(e.kind)});
-  for (auto &b : r.buffers)
+  for (auto &b : r.layout.buffers)
     f.buffers.push_back({b.name, b.bytes});
   f.bytesPerCpu = r.bytesPerCpu;
   f.kernelStackWith = r.kernelStackWith;

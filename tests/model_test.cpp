@@ -65,8 +65,8 @@ TEST(Model, RecursionUnsafeUnderPerSubprogWithTheReviewersTrace) {
 TEST(Model, RecursionSafeUnderPerProgWith34EntryFramesPlusSubprog1) {
   Report r = run("recursion", Scheme::PerProg);
   EXPECT_EQ(r.verdict, Verdict::Safe);
-  ASSERT_EQ(r.buffers.size(), 1u);
-  EXPECT_EQ(r.buffers[0].bytes, 34u * 96 + 64); // 33 tail calls
+  ASSERT_EQ(r.layout.buffers.size(), 1u);
+  EXPECT_EQ(r.layout.buffers[0].bytes, 34u * 96 + 64); // 33 tail calls
   EXPECT_EQ(r.bytesPerCpu, 3328u);
 }
 
@@ -152,7 +152,7 @@ TEST(Model, KprobeChainAcceptedOn613RejectedOn61) {
   Report r13 = run("kprobe_chain", Scheme::Kernel, o);
   EXPECT_EQ(r13.verdict, Verdict::Safe);
   EXPECT_TRUE(r13.programs.at(0).privateStack);
-  EXPECT_EQ(r13.buffers.size(), 4u);
+  EXPECT_EQ(r13.layout.buffers.size(), 4u);
   EXPECT_EQ(r13.bytesPerCpu, 4u * (160 + 16)) << "each buffer: frame plus two 8-byte guards";
   o.kernel = kernelRules("6.1");
   Report r1 = run("kprobe_chain", Scheme::Kernel, o);
@@ -194,10 +194,10 @@ TEST(Model, ShrinkingABufferByOneGranuleFlipsEverySafePerProgVerdict) {
   // mutation check: a proof that survives a smaller buffer proved nothing
   for (const auto &name : test::caseNames()) {
     Report r = run(name, Scheme::PerProg);
-    if (r.verdict != Verdict::Safe || r.buffers.empty())
+    if (r.verdict != Verdict::Safe || r.layout.buffers.empty())
       continue;
     uint64_t biggest = 0;
-    for (auto &b : r.buffers)
+    for (auto &b : r.layout.buffers)
       biggest = std::max(biggest, b.bytes);
     VerifyOptions o;
     o.bufferSize = biggest - 8;
@@ -224,7 +224,7 @@ TEST(Model, PlannedLayoutIsMinimalAndBeatsTheKernelsBytesPerCpu) {
   // prog0 -> work -> leaf are live together: 256 + 128 + 64
   EXPECT_EQ(planned.planOffsets.at("prog0").size(), 3u);
   uint64_t prog0 = 0;
-  for (auto &b : planned.buffers)
+  for (auto &b : planned.layout.buffers)
     if (b.name == "prog0")
       prog0 = b.bytes;
   EXPECT_EQ(prog0, 448u);
@@ -262,7 +262,7 @@ TEST(Model, MovingOnePlannedOrFixedFrameBy8FlipsEverySafeVerdict) {
             }
           }
       } else {
-        for (auto &b : r.buffers)
+        for (auto &b : r.layout.buffers)
           if (b.name.find('/') != std::string::npos && b.bytes > 0) {
             victim = b.name;
             break;
@@ -496,9 +496,9 @@ TEST(Model, ATimeoutIsUnknownNeverSafe) {
   EXPECT_EQ(r.verdict, Verdict::Unknown);
   EXPECT_FALSE(r.programs.at(0).reason.empty());
   bool lowerBound = false;
-  for (auto &b : r.buffers)
+  for (auto &b : r.layout.buffers)
     lowerBound |= b.atLeast;
-  EXPECT_TRUE(lowerBound || r.buffers.empty()) << "sizes from a cut search are lower bounds";
+  EXPECT_TRUE(lowerBound || r.layout.buffers.empty()) << "sizes from a cut search are lower bounds";
 }
 
 // The explicit engine's searches of one object share what earlier ones
@@ -603,7 +603,7 @@ TEST(ExploreCache, EachProgramKeepsItsOwnKernelStack) {
   EXPECT_GE(perProg.hits, 1u);
   Report pp = verify(obj, g, o);
   std::map<std::string, uint64_t> bytes;
-  for (auto &b : pp.buffers)
+  for (auto &b : pp.layout.buffers)
     bytes[b.name] = b.bytes;
   EXPECT_EQ(bytes, want); // per-prog buffers: the same figures
 }
