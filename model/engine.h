@@ -113,6 +113,10 @@ struct ExploreCache {
   std::vector<Summary> summaries;
   std::unordered_map<std::string, uint32_t> states; // state key with its count -> summary
   size_t hits = 0;
+  // collect the pairs of frames live together (EngineResult::coLive): only
+  // plan synthesis reads them, and on a large object they cost a tenth of
+  // the search
+  bool coLive = false;
   std::optional<bool> symmetric; // programs' searches alike up to their buffer (explore.cpp)
 };
 

@@ -378,7 +378,17 @@ Report verify(const Object &obj, const CallGraph &graph, const VerifyOptions &op
   // the same chains with every frame on the kernel stack: why private
   // stacks exist
   rep.kernelStackWithout = rep.kernelStackWith;
-  if (opts.scheme == Scheme::Kernel && opts.kernel.hasPrivateStacks()) {
+  // Where no frame got a buffer of its own, that system is this one but
+  // for the kernel-stack budget, which only stops a search at an overflow:
+  // when every program's search ran to the end without one, it saw every
+  // chain already, and the figure is the one above (no second search).
+  bool sameSystem = std::none_of(sys.privateProgram.begin(), sys.privateProgram.end(),
+                                 [](bool b) { return b; });
+  for (auto &ni : sys.nodes)
+    sameSystem &= ni.placement == Placement::KernelStack;
+  for (auto &pp : per)
+    sameSystem &= pp.sizing && pp.sizing->verdict == Verdict::Safe;
+  if (opts.scheme == Scheme::Kernel && opts.kernel.hasPrivateStacks() && !sameSystem) {
     VerifyOptions o61 = opts;
     o61.kernel.privateStackTypes.clear();
     o61.env.kernelStackBudget = UINT32_MAX;

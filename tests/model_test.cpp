@@ -551,6 +551,7 @@ TEST(ExploreCache, ChangesNoResultOnAnyCase) {
         if (*env)
           o.env = loadEnvironment(std::string(PSTACK_SOURCE_DIR) + "/cases/" + env);
         detail::ExploreCache cache;
+        cache.coLive = true; // as plan synthesis asks (verify does not read them)
         Searched plain = searchAll(*l.obj, *l.graph, o, nullptr);
         Searched shared = searchAll(*l.obj, *l.graph, o, &cache);
         SCOPED_TRACE(name + " " + schemeName(s) + " " + env);
