@@ -7,6 +7,7 @@
 //                              harness: ns per call (loop included)
 //   interp/call                the same in the reference interpreter
 #include "jitgen/jitgen.h"
+#include "model/pipeline.h"
 #include "model/model.h"
 
 #include <benchmark/benchmark.h>
@@ -18,19 +19,18 @@ using namespace pstack;
 namespace {
 
 struct Prepared {
-  Object obj;
-  std::unique_ptr<CallGraph> graph;
+  Pipeline pipe;
+  const Object &obj;
   Report rep;
 };
 
 std::unique_ptr<Prepared> prepare(const std::string &path, Scheme s) {
-  auto p = std::make_unique<Prepared>();
-  p->obj = loadObject(path);
-  p->graph = std::make_unique<CallGraph>(p->obj);
+  Pipeline pipe = openPipeline(path);
+  auto p = std::unique_ptr<Prepared>(new Prepared{pipe, *pipe.object, {}});
   VerifyOptions o;
   o.scheme = s;
   o.timeoutSeconds = 60;
-  p->rep = verify(p->obj, *p->graph, o);
+  p->rep = p->pipe.verify(o);
   return p;
 }
 

@@ -4,7 +4,7 @@
 #include "tests/support.h"
 
 #include "model/engine.h"
-#include "model/model.h"
+#include "model/pipeline.h"
 
 #include <gtest/gtest.h>
 
@@ -14,25 +14,26 @@
 using namespace pstack;
 
 namespace {
+// through the pipeline every caller uses (model/pipeline.h)
 struct Loaded {
-  std::unique_ptr<Object> obj;
-  std::unique_ptr<CallGraph> graph;
+  Pipeline pipe;
+  const Object *obj = nullptr;
+  const CallGraph *graph = nullptr;
 };
 Loaded load(const std::string &name, const std::string &env = "") {
   Loaded l;
-  l.obj = std::make_unique<Object>(test::loadCase(name));
-  if (!env.empty())
-    applyEnvironment(*l.obj, loadEnvironment(std::string(PSTACK_SOURCE_DIR) + "/cases/" + env),
-                     env);
-  l.graph = std::make_unique<CallGraph>(*l.obj);
+  l.pipe = env.empty() ? makePipeline(test::loadCase(name))
+                       : makePipeline(test::loadCase(name),
+                                      loadEnvironment(std::string(PSTACK_SOURCE_DIR) + "/cases/" + env),
+                                      env);
+  l.obj = l.pipe.object.get();
+  l.graph = l.pipe.graph.get();
   return l;
 }
 Report run(const std::string &name, Scheme s, VerifyOptions o = {}, const std::string &env = "") {
-  Loaded l = load(name, env);
   o.scheme = s;
-  if (!env.empty())
-    o.env = loadEnvironment(std::string(PSTACK_SOURCE_DIR) + "/cases/" + env);
-  return verify(*l.obj, *l.graph, o);
+  // an environment file replaces o.env, as the CLI's --env does
+  return env.empty() ? load(name).pipe.with(o.env).verify(o) : load(name, env).pipe.verify(o);
 }
 } // namespace
 
