@@ -609,3 +609,65 @@ TEST(ExploreCache, EachProgramKeepsItsOwnKernelStack) {
     bytes[b.name] = b.bytes;
   EXPECT_EQ(bytes, want); // per-prog buffers: the same figures
 }
+
+namespace {
+
+// The bounded engine's one encoding per object (programs as initial
+// states) answers per program as the explicit search does: every program's
+// verdict agrees, and some object has safe and unsafe programs side by
+// side (so the shared query has had to tell them apart).
+TEST(SharedEncoding, EveryProgramGetsTheExplicitSearchsVerdict) {
+  size_t mixed = 0;
+  for (const std::string &name : test::caseNames())
+    for (Scheme s : {Scheme::Kernel, Scheme::PerSubprog}) {
+      VerifyOptions o;
+      o.timeoutSeconds = 60;
+      o.engine = VerifyOptions::Engine::Explicit;
+      Report ex = run(name, s, o);
+      o.engine = VerifyOptions::Engine::Bounded;
+      Report bmc = run(name, s, o);
+      ASSERT_EQ(bmc.programs.size(), ex.programs.size());
+      std::set<Verdict> seen;
+      for (size_t p = 0; p < ex.programs.size(); ++p) {
+        if (bmc.programs[p].verdict == Verdict::Unknown)
+          continue; // refused or incomplete (said in its reason): not a disagreement
+        EXPECT_EQ(bmc.programs[p].verdict, ex.programs[p].verdict)
+            << name << " " << schemeName(s) << " " << ex.programs[p].name;
+        seen.insert(bmc.programs[p].verdict);
+      }
+      mixed += seen.count(Verdict::Safe) && seen.count(Verdict::Unsafe);
+    }
+  EXPECT_GT(mixed, 0u) << "no object with safe and unsafe programs: the test shows nothing";
+}
+
+// One pipeline for every caller: an environment is applied (and checked)
+// the same way whatever it is for; a limit alone copies nothing.
+TEST(Pipeline, AnEnvironmentIsAppliedOnceAndCheckedAlike) {
+  Pipeline base = makePipeline(test::loadCase("tailcalls"));
+  Environment limit;
+  limit.tailCallLimit = 3;
+  Pipeline same = base.with(limit);
+  EXPECT_EQ(same.object.get(), base.object.get()); // nothing to apply: shared
+  EXPECT_EQ(same.env.tailCallLimit, std::optional<uint32_t>(3));
+  Environment bad;
+  bad.nest["no_such_program"] = {};
+  EXPECT_THROW(base.with(bad, "bad.env.json"), InputError);
+  // with a prog array's contents: a copy of its own, its tail calls taken
+  // from the environment, the object as read left alone
+  const Map *pa = nullptr;
+  for (auto &m : base.object->maps)
+    if (m.isProgArray())
+      pa = &m;
+  ASSERT_TRUE(pa);
+  Environment slots;
+  slots.progArrays[pa->name] = {{0, base.object->programs[0].name}};
+  Pipeline filled = base.with(slots);
+  EXPECT_NE(filled.object.get(), base.object.get());
+  EXPECT_NE(filled.graph.get(), base.graph.get());
+  EXPECT_EQ(filled.object->map(pa->name)->progSlots, slots.progArrays[pa->name]);
+  EXPECT_NE(base.object->map(pa->name)->progSlots, slots.progArrays[pa->name]);
+  // and an environment is applied once: a second one is a caller's bug
+  EXPECT_THROW(filled.with(slots), std::logic_error);
+}
+
+} // namespace
