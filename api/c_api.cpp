@@ -269,11 +269,11 @@ unsigned long long pstack_report__program_bytes_per_cpu(const struct pstack_repo
   // the buffers its frames are placed in (each scheme's buffers belong to
   // one program), guards included
   std::set<std::string> regions;
-  for (auto &f : rep->report.plan)
+  for (auto &f : rep->report.layout.frames)
     if (f.program == p->name && !f.region.empty())
       regions.insert(f.region);
   unsigned long long n = 0;
-  for (auto &b : rep->report.buffers)
+  for (auto &b : rep->report.layout.buffers)
     if (regions.count(b.name))
       n += b.bytes + 2 * b.guard;
   return n;

@@ -98,7 +98,7 @@ nlohmann::json reportJson(const std::string &path, const Object &obj, const Call
   j["cycles"] = cyc;
   json plan = {{"scheme", schemeName(rep.scheme)}, {"bytes_per_cpu", rep.bytesPerCpu}};
   json bufs = json::array();
-  for (auto &b : rep.buffers)
+  for (auto &b : rep.layout.buffers)
     bufs.push_back({{"name", b.name}, {"bytes", b.bytes}, {"guard", b.guard}, {"at_least", b.atLeast}});
   plan["buffers"] = bufs;
   if (!rep.planOffsets.empty())

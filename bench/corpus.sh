@@ -1,40 +1,82 @@
 #!/usr/bin/env bash
-# Per-object latency of pstack-verify over the real-world corpus
-# (../shared/corpus), beside `llvm-objdump -d` on the same objects (the
-# floor for just reading them): median, p95, instructions per second, ratio.
+# Latency of pstack-verify beside `llvm-objdump -d` on the same objects (the
+# floor for just reading them), measured in one run:
+#  - per object of the real-world corpus (../shared/corpus): the default
+#    path (the explicit search decides) and --cross-check (Z3 proves again
+#    what it proved), each against that object's `llvm-objdump -d`;
+#  - the whole corpus in one batch run (-j 2), default and --cross-check,
+#    against the per-file `llvm-objdump -d` loop;
+#  - the large tracing probe built from C (bench/gen_object.cmake, KIND
+#    probe: 120 programs tail-calling each other, ~3,000 call sites), when
+#    the bench objects are built (cmake --build BUILD --target bench).
 #   bash bench/corpus.sh [BUILD_DIR] [SCHEME]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
 scheme=${2:-kernel}
 corpus=../shared/corpus
+probe=$build/bench/objects/probe_120.o
 [ -d "$corpus" ] || { echo "no $corpus" >&2; exit 1; }
+bin="$build/tools/pstack-verify"
+dump=llvm-objdump-14
 out=$(mktemp)
-find "$corpus" -name '*.o' | sort | while read -r o; do
-  t0=$(date +%s%N)
-  rc=0; "$build/tools/pstack-verify" --scheme "$scheme" --timeout 10 "$o" >/dev/null 2>&1 || rc=$?
-  t1=$(date +%s%N)
-  llvm-objdump-14 -d "$o" >/dev/null 2>&1 || true
-  t2=$(date +%s%N)
-  insns=$(llvm-objdump-14 -d --no-show-raw-insn "$o" 2>/dev/null | grep -cE '^\s+[0-9a-f]+:' || true)
-  echo "$o $rc $(( (t1 - t0) / 1000 )) $(( (t2 - t1) / 1000 )) $insns" >> "$out"
-done
-python3 - "$out" "$scheme" <<'PY'
+now() { date +%s%N; }
+# one command's wall time in microseconds; its status is not ours to judge
+timed() { local t0; t0=$(now); "$@" >/dev/null 2>&1 || true; echo $(( ($(now) - t0) / 1000 )); }
+find "$corpus" -name '*.o' | sort > "$out.list"
+while read -r o; do
+  t0=$(now); rc=0
+  "$bin" --scheme "$scheme" --timeout 10 "$o" >/dev/null 2>&1 || rc=$?
+  t_def=$(( ($(now) - t0) / 1000 ))
+  t_x=$(timed "$bin" --scheme "$scheme" --timeout 10 --cross-check "$o")
+  t_dump=$(timed "$dump" -d "$o")
+  insns=$("$dump" -d --no-show-raw-insn "$o" 2>/dev/null | grep -cE '^\s+[0-9a-f]+:' || true)
+  echo "$o $rc $t_def $t_x $t_dump $insns" >> "$out"
+done < "$out.list"
+# the batch runs: every object in one process, two workers
+b_def=$(timed "$bin" --scheme "$scheme" --timeout 10 -j 2 -q "$corpus")
+b_x=$(timed "$bin" --scheme "$scheme" --timeout 10 -j 2 -q --cross-check "$corpus")
+p_def=- p_x=- p_dump=- p_insns=0
+if [ -f "$probe" ]; then
+  p_def=$(timed "$bin" --scheme "$scheme" --timeout 60 "$probe")
+  p_x=$(timed "$bin" --scheme "$scheme" --timeout 60 --cross-check "$probe")
+  p_dump=$(timed "$dump" -d "$probe")
+  p_insns=$("$dump" -d --no-show-raw-insn "$probe" 2>/dev/null | grep -cE '^\s+[0-9a-f]+:' || true)
+fi
+python3 - "$out" "$scheme" "$b_def" "$b_x" "$p_def" "$p_x" "$p_dump" "$p_insns" <<'PY'
 import sys, statistics
 rows = [l.split() for l in open(sys.argv[1])]
-ours = sorted(float(r[2]) / 1e6 for r in rows); dump = sorted(float(r[3]) / 1e6 for r in rows)
-insns = sum(int(r[4]) for r in rows)
-def p(v, q): return v[min(len(v) - 1, int(q * len(v)))]
+scheme = sys.argv[2]
+b_def, b_x = float(sys.argv[3]) / 1e6, float(sys.argv[4]) / 1e6
+col = lambda i: [float(r[i]) / 1e6 for r in rows]
+ours, cross, dump = col(2), col(3), col(4)
+insns = sum(int(r[5]) for r in rows)
+def p(v, q):
+    v = sorted(v); return v[min(len(v) - 1, int(q * len(v)))]
 codes = {}
 for r in rows: codes[r[1]] = codes.get(r[1], 0) + 1
-print("corpus: %d objects, %d BPF instructions, scheme %s" % (len(rows), insns, sys.argv[2]))
+print("corpus: %d objects, %d BPF instructions, scheme %s" % (len(rows), insns, scheme))
 print("exit codes: " + ", ".join("%s: %d" % kv for kv in sorted(codes.items())))
-print("%-22s %10s %10s %10s %14s" % ("", "median ms", "p95 ms", "total s", "insns/s"))
-for name, v in (("pstack-verify", ours), ("llvm-objdump -d", dump)):
-    print("%-22s %10.1f %10.1f %10.2f %14.0f" % (name, 1e3 * statistics.median(v), 1e3 * p(v, .95), sum(v), insns / sum(v)))
-print("ratio (pstack-verify / llvm-objdump): median %.1fx, total %.1fx" % (
-    statistics.median(ours) / statistics.median(dump), sum(ours) / sum(dump)))
-slow = sorted(rows, key=lambda r: -float(r[2]))[:3]
-print("slowest: " + "; ".join("%s %.2f s (exit %s)" % (r[0].split('/')[-1], float(r[2]) / 1e6, r[1]) for r in slow))
+print("%-34s %10s %10s %10s %12s" % ("", "median ms", "p95 ms", "total s", "insns/s"))
+for name, v in (("pstack-verify (per file)", ours), ("pstack-verify --cross-check", cross),
+                ("llvm-objdump -d (per file)", dump)):
+    print("%-34s %10.1f %10.1f %10.2f %12.0f" % (name, 1e3 * statistics.median(v), 1e3 * p(v, .95), sum(v), insns / sum(v)))
+for name, t in (("pstack-verify -j 2 (one batch)", b_def), ("... --cross-check (one batch)", b_x)):
+    print("%-34s %10s %10s %10.2f %12.0f" % (name, "", "", t, insns / t))
+d = sum(dump)
+print("ratios to the per-file llvm-objdump -d loop: per file %.2fx (cross-check %.2fx), "
+      "one batch %.2fx (cross-check %.2fx)" % (sum(ours) / d, sum(cross) / d, b_def / d, b_x / d))
+worst = sorted(rows, key=lambda r: -float(r[2]) / max(float(r[4]), 1))
+over = [r for r in rows if float(r[2]) > 2 * float(r[4])]
+print("objects above 2x their own llvm-objdump -d: %d (worst: %s)" % (len(over), "; ".join(
+    "%s %.2fx" % (r[0].split('/')[-1], float(r[2]) / float(r[4])) for r in worst[:3])))
+xover = [r for r in rows if float(r[3]) > 2 * float(r[4])]
+print("... with --cross-check: %d" % len(xover))
+slow = sorted(rows, key=lambda r: -float(r[3]))[:3]
+print("slowest with --cross-check: " + "; ".join("%s %.2f s" % (r[0].split('/')[-1], float(r[3]) / 1e6) for r in slow))
+if sys.argv[5] != "-":
+    pd, px, pdump = (float(sys.argv[i]) / 1e6 for i in (5, 6, 7))
+    print("large probe (probe_120.o, %s insns): pstack-verify %.2f s, --cross-check %.2f s, "
+          "llvm-objdump -d %.2f s: ratios %.2fx and %.2fx" % (sys.argv[8], pd, px, pdump, pd / pdump, px / pdump))
 PY
-rm -f "$out"
+rm -f "$out" "$out.list"

@@ -1,4 +1,5 @@
-# Writes a BPF C source for the benchmark:
+# Writes a BPF C source for the benchmark (probe: one statement a line, as
+# real code; line info copies each line's text to its instructions):
 #   -DKIND=functions -DN=<count>: one raw_tp program whose call tree (fan-out
 #       4, each frame 16 bytes) has N functions;
 #   -DKIND=progarray -DN=<targets>: N xdp programs in an initialised prog
@@ -6,6 +7,11 @@
 #       dispatcher.
 #   -DKIND=insns -DN=<instructions>: one raw_tp program calling N/6000
 #       functions of 2,000 volatile stack updates each (~3 BPF insns each);
+#   -DKIND=probe -DN=<programs>: a large tracing probe: N kprobe programs in
+#       one initialised prog array, each tail-calling through it with a
+#       variable slot (so every program reaches every program), each with
+#       300 volatile stack updates and 24 calls into a three-level library
+#       of 48 shared .text subprogs (about 3,000 BPF-to-BPF call sites);
 #   -DOUT=<file.c>
 set(src "#include \"common.h\"\n")
 if(KIND STREQUAL "functions")
@@ -28,6 +34,56 @@ if(KIND STREQUAL "functions")
     endif()
   endforeach()
   string(APPEND src "SEC(\"raw_tp/sys_enter\") int f_0(void *ctx) { int x = (long)ctx & 7; FRAME(16); return x${body} + TOUCH(); }\n")
+elseif(KIND STREQUAL "probe")
+  math(EXPR last "${N} - 1")
+  # the library: leaves (32 B), middles (48 B, 3 leaves each), tops (64 B,
+  # 3 middles each); a deepest chain of 96 + 64 + 48 + 32 = 240 bytes
+  foreach(k RANGE 0 15)
+    math(EXPR c1 "(${k} * 5 + 1) % 8")
+    string(APPEND src "static __noinline int leaf_${k}(int x) { FRAME(32); frame_[${c1}] = x; return x * ${k} + frame_[${c1}] + TOUCH(); }\n")
+  endforeach()
+  foreach(k RANGE 0 15)
+    math(EXPR a "${k}")
+    math(EXPR b "(${k} + 5) % 16")
+    math(EXPR c "(${k} + 11) % 16")
+    string(APPEND src "static __noinline int mid_${k}(int x) { FRAME(48); return leaf_${a}(x) + leaf_${b}(x + 1) + leaf_${c}(x + 2) + TOUCH(); }\n")
+  endforeach()
+  foreach(k RANGE 0 15)
+    math(EXPR a "${k}")
+    math(EXPR b "(${k} + 3) % 16")
+    math(EXPR c "(${k} + 7) % 16")
+    string(APPEND src "static __noinline int top_${k}(int x) { FRAME(64); return mid_${a}(x) + mid_${b}(x + 1) + mid_${c}(x + 2) + TOUCH(); }\n")
+  endforeach()
+  foreach(i RANGE 0 ${last})
+    string(APPEND src "int p_${i}(void *ctx);\n")
+  endforeach()
+  set(slots "")
+  foreach(i RANGE 0 ${last})
+    string(APPEND slots " [${i}] = (void *)&p_${i},")
+  endforeach()
+  string(APPEND src "struct { __uint(type, BPF_MAP_TYPE_PROG_ARRAY); __uint(max_entries, ${N}); __uint(key_size, sizeof(__u32)); __array(values, int(void *)); } jmp SEC(\".maps\") = { .values = {${slots} } };\n")
+  foreach(i RANGE 0 ${last})
+    set(body "")
+    foreach(j RANGE 0 299)
+      math(EXPR dst "${j} % 8")
+      math(EXPR src_ "(${j} * 3 + ${i}) % 8")
+      math(EXPR k "${j} + ${i}")
+      string(APPEND body "\n\ta[${dst}] = a[${src_}] + ${k};")
+    endforeach()
+    set(calls "")
+    foreach(j RANGE 0 23)
+      math(EXPR lvl "${j} % 3")
+      math(EXPR f "(${i} * 7 + ${j} * 5) % 16")
+      if(lvl EQUAL 0)
+        string(APPEND calls "\n\ts += top_${f}(s);")
+      elseif(lvl EQUAL 1)
+        string(APPEND calls "\n\ts += mid_${f}(s);")
+      else()
+        string(APPEND calls "\n\ts += leaf_${f}(s);")
+      endif()
+    endforeach()
+    string(APPEND src "SEC(\"kprobe/probe_${i}\") int p_${i}(void *ctx)\n{\n\tFRAME(64);\n\tvolatile int a[8];\n\tint s = (long)ctx & 15;\n\ta[0] = s;${body}${calls}\n\tbpf_tail_call(ctx, &jmp, (s + a[3]) & 127);\n\treturn s + a[5] + TOUCH();\n}\n")
+  endforeach()
 elseif(KIND STREQUAL "insns")
   math(EXPR funcs "(${N} / 3 + 1999) / 2000")
   math(EXPR lastf "${funcs} - 1")

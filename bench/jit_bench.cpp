@@ -7,6 +7,7 @@
 //                              harness: ns per call (loop included)
 //   interp/call                the same in the reference interpreter
 #include "jitgen/jitgen.h"
+#include "model/pipeline.h"
 #include "model/model.h"
 
 #include <benchmark/benchmark.h>
@@ -18,19 +19,18 @@ using namespace pstack;
 namespace {
 
 struct Prepared {
-  Object obj;
-  std::unique_ptr<CallGraph> graph;
+  Pipeline pipe;
+  const Object &obj;
   Report rep;
 };
 
 std::unique_ptr<Prepared> prepare(const std::string &path, Scheme s) {
-  auto p = std::make_unique<Prepared>();
-  p->obj = loadObject(path);
-  p->graph = std::make_unique<CallGraph>(p->obj);
+  Pipeline pipe = openPipeline(path);
+  auto p = std::unique_ptr<Prepared>(new Prepared{pipe, *pipe.object, {}});
   VerifyOptions o;
   o.scheme = s;
   o.timeoutSeconds = 60;
-  p->rep = verify(p->obj, *p->graph, o);
+  p->rep = p->pipe.verify(o);
   return p;
 }
 
@@ -78,7 +78,7 @@ void registerEmit(const std::string &name, Scheme scheme) {
         }
         JitImage img;
         for (auto _ : st) {
-          img = jitCompile(p->obj, p->rep);
+          img = jitCompile(p->obj, p->rep.layout);
           auto f = validateJit(p->obj, img);
           benchmark::DoNotOptimize(f);
         }
@@ -95,7 +95,7 @@ void registerCalls(Scheme scheme) {
   benchmark::RegisterBenchmark(("jit/call/" + std::string(schemeName(scheme))).c_str(),
                                [=](benchmark::State &st) {
                                  auto p = prepare(path, scheme);
-                                 JitImage img = jitCompile(p->obj, p->rep);
+                                 JitImage img = jitCompile(p->obj, p->rep.layout);
                                  RunRequest req;
                                  req.program = "calls";
                                  req.repeat = 1000;

@@ -3,8 +3,7 @@
 // (the process's high-water mark after the benchmark: run one benchmark per
 // process, --benchmark_filter, for a per-object figure; bench/run.sh does).
 //   cmake --build build --target bench && build/bench/pstack_bench
-#include "frontend/frontend.h"
-#include "model/model.h"
+#include "model/pipeline.h"
 
 #include <benchmark/benchmark.h>
 #include <sys/resource.h>
@@ -13,15 +12,17 @@ using namespace pstack;
 
 namespace {
 
-void verifyObject(benchmark::State &state, const std::string &path, Scheme scheme) {
-  Object obj = loadObject(path);
-  CallGraph g(obj);
+void verifyObject(benchmark::State &state, const std::string &path, Scheme scheme,
+                  bool crossCheck = false) {
+  Pipeline pipe = openPipeline(path);
+  const Object &obj = *pipe.object;
   VerifyOptions o;
   o.scheme = scheme;
   o.timeoutSeconds = 60;
+  o.crossCheck = crossCheck;
   Report r;
   for (auto _ : state) {
-    r = verify(obj, g, o);
+    r = pipe.verify(o);
     benchmark::DoNotOptimize(r);
   }
   rusage ru{};
@@ -55,6 +56,22 @@ void registerAll() {
           })
           ->Unit(benchmark::kMillisecond)
           ->Iterations(1);
+  // reading it alone (decoding, relocations, frame analysis, call graph)
+  benchmark::RegisterBenchmark("generated/probe_120/read", [](benchmark::State &st) {
+    for (auto _ : st)
+      benchmark::DoNotOptimize(openPipeline(std::string(PSTACK_BENCH_DIR) + "/probe_120.o"));
+  })->Unit(benchmark::kMillisecond)->Iterations(1);
+  // the large tracing probe (120 kprobe programs tail-calling each other
+  // through one prog array, ~3,000 call sites): the default path, and the
+  // Z3 cross-check beside the explicit search
+  for (bool cross : {false, true})
+    benchmark::RegisterBenchmark(
+        (std::string("generated/probe_120/kernel") + (cross ? "/cross-check" : "")).c_str(),
+        [cross](benchmark::State &st) {
+          verifyObject(st, std::string(PSTACK_BENCH_DIR) + "/probe_120.o", Scheme::Kernel, cross);
+        })
+        ->Unit(benchmark::kMillisecond)
+        ->Iterations(1);
 }
 
 } // namespace

@@ -2,7 +2,7 @@
 
 #include "frontend/frontend.h"
 #include "jitgen/jitgen.h"
-#include "model/model.h"
+#include "model/pipeline.h"
 
 #include <cstdio>
 #include <cstdlib>
@@ -40,12 +40,12 @@ VerifyOptions quick(Scheme s) {
   return vo;
 }
 
-const Object &bundled(const std::string &name) {
-  static std::map<std::string, std::unique_ptr<Object>> cache;
-  auto &o = cache[name];
-  if (!o)
-    o = std::make_unique<Object>(loadObject(casesDir + "/" + name));
-  return *o;
+const Pipeline &bundled(const std::string &name) {
+  static std::map<std::string, Pipeline> cache;
+  auto &p = cache[name];
+  if (!p.object)
+    p = openPipeline(casesDir + "/" + name);
+  return p;
 }
 
 } // namespace
@@ -55,12 +55,11 @@ void setCasesDir(const std::string &dir) { casesDir = dir; }
 Outcome frontend(const uint8_t *data, size_t size) {
   Outcome out;
   try {
-    Object o = loadObjectFromMemory("fuzz.o", std::vector<uint8_t>(data, data + size));
-    out.programs = o.programs.size();
-    CallGraph g(o);
-    for (size_t p = 0; p < o.programs.size(); ++p)
-      (void)g.deepestChain(p, 16);
-    (void)g.cycles();
+    Pipeline pipe = openPipeline("fuzz.o", std::vector<uint8_t>(data, data + size));
+    out.programs = pipe.object->programs.size();
+    for (size_t p = 0; p < pipe.object->programs.size(); ++p)
+      (void)pipe.graph->deepestChain(p, 16);
+    (void)pipe.graph->cycles();
   } catch (const InputError &e) {
     out.rejected = true;
     out.error = e.what();
@@ -79,39 +78,35 @@ Outcome environment(const uint8_t *data, size_t size) {
     return out;
   }
   for (auto name : {"nested.o", "tailcalls.o"}) {
-    Object o = bundled(name);
+    Pipeline pipe;
     try {
-      applyEnvironment(o, env, "fuzz.env.json");
+      pipe = bundled(name).with(env, "fuzz.env.json");
     } catch (const InputError &e) {
       out.rejected = true;
       out.error = e.what();
       continue;
     }
     ++out.programs;
-    CallGraph g(o);
-    for (Scheme s : {Scheme::Kernel, Scheme::PerProg}) {
-      VerifyOptions vo = quick(s);
-      vo.env = env;
-      count(out, verify(o, g, vo));
-    }
+    for (Scheme s : {Scheme::Kernel, Scheme::PerProg})
+      count(out, pipe.verify(quick(s)));
   }
   return out;
 }
 
 Outcome pipeline(const uint8_t *data, size_t size) {
   Outcome out;
-  Object o;
+  Pipeline pipe;
   try {
-    o = loadObjectFromMemory("fuzz.o", std::vector<uint8_t>(data, data + size));
+    pipe = openPipeline("fuzz.o", std::vector<uint8_t>(data, data + size));
   } catch (const InputError &e) {
     out.rejected = true;
     out.error = e.what();
     return out;
   }
+  const Object &o = *pipe.object;
   out.programs = o.programs.size();
-  CallGraph g(o);
   for (Scheme s : {Scheme::Kernel, Scheme::PerSubprog, Scheme::PerProg, Scheme::Planned}) {
-    Report rep = verify(o, g, quick(s));
+    Report rep = pipe.verify(quick(s));
     count(out, rep);
     bool allSafe = !rep.programs.empty();
     for (auto &p : rep.programs)
@@ -120,7 +115,7 @@ Outcome pipeline(const uint8_t *data, size_t size) {
       continue;
     JitImage img;
     try {
-      img = jitCompile(o, rep);
+      img = jitCompile(o, rep.layout);
     } catch (const JitError &) {
       continue; // a form the JIT refuses (LD_ABS, cpu v4, ...): said clearly
     }

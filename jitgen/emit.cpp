@@ -1,5 +1,5 @@
 // The code generator: one x86-64 function per (program, function) node,
-// from the layout the model proved (Report::plan).
+// from the layout the model proved (Layout).
 //
 // Register mapping, as the kernel's x86-64 JIT maps them:
 //   r0 rax, r1 rdi, r2 rsi, r3 rdx, r4 rcx, r5 r8, r6 rbx, r7 r13, r8 r14,
@@ -58,14 +58,14 @@ struct NodeCtx {
 
 class Emitter {
 public:
-  Emitter(const Object &obj, const Report &rep, const JitOptions &opts, JitImage &img)
-      : obj_(obj), rep_(rep), opts_(opts), img_(img) {}
+  Emitter(const Object &obj, const Layout &layout, const JitOptions &opts, JitImage &img)
+      : obj_(obj), layout_(layout), opts_(opts), img_(img) {}
 
   void run();
 
 private:
   const Object &obj_;
-  const Report &rep_;
+  const Layout &layout_;
   const JitOptions &opts_;
   JitImage &img_;
   std::map<std::pair<std::string, std::string>, NodeCtx> nodes_;
@@ -136,7 +136,7 @@ void Emitter::prepare() {
   // the per-CPU area: every buffer with the kernel's guard and the
   // harness's guard words on both sides
   uint64_t off = 0;
-  for (auto &b : rep_.buffers) {
+  for (auto &b : layout_.buffers) {
     JitBuffer jb;
     jb.name = b.name;
     jb.bytes = b.bytes;
@@ -151,10 +151,7 @@ void Emitter::prepare() {
   for (auto &b : img_.buffers)
     buffers_[b.name] = &b;
 
-  std::map<std::string, Verdict> verdicts;
-  for (auto &p : rep_.programs)
-    verdicts[p.name] = p.verdict;
-  for (auto &fp : rep_.plan) {
+  for (auto &fp : layout_.frames) {
     const Program *prog = obj_.program(fp.program);
     const Function *fn = obj_.function(fp.function);
     if (!prog || !fn)
@@ -199,17 +196,18 @@ void Emitter::prepare() {
                      " is a synchronous callback entered from a helper: an r9-relative frame "
                      "cannot be placed there (not supported)");
   }
-  if (rep_.perProgR9AtTop)
+  if (layout_.perProgR9AtTop)
     throw JitError("jit: the r9-at-top variant of per-prog is a model experiment, not emitted");
-  if (rep_.scheme == Scheme::StackSwitch)
+  if (layout_.scheme == Scheme::StackSwitch)
     throw JitError("jit: the stack-switch scheme is proved or refuted by the model, not emitted "
                    "yet (its frames are x86 frames on the private stack, not r9-relative ones)");
   for (auto &p : obj_.programs) {
-    auto v = verdicts.find(p.name);
-    if (!opts_.allowUnproved && (v == verdicts.end() || v->second != Verdict::Safe))
-      throw JitError("jit: program " + p.name + " is " +
-                     (v == verdicts.end() ? std::string("not verified") : verdictName(v->second)) +
-                     " under scheme " + schemeName(rep_.scheme) +
+    if (opts_.allowUnproved || layout_.proved.count(p.name))
+      continue;
+    auto v = layout_.unproved.find(p.name);
+    throw JitError("jit: program " + p.name + " is " +
+                     (v == layout_.unproved.end() ? std::string("not verified") : v->second) +
+                     " under scheme " + schemeName(layout_.scheme) +
                      ": refusing to emit from a layout that was not proved safe");
   }
 }
@@ -820,7 +818,7 @@ void Emitter::inlineLoop(const Insn &in, const std::string &callback) {
 }
 
 void Emitter::run() {
-  img_.scheme = rep_.scheme;
+  img_.scheme = layout_.scheme;
   prepare();
   // every program's functions, entry first, in the object's order
   for (auto &p : obj_.programs)
@@ -834,9 +832,9 @@ void Emitter::run() {
 
 } // namespace
 
-JitImage jitCompile(const Object &obj, const Report &rep, const JitOptions &opts) {
+JitImage jitCompile(const Object &obj, const Layout &layout, const JitOptions &opts) {
   JitImage img;
-  Emitter(obj, rep, opts, img).run();
+  Emitter(obj, layout, opts, img).run();
   return img;
 }
 

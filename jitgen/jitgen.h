@@ -1,5 +1,5 @@
-// jitgen: the private-stack x86-64 JIT driven by a verified layout (the
-// model's Report::plan), the decoding of what it emitted with LLVM MC, a
+// jitgen: the private-stack x86-64 JIT driven by a verified layout (a
+// Layout, layout/layout.h: what the model proved, without the model), the decoding of what it emitted with LLVM MC, a
 // validation pass over the decoded bytes, and a user-space harness that runs
 // the code beside a reference BPF interpreter.
 //
@@ -7,7 +7,7 @@
 #pragma once
 
 #include "frontend/frontend.h"
-#include "model/model.h"
+#include "layout/layout.h"
 
 #include <cstdint>
 #include <map>
@@ -97,10 +97,10 @@ struct JitImage {
   const JitFunction *find(const std::string &program, const std::string &function) const;
 };
 
-// Emits every program of `obj` from the layout `rep` proved. Throws JitError
-// when a program's verdict is not `safe` (unless allowUnproved), or when an
-// instruction cannot be emitted.
-JitImage jitCompile(const Object &obj, const Report &rep, const JitOptions &opts = {});
+// Emits every program of `obj` from `layout` (Report::layout). Throws
+// JitError when a program was not proved safe under it (unless
+// allowUnproved), or when an instruction cannot be emitted.
+JitImage jitCompile(const Object &obj, const Layout &layout, const JitOptions &opts = {});
 
 // The emitted bytes, decoded back by the LLVM MC X86 disassembler.
 struct X86Operand {

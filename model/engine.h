@@ -113,16 +113,23 @@ struct ExploreCache {
   std::vector<Summary> summaries;
   std::unordered_map<std::string, uint32_t> states; // state key with its count -> summary
   size_t hits = 0;
+  // collect the pairs of frames live together (EngineResult::coLive): only
+  // plan synthesis reads them, and on a large object they cost a tenth of
+  // the search
+  bool coLive = false;
   std::optional<bool> symmetric; // programs' searches alike up to their buffer (explore.cpp)
 };
 
 // `cache`: shared by the searches of one System with one Bounds, or null.
 EngineResult explicitEngine(const System &sys, const Bounds &b, size_t program, const Deadline &dl,
                             ExploreCache *cache = nullptr);
+// The bounded engine over `programs` at once (one encoding, shared): one
+// result per program, `bounds[j]` the buffer bounds of programs[j].
 // `tr`: tailReach(sys), the same for every program (computed once).
 struct TailReach;
-EngineResult boundedEngine(const System &sys, const Bounds &b, size_t program, const Deadline &dl,
-                           const TailReach &tr);
+std::vector<EngineResult> boundedEngine(const System &sys, const std::vector<size_t> &programs,
+                                        const std::vector<const Bounds *> &bounds, const Deadline &dl,
+                                        const TailReach &tr);
 EngineResult unboundedEngine(const System &sys, const Bounds &b, size_t program, const Deadline &dl);
 
 } // namespace pstack::detail

@@ -96,12 +96,15 @@ EngineResult explicitEngine(const System &sys, const Bounds &b, size_t program, 
                             ExploreCache *cache) {
   EngineResult res;
   const bool recursionCounter = sys.recursionCounter;
+  const bool wantCoLive = !cache || cache->coLive;
   struct Node {
     std::vector<FrameState> stack;
     int parent = -1;
     Choice choice;
   };
-  std::vector<Node> states;
+  // (a deque: a state's stack stays where it is while others are added,
+  // so it is expanded in place, not copied)
+  std::deque<Node> states;
   std::deque<int> queue;
   // Key (without the top's tail-call count and kernel-stack depth) -> the
   // (count, depth) pairs it was reached with, none covering another. A state
@@ -192,7 +195,8 @@ EngineResult explicitEngine(const System &sys, const Bounds &b, size_t program, 
           for (auto &[r, hi] : sum.regionHi)
             res.regionHi[fromKey(r)] = std::max(res.regionHi[fromKey(r)], hi);
           res.kernelStackMax = std::max(res.kernelStackMax, sum.kernelStackMax);
-          coLive.insert(sum.coLive.begin(), sum.coLive.end());
+          if (wantCoLive)
+            coLive.insert(sum.coLive.begin(), sum.coLive.end());
           res.nodeLiveTwice |= sum.nodeLiveTwice;
         }
         return;
@@ -208,7 +212,8 @@ EngineResult explicitEngine(const System &sys, const Bounds &b, size_t program, 
       res.regionHi[t.region] = std::max(res.regionHi[t.region], sys.reach(t));
     res.kernelStackMax = std::max(res.kernelStackMax, t.kernelStack);
     for (size_t i = 0; i + 1 < stack.size(); ++i) {
-      coLive.insert({std::min(stack[i].node, t.node), std::max(stack[i].node, t.node)});
+      if (wantCoLive)
+        coLive.insert({std::min(stack[i].node, t.node), std::max(stack[i].node, t.node)});
       res.nodeLiveTwice |= stack[i].node == t.node;
     }
     if (auto p = checkTop(sys, b, stack)) {
@@ -239,7 +244,7 @@ EngineResult explicitEngine(const System &sys, const Bounds &b, size_t program, 
     }
     int idx = queue.front();
     queue.pop_front();
-    const std::vector<FrameState> st = states[idx].stack;
+    const std::vector<FrameState> &st = states[idx].stack;
     const FrameState &top = st.back();
     if (st.size() >= kMaxHeight) {
       cut = true;

@@ -5,6 +5,7 @@
 #pragma once
 
 #include "frontend/frontend.h"
+#include "layout/layout.h"
 
 #include <cstdint>
 #include <map>
@@ -14,10 +15,6 @@
 #include <vector>
 
 namespace pstack {
-
-enum class Scheme { Kernel, PerSubprog, PerProg, Planned, StackSwitch };
-const char *schemeName(Scheme s);
-std::optional<Scheme> schemeFromName(const std::string &s);
 
 // What one kernel's verifier and x86-64 JIT do with BPF stacks: the rules
 // the `kernel` scheme follows, one table per kernel (kernelRules()), or what
@@ -147,32 +144,7 @@ struct Violation {
   std::vector<TraceStep> trace;
 };
 
-struct Buffer {
-  std::string name;  // "prog/func" or "prog"
-  uint64_t bytes = 0; // usable bytes
-  uint64_t guard = 0; // guard bytes at each end
-  bool atLeast = false; // the search was cut short: `bytes` is a lower bound
-};
-
-// Where the verified layout puts one function's frame: what jitgen emits
-// from. Frames grow down from their top, as r10 does; `offset` is the
-// frame's lowest byte within its buffer for OwnBuffer (always 0) and
-// ProgramBufferAt; r9-relative frames (ProgramBuffer) have no fixed offset.
-struct FramePlan {
-  enum class Place {
-    KernelStack,      // the normal stack (r10 = rbp)
-    OwnBuffer,        // a per-CPU buffer of its own, r9 set by its prologue
-    ProgramBuffer,    // its program's buffer, r9-relative: callers move r9
-    ProgramBufferAt   // its program's buffer at a planned offset
-  };
-  std::string program, function;
-  Place place = Place::KernelStack;
-  std::string region; // the Buffer's name ("" on the kernel stack)
-  uint32_t frame = 0; // bytes
-  int64_t offset = 0;
-  bool asyncEntry = false; // an async callback: a new activation of its own
-};
-const char *placeName(FramePlan::Place p);
+// Buffer, FramePlan, Layout: layout/layout.h (what the JIT reads).
 
 // A proof obligation the Z3 engines discharged, as a standalone SMT-LIB2
 // problem whose answer must be `unsat` (proofs/ re-checks it with two
@@ -204,7 +176,6 @@ struct Report {
   KernelRules kernel;
   std::vector<ProgramReport> programs;
   std::vector<Violation> violations;
-  std::vector<Buffer> buffers;
   uint64_t bytesPerCpu = 0;
   uint64_t kernelStackWith = 0, kernelStackWithout = 0; // worst nested chain
   bool kernelStackWithoutUnbounded = false; // without private stacks: no bound
@@ -217,10 +188,10 @@ struct Report {
   std::map<std::string, std::map<std::string, int64_t>> planOffsets;
   std::string planNote; // planned: why there is no static layout, if so
   std::optional<uint64_t> kernelBytesPerCpu; // planned: the kernel scheme's, beside it
-  // The layout itself, one entry per (program, function): what the proof is
-  // about and what jitgen emits.
-  std::vector<FramePlan> plan;
-  bool perProgR9AtTop = false; // the variant the layout was proved for
+  // The layout itself: buffers, one frame per (program, function), and the
+  // programs proved under it — what the proof is about and what jitgen
+  // emits.
+  Layout layout;
   std::vector<Obligation> obligations; // with VerifyOptions::collectObligations
 };
 

@@ -22,6 +22,7 @@ PlanResult synthesizePlan(const Object &obj, const CallGraph &g, const VerifyOpt
   std::set<size_t> reached;
   std::map<size_t, int64_t> stackLayout; // program -> its deepest stack, in bytes
   ExploreCache explored;
+  explored.coLive = true;
   for (size_t p = 0; p < obj.programs.size(); ++p) {
     EngineResult r = explicitEngine(sys, Bounds{}, p, Deadline(o.timeoutSeconds), &explored);
     if (r.verdict == Verdict::Unknown) {

@@ -102,11 +102,15 @@ std::vector<bool> nodesOnCycles(const System &sys) {
   return cyclic;
 }
 
-std::optional<size_t> maxHeight(const System &sys, const TailReach &tr, size_t program) {
-  // abstract frame: final node, depth, tail count, async live, programs
-  // live below (kernel recursion guard only)
-  using Key = std::tuple<size_t, uint32_t, uint32_t, bool, std::vector<bool>>;
-  std::map<Key, size_t> memo;
+std::optional<size_t> maxHeight(const System &sys, const TailReach &tr, size_t program,
+                                HeightMemo *shared) {
+  using Key = HeightMemo::Key;
+  // A height computed to the end is the same whichever program's stack
+  // the frame is in: kept in `shared`. What a call that found the stack
+  // unbounded computed is not (its values are cut short): it stays local.
+  HeightMemo local;
+  std::map<Key, size_t> &memo = local.height;
+  const std::map<Key, size_t> *known = shared ? &shared->height : nullptr;
   std::set<Key> onPath;
   bool unbounded = false;
   size_t work = 0;
@@ -114,6 +118,9 @@ std::optional<size_t> maxHeight(const System &sys, const TailReach &tr, size_t p
   std::function<size_t(const Key &)> height = [&](const Key &k) -> size_t {
     if (unbounded)
       return 0;
+    if (known)
+      if (auto it = known->find(k); it != known->end())
+        return it->second;
     if (auto it = memo.find(k); it != memo.end())
       return it->second;
     if (onPath.count(k) || ++work > 2000000) {
@@ -164,6 +171,8 @@ std::optional<size_t> maxHeight(const System &sys, const TailReach &tr, size_t p
   }
   if (unbounded)
     return std::nullopt;
+  if (shared)
+    shared->height.merge(memo);
   return best;
 }
 

@@ -7,6 +7,7 @@
 
 #include <map>
 #include <optional>
+#include <tuple>
 #include <vector>
 
 namespace pstack::detail {
@@ -27,6 +28,16 @@ std::vector<bool> nodesOnCycles(const System &sys);
 // The most frames a stack rooted at `program` can hold, or nullopt when it
 // can grow without bound (nesting or re-entry cycles the kernel's guards do
 // not cut, or tail calls without a limit feeding calls).
-std::optional<size_t> maxHeight(const System &sys, const TailReach &tr, size_t program);
+// `memo`: heights of abstract frames, which do not depend on the program a
+// stack is rooted at: shared by the calls for one System (or null).
+struct HeightMemo;
+std::optional<size_t> maxHeight(const System &sys, const TailReach &tr, size_t program,
+                                HeightMemo *memo = nullptr);
+struct HeightMemo {
+  // abstract frame: final node, depth, tail count, async live, programs
+  // live below (kernel recursion guard only)
+  using Key = std::tuple<size_t, uint32_t, uint32_t, bool, std::vector<bool>>;
+  std::map<Key, size_t> height;
+};
 
 } // namespace pstack::detail

@@ -14,25 +14,6 @@
 
 namespace pstack {
 
-const char *schemeName(Scheme s) {
-  switch (s) {
-  case Scheme::Kernel: return "kernel";
-  case Scheme::PerSubprog: return "per-subprog";
-  case Scheme::PerProg: return "per-prog";
-  case Scheme::Planned: return "planned";
-  case Scheme::StackSwitch: return "stack-switch";
-  }
-  return "?";
-}
-
-std::optional<Scheme> schemeFromName(const std::string &s) {
-  for (Scheme x : {Scheme::Kernel, Scheme::PerSubprog, Scheme::PerProg, Scheme::Planned,
-                   Scheme::StackSwitch})
-    if (s == schemeName(x))
-      return x;
-  return std::nullopt;
-}
-
 const char *verdictName(Verdict v) {
   switch (v) {
   case Verdict::Safe: return "safe";
@@ -127,16 +108,6 @@ std::vector<Violation> outOfFrame(const System &sys) {
 
 } // namespace
 
-const char *placeName(FramePlan::Place p) {
-  switch (p) {
-  case FramePlan::Place::KernelStack: return "kernel_stack";
-  case FramePlan::Place::OwnBuffer: return "own_buffer";
-  case FramePlan::Place::ProgramBuffer: return "program_buffer";
-  case FramePlan::Place::ProgramBufferAt: return "program_buffer_at";
-  }
-  return "?";
-}
-
 Report verify(const Object &obj, const CallGraph &graph, const VerifyOptions &opts) {
   Report rep;
   rep.scheme = opts.scheme;
@@ -170,65 +141,93 @@ Report verify(const Object &obj, const CallGraph &graph, const VerifyOptions &op
   }
 
   using E = VerifyOptions::Engine;
+  const size_t P = obj.programs.size();
   std::map<int, int64_t> sized = given.region; // final buffer sizes
   std::set<int> atLeast;                       // ... of which only lower bounds
-  std::optional<TailReach> reach; // for the bounded engine, once
   ExploreCache explored;          // the explicit searches share what they proved
-  for (size_t p = 0; p < obj.programs.size(); ++p) {
-    ProgramReport pr;
-    pr.name = obj.programs[p].name;
-    pr.privateStack = sys.privateProgram[p];
+  // What the explicit search found for each program, with the bounds its
+  // buffers get from it.
+  struct PerProgram {
     std::optional<EngineResult> sizing, z3;
+    Bounds b;
+    bool unsized = false, settled = false;
+  };
+  std::vector<PerProgram> per(P);
+  // The explicit engine: minimal traces, and the size every r9-relative
+  // buffer needs (what it reaches) — the sizing, whichever engine proves.
+  bool needSizes = false;
+  for (auto &ni : sys.nodes)
+    needSizes |= ni.placement == Placement::Relative && !given.region.count(ni.programRegion);
+  for (size_t p = 0; p < P; ++p) {
+    PerProgram &pp = per[p];
     // this program's time: the explicit search has --timeout, then the Z3
-    // engines share another (encoding included); so at most twice it
+    // engines another (encoding included); so at most twice it
     const Deadline dl(opts.timeoutSeconds);
-    // The explicit engine: minimal traces, and the size every r9-relative
-    // buffer needs (what it reaches) — the sizing, whichever engine proves.
-    bool needSizes = false;
-    for (auto &ni : sys.nodes)
-      needSizes |= ni.placement == Placement::Relative && !given.region.count(ni.programRegion);
     if (opts.engine == E::Auto || opts.engine == E::Explicit || needSizes)
-      sizing = explicitEngine(sys, given, p, dl, &explored);
-    // its verdict counts when it is one of the engines asked for
-    const EngineResult *ex =
-        sizing && (opts.engine == E::Auto || opts.engine == E::Explicit) ? &*sizing : nullptr;
-    Bounds b = given;
-    bool unsized = false;
+      pp.sizing = explicitEngine(sys, given, p, dl, &explored);
+    const EngineResult *ex = pp.sizing && (opts.engine == E::Auto || opts.engine == E::Explicit)
+                                 ? &*pp.sizing
+                                 : nullptr;
+    pp.b = given;
     for (auto &ni : sys.nodes)
-      if (ni.placement == Placement::Relative && !b.region.count(ni.programRegion)) {
-        if (sizing && sizing->verdict != Verdict::Unknown && sizing->regionHi.count(ni.programRegion))
-          b.region[ni.programRegion] = sizing->regionHi.at(ni.programRegion);
-        else if (ni.program == p || (sizing && sizing->regionHi.count(ni.programRegion)))
-          unsized = true; // reachable, but no size could be computed
+      if (ni.placement == Placement::Relative && !pp.b.region.count(ni.programRegion)) {
+        if (pp.sizing && pp.sizing->verdict != Verdict::Unknown &&
+            pp.sizing->regionHi.count(ni.programRegion))
+          pp.b.region[ni.programRegion] = pp.sizing->regionHi.at(ni.programRegion);
+        else if (ni.program == p || (pp.sizing && pp.sizing->regionHi.count(ni.programRegion)))
+          pp.unsized = true; // reachable, but no size could be computed
       }
-    // The Z3 engines prove it: bounded first, Spacer where that is not
-    // complete.
-    // (Auto: a violation the explicit engine found was replayed on the
-    // semantics already; the Z3 engines are there to prove the rest.)
     // The explicit search is exhaustive over the same finite system: what
     // it decides is proved. The Z3 engines run where it could not finish,
     // and beside it when a second, independent proof is asked for
     // (--cross-check) or their obligations are to be written (--emit-smt).
-    bool settled = opts.engine == E::Auto && ex &&
-                   (!ex->violations.empty() ||
-                    (ex->verdict == Verdict::Safe && !opts.crossCheck && !opts.collectObligations));
-    const Deadline dz3(opts.timeoutSeconds);
-    if (!settled && (opts.engine == E::Auto || opts.engine == E::Bounded)) {
-      if (!reach)
-        reach = tailReach(sys);
-      z3 = boundedEngine(sys, b, p, dz3, *reach);
-      // Spacer where the bounded engine cannot be complete (not where it
-      // merely ran out of time: Spacer would not do better there)
+    // (Auto: a violation the explicit engine found was replayed on the
+    // semantics already; the Z3 engines are there to prove the rest.)
+    pp.settled = opts.engine == E::Auto && ex &&
+                 (!ex->violations.empty() ||
+                  (ex->verdict == Verdict::Safe && !opts.crossCheck && !opts.collectObligations));
+  }
+
+  // The Z3 engines prove the programs left: bounded first, over all of
+  // them in one encoding, Spacer where that is not complete (not where it
+  // merely ran out of time: Spacer would not do better there).
+  std::vector<size_t> forZ3;
+  std::vector<const Bounds *> z3Bounds;
+  if (opts.engine == E::Auto || opts.engine == E::Bounded)
+    for (size_t p = 0; p < P; ++p)
+      if (!per[p].settled) {
+        forZ3.push_back(p);
+        z3Bounds.push_back(&per[p].b);
+      }
+  if (!forZ3.empty()) {
+    // the time each program would have had, together
+    const Deadline dz3(opts.timeoutSeconds * double(forZ3.size()));
+    const TailReach reach = tailReach(sys);
+    std::vector<EngineResult> got = boundedEngine(sys, forZ3, z3Bounds, dz3, reach);
+    for (size_t j = 0; j < forZ3.size(); ++j) {
+      std::optional<EngineResult> &z3 = per[forZ3[j]].z3;
+      z3 = std::move(got[j]);
       if (z3->incomplete && opts.engine == E::Auto) {
-        EngineResult un = unboundedEngine(sys, b, p, dz3);
+        EngineResult un = unboundedEngine(sys, per[forZ3[j]].b, forZ3[j], Deadline(opts.timeoutSeconds));
         if (un.verdict != Verdict::Unknown)
           z3 = un;
         else
           z3->reason += "; " + un.reason;
       }
-    } else if (opts.engine == E::Unbounded) {
-      z3 = unboundedEngine(sys, b, p, dz3);
     }
+  }
+  if (opts.engine == E::Unbounded)
+    for (size_t p = 0; p < P; ++p)
+      per[p].z3 = unboundedEngine(sys, per[p].b, p, Deadline(opts.timeoutSeconds));
+
+  for (size_t p = 0; p < P; ++p) {
+    ProgramReport pr;
+    pr.name = obj.programs[p].name;
+    pr.privateStack = sys.privateProgram[p];
+    const std::optional<EngineResult> &sizing = per[p].sizing, &z3 = per[p].z3;
+    const EngineResult *ex =
+        sizing && (opts.engine == E::Auto || opts.engine == E::Explicit) ? &*sizing : nullptr;
+    const bool unsized = per[p].unsized;
     if (ex && z3 && ex->verdict != Verdict::Unknown && z3->verdict != Verdict::Unknown &&
         ex->verdict != z3->verdict)
       rep.engineDisagreement += pr.name + ": explicit " + verdictName(ex->verdict) + ", z3 " +
@@ -336,9 +335,9 @@ Report verify(const Object &obj, const CallGraph &graph, const VerifyOptions &op
         fp.offset = ni.offset + sys.shiftOf(n);
         break;
       }
-      rep.plan.push_back(fp);
+      rep.layout.frames.push_back(fp);
     }
-    rep.perProgR9AtTop = opts.perProgR9AtTop;
+    rep.layout.perProgR9AtTop = opts.perProgR9AtTop;
   }
 
   // buffers and bytes per CPU
@@ -350,7 +349,7 @@ Report verify(const Object &obj, const CallGraph &graph, const VerifyOptions &op
     b.atLeast = atLeast.count(r) > 0;
     b.bytes = uint64_t(bytes);
     b.guard = opts.scheme == Scheme::Kernel ? kGuard : 0;
-    rep.buffers.push_back(b);
+    rep.layout.buffers.push_back(b);
     rep.bytesPerCpu += b.bytes + 2 * b.guard;
   }
   bool anyUnsafe = false, anyUnknown = false;
@@ -360,6 +359,12 @@ Report verify(const Object &obj, const CallGraph &graph, const VerifyOptions &op
     rep.kernelStackWith = std::max(rep.kernelStackWith, p.kernelStackBytes);
   }
   rep.verdict = anyUnsafe ? Verdict::Unsafe : anyUnknown ? Verdict::Unknown : Verdict::Safe;
+  rep.layout.scheme = opts.scheme;
+  for (auto &p : rep.programs)
+    if (p.verdict == Verdict::Safe)
+      rep.layout.proved.insert(p.name);
+    else
+      rep.layout.unproved[p.name] = verdictName(p.verdict);
 
   // planned: what the shipped kernel scheme spends, for comparison
   if (opts.scheme == Scheme::Planned) {
@@ -374,7 +379,17 @@ Report verify(const Object &obj, const CallGraph &graph, const VerifyOptions &op
   // the same chains with every frame on the kernel stack: why private
   // stacks exist
   rep.kernelStackWithout = rep.kernelStackWith;
-  if (opts.scheme == Scheme::Kernel && opts.kernel.hasPrivateStacks()) {
+  // Where no frame got a buffer of its own, that system is this one but
+  // for the kernel-stack budget, which only stops a search at an overflow:
+  // when every program's search ran to the end without one, it saw every
+  // chain already, and the figure is the one above (no second search).
+  bool sameSystem = std::none_of(sys.privateProgram.begin(), sys.privateProgram.end(),
+                                 [](bool b) { return b; });
+  for (auto &ni : sys.nodes)
+    sameSystem &= ni.placement == Placement::KernelStack;
+  for (auto &pp : per)
+    sameSystem &= pp.sizing && pp.sizing->verdict == Verdict::Safe;
+  if (opts.scheme == Scheme::Kernel && opts.kernel.hasPrivateStacks() && !sameSystem) {
     VerifyOptions o61 = opts;
     o61.kernel.privateStackTypes.clear();
     o61.env.kernelStackBudget = UINT32_MAX;

@@ -50,7 +50,7 @@ Insn mk(uint8_t opcode, uint8_t dst, uint8_t src, int16_t off, int64_t imm) {
 // the layout `places` gives each function.
 struct Synthetic {
   Object obj;
-  Report rep;
+  Layout layout;
 };
 
 Synthetic synth(std::vector<std::vector<Insn>> bodies, std::vector<FramePlan> plans,
@@ -77,23 +77,19 @@ Synthetic synth(std::vector<std::vector<Insn>> bodies, std::vector<FramePlan> pl
     p.functions.push_back(i);
   }
   s.obj.programs.push_back(p);
-  ProgramReport pr;
-  pr.name = "tv";
-  pr.verdict = Verdict::Safe;
-  s.rep.programs.push_back(pr);
-  s.rep.verdict = Verdict::Safe;
+  s.layout.proved.insert("tv");
   std::set<std::string> regions;
   for (size_t i = 0; i < plans.size(); ++i) {
     plans[i].program = "tv";
     plans[i].function = s.obj.functions[i].name;
     plans[i].frame = s.obj.functions[i].frame.bytes;
-    s.rep.plan.push_back(plans[i]);
+    s.layout.frames.push_back(plans[i]);
     if (!plans[i].region.empty() && regions.insert(plans[i].region).second) {
       Buffer b;
       b.name = plans[i].region;
       b.bytes = 4096;
       b.guard = 8;
-      s.rep.buffers.push_back(b);
+      s.layout.buffers.push_back(b);
     }
   }
   return s;
@@ -298,7 +294,7 @@ struct Prover {
   JitImage emit(const Synthetic &sy) const {
     JitOptions jo;
     jo.mutant = opts.mutant;
-    return jitCompile(sy.obj, sy.rep, jo);
+    return jitCompile(sy.obj, sy.layout, jo);
   }
 
   bool wanted(const std::string &group, const std::string &name) {

@@ -944,7 +944,7 @@ TEST(JitV4, RefusesEachFormByName) {
     Report rep = verify(o, g, VerifyOptions{});
     ASSERT_EQ(rep.verdict, Verdict::Safe) << why;
     try {
-      jitCompile(o, rep);
+      jitCompile(o, rep.layout);
       ADD_FAILURE() << "emitted: " << why;
     } catch (const JitError &e) {
       EXPECT_NE(std::string(e.what()).find(why), std::string::npos) << e.what();

@@ -45,7 +45,7 @@ void differential(uint64_t from, uint64_t to, Tally &t) {
     JitOptions jo;
     JitImage img;
     try {
-      img = jitCompile(obj, rep, jo);
+      img = jitCompile(obj, rep.layout, jo);
     } catch (const JitError &e) {
       ADD_FAILURE() << e.what() << "\n" << ro.asmText;
       return;
@@ -104,7 +104,7 @@ TEST(JitDifferential, RandomProgramsCatchShiftAndZeroExtensionMutants) {
         continue;
       JitOptions jo;
       jo.mutant = m;
-      JitImage img = jitCompile(obj, rep, jo);
+      JitImage img = jitCompile(obj, rep.layout, jo);
       for (auto &p : ro.programs) {
         RunRequest req;
         req.program = p;

@@ -94,7 +94,7 @@ TEST_P(JitCase, EmitsValidatesAndRunsLikeTheInterpreter) {
   ASSERT_EQ(v->rep.verdict, Verdict::Safe);
   JitImage img;
   try {
-    img = jitCompile(v->obj, v->rep);
+    img = jitCompile(v->obj, v->rep.layout);
   } catch (const JitError &e) {
     // cpu v4 forms are refused by name (cases built by clang-19 -mcpu=v4
     // only: the first function the emitter meets names its first v4 form)
@@ -113,7 +113,7 @@ TEST_P(JitCase, EmitsValidatesAndRunsLikeTheInterpreter) {
   }
   EXPECT_NE(key, "v4_forms") << "emitted code with v4 forms";
   EXPECT_NE(key, "may_goto") << "emitted code with may_goto";
-  EXPECT_EQ(img.functions.size(), v->rep.plan.size());
+  EXPECT_EQ(img.functions.size(), v->rep.layout.frames.size());
   auto findings = validateJit(v->obj, img);
   EXPECT_TRUE(findings.empty()) << findingsText(findings);
   for (auto &p : v->obj.programs) {
@@ -149,7 +149,7 @@ INSTANTIATE_TEST_SUITE_P(Cases, JitCase, ::testing::ValuesIn(safeCaseSchemes()),
 // (verifier_private_stack.c), in the decoded output of the same BPF.
 TEST(JitKernel, ReproducesTheSequencesTheKernelSelftestsPin) {
   auto v = verifyCase("pinned", Scheme::Kernel);
-  JitImage img = jitCompile(v->obj, v->rep);
+  JitImage img = jitCompile(v->obj, v->rep.layout);
   EXPECT_TRUE(validateJit(v->obj, img).empty());
   const JitFunction *single = img.find("private_stack_single_prog", "private_stack_single_prog");
   ASSERT_TRUE(single);
@@ -188,7 +188,7 @@ TEST(JitKernel, ReproducesTheSequencesTheKernelSelftestsPin) {
 // and the return thunk.
 TEST(JitKernel, Kprobe_chainK1MatchesTheKernelJitUpToAddresses) {
   auto v = verifyCase("kprobe_chain", Scheme::Kernel);
-  JitImage img = jitCompile(v->obj, v->rep);
+  JitImage img = jitCompile(v->obj, v->rep.layout);
   const JitFunction *k1 = img.find("kchain", "k1");
   ASSERT_TRUE(k1);
   const std::vector<std::string> kernel = {
@@ -215,7 +215,7 @@ TEST(JitRefuses, ALayoutThatWasNotProvedSafe) {
   auto v = verifyCase("recursion", Scheme::PerSubprog);
   ASSERT_EQ(v->rep.verdict, Verdict::Unsafe);
   try {
-    jitCompile(v->obj, v->rep);
+    jitCompile(v->obj, v->rep.layout);
     FAIL() << "emitted from an unsafe layout";
   } catch (const JitError &e) {
     EXPECT_NE(std::string(e.what()).find("refusing to emit"), std::string::npos) << e.what();
@@ -229,7 +229,7 @@ TEST(JitValidator, CatchesR9NotRestoredAfterACall) {
   auto v = verifyCase("kprobe_chain", Scheme::Kernel);
   JitOptions o;
   o.mutant = JitMutant::R9NotRestored;
-  auto f = validateJit(v->obj, jitCompile(v->obj, v->rep, o));
+  auto f = validateJit(v->obj, jitCompile(v->obj, v->rep.layout, o));
   ASSERT_FALSE(f.empty());
   EXPECT_EQ(f[0].program, "kchain");
   EXPECT_NE(findingsText(f).find("call without pop r9 after it: r9 is not restored"), std::string::npos)
@@ -240,7 +240,7 @@ TEST(JitValidator, CatchesAFrameOffBy8) {
   auto v = verifyCase("kprobe_chain", Scheme::Kernel);
   JitOptions o;
   o.mutant = JitMutant::FrameOffBy8;
-  auto f = validateJit(v->obj, jitCompile(v->obj, v->rep, o));
+  auto f = validateJit(v->obj, jitCompile(v->obj, v->rep.layout, o));
   EXPECT_NE(findingsText(f).find("movb %dil, -168(%r9)`: r9-based access to [-168, -167) outside the "
                                  "frame [-160, 0) of kchain/k1"),
             std::string::npos)
@@ -250,7 +250,7 @@ TEST(JitValidator, CatchesAFrameOffBy8) {
 TEST(JitValidator, CatchesCodeEmittedForAnotherLayout) {
   // per-prog code checked against a layout whose frames are 8 bytes smaller
   auto v = verifyCase("kfuncs", Scheme::PerProg);
-  JitImage img = jitCompile(v->obj, v->rep);
+  JitImage img = jitCompile(v->obj, v->rep.layout);
   EXPECT_TRUE(validateJit(v->obj, img).empty());
   for (auto &f : img.functions)
     if (f.function == "shared")
@@ -265,7 +265,7 @@ TEST(JitHarness, GuardWordsCatchAnOverflowingFrame) {
   auto v = verifyCase("kprobe_chain", Scheme::Kernel);
   JitOptions o;
   o.mutant = JitMutant::FrameOffBy8;
-  JitImage img = jitCompile(v->obj, v->rep, o);
+  JitImage img = jitCompile(v->obj, v->rep.layout, o);
   RunRequest req;
   req.program = "kchain";
   RunResult r = runJit(v->obj, img, req);
@@ -290,13 +290,13 @@ TEST(JitReplay, PerSubprogClobbersTheLiveFrameAndTheProvedLayoutDoesNot) {
   EXPECT_EQ(ref.r0, 1u);
   JitOptions o;
   o.allowUnproved = true;
-  RunResult clobbered = runJit(bad->obj, jitCompile(bad->obj, bad->rep, o), req);
+  RunResult clobbered = runJit(bad->obj, jitCompile(bad->obj, bad->rep.layout, o), req);
   ASSERT_TRUE(clobbered.ok) << clobbered.error;
   EXPECT_EQ(clobbered.r0, 3u); // the third activation's number, in the first one's frame
 
   auto good = verifyCase("clobber", Scheme::PerProg);
   ASSERT_EQ(good->rep.verdict, Verdict::Safe);
-  RunResult fine = runJit(good->obj, jitCompile(good->obj, good->rep), req);
+  RunResult fine = runJit(good->obj, jitCompile(good->obj, good->rep.layout), req);
   ASSERT_TRUE(fine.ok) << fine.error;
   EXPECT_EQ(fine.r0, 1u);
   EXPECT_EQ(fine.maps, ref.maps);

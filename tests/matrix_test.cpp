@@ -5,7 +5,7 @@
 // every function, the same edges, the same buffers and kernel-stack figures.
 #include "tests/support.h"
 
-#include "model/model.h"
+#include "model/pipeline.h"
 
 #include <gtest/gtest.h>
 
@@ -55,20 +55,19 @@ struct Facts {
 };
 
 Facts facts(const std::string &path, const std::string &env, const std::string &scheme) {
-  Object obj = loadObject(path);
+  Pipeline pipe = env.empty() ? openPipeline(path)
+                              : openPipeline(path, loadEnvironment(std::string(PSTACK_SOURCE_DIR) +
+                                                                   "/cases/" + env),
+                                             env);
+  const Object &obj = *pipe.object;
+  const CallGraph &g = *pipe.graph;
   VerifyOptions o;
-  if (!env.empty()) {
-    Environment e = loadEnvironment(std::string(PSTACK_SOURCE_DIR) + "/cases/" + env);
-    applyEnvironment(obj, e, env);
-    o.env = e;
-  }
-  CallGraph g(obj);
   o.scheme = Scheme::Kernel;
   if (scheme.rfind("kernel-", 0) == 0)
     o.kernel = kernelRules(scheme.substr(7));
   else
     o.scheme = *schemeFromName(scheme);
-  Report r = verify(obj, g, o);
+  Report r = pipe.verify(o);
   Facts f;
   f.verdict = verdictName(r.verdict);
   if (r.verdict == Verdict::Unsafe) {
@@ -86,7 +85,7 @@ Facts facts(const std::string &path, const std::string &env, const std::string &
   }
   for (auto &e : g.edges())
     f.edges.insert({g.nodeName(e.from), g.nodeName(e.to), edgeKindName(e.kind)});
-  for (auto &b : r.buffers)
+  for (auto &b : r.layout.buffers)
     f.buffers.push_back({b.name, b.bytes});
   f.bytesPerCpu = r.bytesPerCpu;
   f.kernelStackWith = r.kernelStackWith;

@@ -4,7 +4,7 @@
 #include "tests/support.h"
 
 #include "model/engine.h"
-#include "model/model.h"
+#include "model/pipeline.h"
 
 #include <gtest/gtest.h>
 
@@ -14,25 +14,26 @@
 using namespace pstack;
 
 namespace {
+// through the pipeline every caller uses (model/pipeline.h)
 struct Loaded {
-  std::unique_ptr<Object> obj;
-  std::unique_ptr<CallGraph> graph;
+  Pipeline pipe;
+  const Object *obj = nullptr;
+  const CallGraph *graph = nullptr;
 };
 Loaded load(const std::string &name, const std::string &env = "") {
   Loaded l;
-  l.obj = std::make_unique<Object>(test::loadCase(name));
-  if (!env.empty())
-    applyEnvironment(*l.obj, loadEnvironment(std::string(PSTACK_SOURCE_DIR) + "/cases/" + env),
-                     env);
-  l.graph = std::make_unique<CallGraph>(*l.obj);
+  l.pipe = env.empty() ? makePipeline(test::loadCase(name))
+                       : makePipeline(test::loadCase(name),
+                                      loadEnvironment(std::string(PSTACK_SOURCE_DIR) + "/cases/" + env),
+                                      env);
+  l.obj = l.pipe.object.get();
+  l.graph = l.pipe.graph.get();
   return l;
 }
 Report run(const std::string &name, Scheme s, VerifyOptions o = {}, const std::string &env = "") {
-  Loaded l = load(name, env);
   o.scheme = s;
-  if (!env.empty())
-    o.env = loadEnvironment(std::string(PSTACK_SOURCE_DIR) + "/cases/" + env);
-  return verify(*l.obj, *l.graph, o);
+  // an environment file replaces o.env, as the CLI's --env does
+  return env.empty() ? load(name).pipe.with(o.env).verify(o) : load(name, env).pipe.verify(o);
 }
 } // namespace
 
@@ -65,8 +66,8 @@ TEST(Model, RecursionUnsafeUnderPerSubprogWithTheReviewersTrace) {
 TEST(Model, RecursionSafeUnderPerProgWith34EntryFramesPlusSubprog1) {
   Report r = run("recursion", Scheme::PerProg);
   EXPECT_EQ(r.verdict, Verdict::Safe);
-  ASSERT_EQ(r.buffers.size(), 1u);
-  EXPECT_EQ(r.buffers[0].bytes, 34u * 96 + 64); // 33 tail calls
+  ASSERT_EQ(r.layout.buffers.size(), 1u);
+  EXPECT_EQ(r.layout.buffers[0].bytes, 34u * 96 + 64); // 33 tail calls
   EXPECT_EQ(r.bytesPerCpu, 3328u);
 }
 
@@ -152,7 +153,7 @@ TEST(Model, KprobeChainAcceptedOn613RejectedOn61) {
   Report r13 = run("kprobe_chain", Scheme::Kernel, o);
   EXPECT_EQ(r13.verdict, Verdict::Safe);
   EXPECT_TRUE(r13.programs.at(0).privateStack);
-  EXPECT_EQ(r13.buffers.size(), 4u);
+  EXPECT_EQ(r13.layout.buffers.size(), 4u);
   EXPECT_EQ(r13.bytesPerCpu, 4u * (160 + 16)) << "each buffer: frame plus two 8-byte guards";
   o.kernel = kernelRules("6.1");
   Report r1 = run("kprobe_chain", Scheme::Kernel, o);
@@ -194,10 +195,10 @@ TEST(Model, ShrinkingABufferByOneGranuleFlipsEverySafePerProgVerdict) {
   // mutation check: a proof that survives a smaller buffer proved nothing
   for (const auto &name : test::caseNames()) {
     Report r = run(name, Scheme::PerProg);
-    if (r.verdict != Verdict::Safe || r.buffers.empty())
+    if (r.verdict != Verdict::Safe || r.layout.buffers.empty())
       continue;
     uint64_t biggest = 0;
-    for (auto &b : r.buffers)
+    for (auto &b : r.layout.buffers)
       biggest = std::max(biggest, b.bytes);
     VerifyOptions o;
     o.bufferSize = biggest - 8;
@@ -224,7 +225,7 @@ TEST(Model, PlannedLayoutIsMinimalAndBeatsTheKernelsBytesPerCpu) {
   // prog0 -> work -> leaf are live together: 256 + 128 + 64
   EXPECT_EQ(planned.planOffsets.at("prog0").size(), 3u);
   uint64_t prog0 = 0;
-  for (auto &b : planned.buffers)
+  for (auto &b : planned.layout.buffers)
     if (b.name == "prog0")
       prog0 = b.bytes;
   EXPECT_EQ(prog0, 448u);
@@ -262,7 +263,7 @@ TEST(Model, MovingOnePlannedOrFixedFrameBy8FlipsEverySafeVerdict) {
             }
           }
       } else {
-        for (auto &b : r.buffers)
+        for (auto &b : r.layout.buffers)
           if (b.name.find('/') != std::string::npos && b.bytes > 0) {
             victim = b.name;
             break;
@@ -501,9 +502,9 @@ TEST(Model, ATimeoutIsUnknownNeverSafe) {
   EXPECT_EQ(r.verdict, Verdict::Unknown);
   EXPECT_FALSE(r.programs.at(0).reason.empty());
   bool lowerBound = false;
-  for (auto &b : r.buffers)
+  for (auto &b : r.layout.buffers)
     lowerBound |= b.atLeast;
-  EXPECT_TRUE(lowerBound || r.buffers.empty()) << "sizes from a cut search are lower bounds";
+  EXPECT_TRUE(lowerBound || r.layout.buffers.empty()) << "sizes from a cut search are lower bounds";
 }
 
 // The explicit engine's searches of one object share what earlier ones
@@ -557,6 +558,7 @@ TEST(ExploreCache, ChangesNoResultOnAnyCase) {
         if (*env)
           o.env = loadEnvironment(std::string(PSTACK_SOURCE_DIR) + "/cases/" + env);
         detail::ExploreCache cache;
+        cache.coLive = true; // as plan synthesis asks (verify does not read them)
         Searched plain = searchAll(*l.obj, *l.graph, o, nullptr);
         Searched shared = searchAll(*l.obj, *l.graph, o, &cache);
         SCOPED_TRACE(name + " " + schemeName(s) + " " + env);
@@ -609,7 +611,7 @@ TEST(ExploreCache, EachProgramKeepsItsOwnKernelStack) {
   EXPECT_GE(perProg.hits, 1u);
   Report pp = verify(obj, g, o);
   std::map<std::string, uint64_t> bytes;
-  for (auto &b : pp.buffers)
+  for (auto &b : pp.layout.buffers)
     bytes[b.name] = b.bytes;
   EXPECT_EQ(bytes, want); // per-prog buffers: the same figures
 }
@@ -699,3 +701,64 @@ TEST(StackSwitch, ABufferWithoutRoomForTheCalleeOverflowsAtTheCallingFrame) {
   o.bufferSize = 16 + 312 + 168 + 1024;
   EXPECT_EQ(run("nested", Scheme::StackSwitch, o, "nested.env.json").verdict, Verdict::Safe);
 }
+namespace {
+
+// The bounded engine's one encoding per object (programs as initial
+// states) answers per program as the explicit search does: every program's
+// verdict agrees, and some object has safe and unsafe programs side by
+// side (so the shared query has had to tell them apart).
+TEST(SharedEncoding, EveryProgramGetsTheExplicitSearchsVerdict) {
+  size_t mixed = 0;
+  for (const std::string &name : test::caseNames())
+    for (Scheme s : {Scheme::Kernel, Scheme::PerSubprog}) {
+      VerifyOptions o;
+      o.timeoutSeconds = 60;
+      o.engine = VerifyOptions::Engine::Explicit;
+      Report ex = run(name, s, o);
+      o.engine = VerifyOptions::Engine::Bounded;
+      Report bmc = run(name, s, o);
+      ASSERT_EQ(bmc.programs.size(), ex.programs.size());
+      std::set<Verdict> seen;
+      for (size_t p = 0; p < ex.programs.size(); ++p) {
+        if (bmc.programs[p].verdict == Verdict::Unknown)
+          continue; // refused or incomplete (said in its reason): not a disagreement
+        EXPECT_EQ(bmc.programs[p].verdict, ex.programs[p].verdict)
+            << name << " " << schemeName(s) << " " << ex.programs[p].name;
+        seen.insert(bmc.programs[p].verdict);
+      }
+      mixed += seen.count(Verdict::Safe) && seen.count(Verdict::Unsafe);
+    }
+  EXPECT_GT(mixed, 0u) << "no object with safe and unsafe programs: the test shows nothing";
+}
+
+// One pipeline for every caller: an environment is applied (and checked)
+// the same way whatever it is for; a limit alone copies nothing.
+TEST(Pipeline, AnEnvironmentIsAppliedOnceAndCheckedAlike) {
+  Pipeline base = makePipeline(test::loadCase("tailcalls"));
+  Environment limit;
+  limit.tailCallLimit = 3;
+  Pipeline same = base.with(limit);
+  EXPECT_EQ(same.object.get(), base.object.get()); // nothing to apply: shared
+  EXPECT_EQ(same.env.tailCallLimit, std::optional<uint32_t>(3));
+  Environment bad;
+  bad.nest["no_such_program"] = {};
+  EXPECT_THROW(base.with(bad, "bad.env.json"), InputError);
+  // with a prog array's contents: a copy of its own, its tail calls taken
+  // from the environment, the object as read left alone
+  const Map *pa = nullptr;
+  for (auto &m : base.object->maps)
+    if (m.isProgArray())
+      pa = &m;
+  ASSERT_TRUE(pa);
+  Environment slots;
+  slots.progArrays[pa->name] = {{0, base.object->programs[0].name}};
+  Pipeline filled = base.with(slots);
+  EXPECT_NE(filled.object.get(), base.object.get());
+  EXPECT_NE(filled.graph.get(), base.graph.get());
+  EXPECT_EQ(filled.object->map(pa->name)->progSlots, slots.progArrays[pa->name]);
+  EXPECT_NE(base.object->map(pa->name)->progSlots, slots.progArrays[pa->name]);
+  // and an environment is applied once: a second one is a caller's bug
+  EXPECT_THROW(filled.with(slots), std::logic_error);
+}
+
+} // namespace

@@ -261,7 +261,7 @@ TEST(Oracle, JitMatchesTheRunningKernelsPrivateStackJit) {
       continue;
     JitImage img;
     try {
-      img = jitCompile(obj, rep);
+      img = jitCompile(obj, rep.layout);
     } catch (const JitError &e) {
       // cpu v4 forms are not emitted yet (v4_forms.o, may_goto.o)
       EXPECT_NE(std::string(e.what()).find("is not emitted"), std::string::npos) << e.what();

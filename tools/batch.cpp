@@ -1,5 +1,7 @@
 #include "tools/batch.h"
 
+#include "model/pipeline.h"
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -108,21 +110,21 @@ ObjectResult runOne(const Input &in, const Options &, const VerifyOptions &vo,
   try {
     if (fs::is_directory(in.path))
       throw InputError(in.path, "", "is a directory with no BPF objects (*.o) in it");
-    r.object = std::make_unique<Object>(loadObject(in.path));
-    VerifyOptions mine = vo;
-    if (!in.envFile.empty()) {
+    Object obj = loadObject(in.path);
+    if (!in.envFile.empty())
       r.env = envs.at(in.envFile);
-      mine.env = r.env;
-      try {
-        applyEnvironment(*r.object, r.env, in.envFile);
-      } catch (const InputError &e) {
-        r.envMismatch = true;
-        throw InputError(in.path, "", std::string("the environment does not fit this object: ") +
-                                          e.what());
-      }
+    Pipeline pipe;
+    try {
+      pipe = makePipeline(std::move(obj), r.env, in.envFile);
+    } catch (const InputError &e) {
+      r.envMismatch = true;
+      throw InputError(in.path, "", std::string("the environment does not fit this object: ") +
+                                        e.what());
     }
-    r.graph = std::make_unique<CallGraph>(*r.object);
-    r.report = verify(*r.object, *r.graph, mine);
+    pipe.path = in.path;
+    r.object = pipe.object;
+    r.graph = pipe.graph;
+    r.report = pipe.verify(vo);
   } catch (const InputError &e) {
     r.error = e.what();
   } catch (const std::exception &e) {
@@ -204,7 +206,7 @@ std::string objectVerdict(const ObjectResult &r) {
 
 std::string bytesCell(const Report &rep) {
   bool atLeast = false;
-  for (auto &b : rep.buffers)
+  for (auto &b : rep.layout.buffers)
     atLeast |= b.atLeast;
   return (atLeast ? ">=" : "") + std::to_string(rep.bytesPerCpu);
 }

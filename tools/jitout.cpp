@@ -21,11 +21,11 @@ nlohmann::json planJson(const ObjectResult &r) {
   j["verdict"] = r.object->programs.empty() ? "none" : verdictName(rep.verdict);
   j["bytes_per_cpu"] = rep.bytesPerCpu;
   j["buffers"] = nlohmann::json::array();
-  for (auto &b : rep.buffers)
+  for (auto &b : rep.layout.buffers)
     j["buffers"].push_back({{"name", b.name}, {"bytes", b.bytes}, {"guard", b.guard},
                             {"at_least", b.atLeast}});
   j["frames"] = nlohmann::json::array();
-  for (auto &f : rep.plan)
+  for (auto &f : rep.layout.frames)
     j["frames"].push_back({{"program", f.program}, {"function", f.function},
                            {"place", placeName(f.place)}, {"region", f.region},
                            {"frame", f.frame}, {"offset", f.offset},
@@ -89,7 +89,7 @@ bool jitOutputs(std::vector<ObjectResult> &results, const Options &o) {
     if (!o.emitJit.empty()) {
       std::string dir = outputPath(o.emitJit, r, o);
       try {
-        JitImage img = jitCompile(*r.object, rep);
+        JitImage img = jitCompile(*r.object, rep.layout);
         auto findings = validateJit(*r.object, img);
         writeJit(*r.object, img, dir);
         for (auto &f : findings)
@@ -140,7 +140,7 @@ bool jitOutputs(std::vector<ObjectResult> &results, const Options &o) {
       std::cout << "replay of " << r.path << " under " << schemeName(rep.scheme) << " ("
                 << verdictName(rep.verdict) << "):\n";
       try {
-        JitImage img = jitCompile(*r.object, rep, jo);
+        JitImage img = jitCompile(*r.object, rep.layout, jo);
         for (auto &p : r.object->programs) {
           RunRequest req;
           req.program = p.name;

@@ -178,7 +178,7 @@ std::string toText(const ObjectResult &r, const Options &o) {
     }
   }
   bool atLeast = false;
-  for (auto &b : rep.buffers)
+  for (auto &b : rep.layout.buffers)
     atLeast |= b.atLeast;
   if (!rep.planNote.empty())
     os << "  plan: " << rep.planNote << "\n";
@@ -192,8 +192,8 @@ std::string toText(const ObjectResult &r, const Options &o) {
     os << "  ENGINES DISAGREE (a bug of pstack-verify, please report): " << rep.engineDisagreement
        << "\n";
   os << "scheme " << schemeName(rep.scheme) << ": " << (atLeast ? "at least " : "")
-     << rep.bytesPerCpu << " bytes per CPU in " << rep.buffers.size()
-     << (rep.buffers.size() == 1 ? " buffer" : " buffers");
+     << rep.bytesPerCpu << " bytes per CPU in " << rep.layout.buffers.size()
+     << (rep.layout.buffers.size() == 1 ? " buffer" : " buffers");
   if (rep.kernelBytesPerCpu)
     os << " (the kernel scheme: " << *rep.kernelBytesPerCpu << ")";
   os << "; kernel stack " << rep.kernelStackWith << " B";

@@ -35,9 +35,9 @@ uint32_t chainRounding(const Options &o);
 
 struct ObjectResult {
   std::string path;
-  // heap-held: the graph refers to the object, which must not move
-  std::unique_ptr<Object> object;
-  std::unique_ptr<CallGraph> graph;
+  // from its pipeline (model/pipeline.h): the environment applied
+  std::shared_ptr<const Object> object;
+  std::shared_ptr<const CallGraph> graph;
   std::optional<Report> report;
   double seconds = 0; // reading and verifying it
   std::string error; // set when the object could not be read

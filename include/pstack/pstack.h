@@ -18,6 +18,7 @@
 
 #include "frontend/frontend.h"
 #include "model/model.h"
+#include "model/pipeline.h"
 #include "jitgen/jitgen.h"
 
 #include <memory>
@@ -37,9 +38,11 @@ public:
   static Session open(const std::string &path);
   static Session open(const std::string &name, const std::vector<uint8_t> &bytes);
 
-  const Object &object() const { return *object_; }
-  const CallGraph &graph() const { return *graph_; }
-  const std::string &path() const { return path_; }
+  const Object &object() const { return *pipe_.object; }
+  const CallGraph &graph() const { return *pipe_.graph; }
+  const std::string &path() const { return pipe_.path; }
+  // read, with its call graph (model/pipeline.h); no environment applied
+  const Pipeline &pipeline() const { return pipe_; }
 
   // Verifies under `opts` (its environment's prog-array contents replace
   // the object's tail-call targets for this run).
@@ -50,7 +53,7 @@ public:
 
   // x86-64 code from the layout `report` proved (JitError when a program
   // is not proved safe, unless opts.allowUnproved). `env`: the environment
-  // the report was verified with.
+  // the report was verified with (applied as verify() applies it).
   JitImage jit(const Report &report, const JitOptions &opts = {}, const Environment &env = {}) const;
   // The decoded code checked against its layout; empty when valid.
   std::vector<JitFinding> validate(const JitImage &img) const;
@@ -63,9 +66,7 @@ public:
 
 private:
   Session() = default;
-  std::string path_;
-  std::shared_ptr<Object> object_;
-  std::shared_ptr<CallGraph> graph_;
+  Pipeline pipe_;
 };
 
 } // namespace pstack
