@@ -630,7 +630,7 @@ const Violation *violationOf(const Report &r, const std::string &program) {
 }
 std::map<std::string, uint64_t> bufferBytes(const Report &r) {
   std::map<std::string, uint64_t> out;
-  for (auto &b : r.buffers)
+  for (auto &b : r.layout.buffers)
     out[b.name] = b.bytes;
   return out;
 }
@@ -644,7 +644,7 @@ TEST(StackSwitch, X86FramesBelowTheLinkFrameWithHeadroom) {
   // chain to leaf (work 128, leaf 64) needs less: 16 + 312 + 184 + 120 + 168
   EXPECT_EQ(bytes["prog0"], 16u + 312 + 168 + 1024);
   EXPECT_EQ(bytes["prog2"], 16u + 120 + 168 + 1024);
-  for (auto &fp : r.plan)
+  for (auto &fp : r.layout.frames)
     if (fp.function == "work")
       EXPECT_EQ(fp.frame, 128u + 56) << fp.program;
   // nested programs switch to their own buffers: nothing on the task stack
