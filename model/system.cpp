@@ -323,9 +323,8 @@ void System::stackSwitchCosts() {
       for (const CallSite &cs : fn.calls) {
         if (cs.kind == CallKind::Local || (cs.kind == CallKind::Helper && cs.helper == 12))
           continue; // BPF calls push frames of their own; a tail call is a jump
-        std::string name = cs.kind == CallKind::Kfunc ? cs.target
-                           : bpfHelperName(cs.helper) ? bpfHelperName(cs.helper)
-                                                      : "";
+        const char *helper = cs.kind == CallKind::Kfunc ? nullptr : bpfHelperName(cs.helper);
+        std::string name = cs.kind == CallKind::Kfunc ? cs.target : helper ? helper : "";
         auto it = c.helperReserveByName.find(name);
         callOut = std::max(callOut, it != c.helperReserveByName.end() ? it->second : c.helperReserve);
       }
