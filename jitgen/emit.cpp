@@ -19,6 +19,29 @@
 //   nop5; xor rax,rax (entry of a tail-call context) | nop3; push rbp;
 //   mov rbp,rsp; [12: landing] sub rsp,S; push rax (tail count);
 //   push callee-saved; r9 set-up.
+//
+// stack-switch (docs/stack-switch.md): no r9; r10 is rbp and every BPF
+// frame is an ordinary x86 frame on the program's per-CPU buffer. A
+// program's entry switches rsp to the top of its buffer, leaves the link
+// frame there and calls its own body, so that the body's frame record
+// links to it:
+//   nop5; xor rax,rax | nop3;
+//   push r12; mov r12,rsp            (r12: the task rsp, kept by all BPF code)
+//   movabs r11,<buffer top>; add r11,gs:[this_cpu_off]; mov rsp,r11
+//   push [r12+8]; push rbp; mov rbp,rsp   (the link frame: kernel return
+//                                          address, caller's rbp)
+//   call body; pop rbp; mov rsp,r12; pop r12; ret   (the switch back)
+//   body: push rbp; mov rbp,rsp; [landing] sub rsp,S; push rax;
+//         push rbx,r13,r14,r15
+// Every frame is then exactly what the model counts: return address,
+// saved rbp, S = round_up(F, 8), the tail count and four callee-saved
+// registers (frame_overhead 56), below the 16 bytes of the link frame
+// (link_bytes). A tail call unwinds to the body's rbp and jumps to the
+// target's landing: the link frame and the switch back stay. Calls out
+// (helpers, kfuncs) run on the buffer, or (helpers: task_stack) with
+// rsp = r12 and rsp put back to the frame's bottom after. Nothing else is
+// pushed below a frame (division, shifts and atomics use r10/r11), so an
+// interrupt finds irq_headroom bytes below it at every instruction.
 #include "jitgen/jitgen.h"
 #include "jitgen/x86.h"
 #include "frontend/isa.h"
@@ -41,6 +64,10 @@ using namespace jit;
 
 constexpr uint8_t kMap[11] = {RAX, RDI, RSI, RDX, RCX, R8, RBX, R13, R14, R15, RBP};
 constexpr uint32_t kHarnessGuard = 16; // the harness's guard words around each buffer
+// stack-switch: what the JIT puts on a buffer, as the model must count it
+// (StackSwitchCosts: link_bytes, frame_overhead)
+constexpr uint32_t kLinkBytes = 16;     // kernel return address, caller's rbp
+constexpr uint32_t kFrameOverhead = 56; // return address, rbp, tail count, 4 saved
 
 struct NodeCtx {
   const Function *fn = nullptr;
@@ -50,7 +77,10 @@ struct NodeCtx {
   bool cEntered = false;    // called from C (a helper's callback): starts a tail count
   bool tailReachable = false;
   bool tailTarget = false; // a program entry some tail call lands in
+  bool stackSwitch = false;
   bool startsCount() const {
+    if (stackSwitch)
+      return tailReachable && entry;
     return (tailReachable && (entry || cEntered)) ||
            (tailTarget && plan.place == FramePlan::Place::ProgramBuffer);
   }
@@ -89,10 +119,14 @@ private:
   }
   uint8_t reg(uint8_t bpf) const {
     if (bpf == 10)
-      return cur_->plan.place == FramePlan::Place::KernelStack ? RBP : R9;
+      return r9() ? R9 : RBP;
     return kMap[bpf];
   }
-  bool r9() const { return cur_->plan.place != FramePlan::Place::KernelStack; }
+  bool ss() const { return layout_.scheme == Scheme::StackSwitch; }
+  bool r9() const { return !ss() && cur_->plan.place != FramePlan::Place::KernelStack; }
+  // stack-switch: bytes from rbp down to the frame's bottom (S, the tail
+  // count, rbx r13 r14 r15), where rsp is between BPF instructions
+  int32_t frameBottom() const { return int32_t(normalStack()) + 8 + 32; }
   uint32_t normalStack() const { return r9() ? 0 : (cur_->fn->frame.bytes + 7) & ~7u; }
   int32_t tccDisp() const { return -int32_t(normalStack()) - 8; }
   int32_t frameDisp(uint8_t base, int16_t off) const {
@@ -115,11 +149,13 @@ private:
   void prepare();
   void emitFunction(const NodeCtx &n);
   void prologue();
+  void switchPrologue();
   void r9Setup();
   void epilogue();
   void insn(const Insn &in, const Insn *next);
   void alu(const Insn &in);
   void divmod(const Insn &in, bool is64, bool mod);
+  void divmodNoPush(const Insn &in, bool is64, bool mod);
   void shift(const Insn &in, bool is64, uint8_t digit);
   void jump(const Insn &in);
   void memory(const Insn &in, isa::Form form);
@@ -198,9 +234,35 @@ void Emitter::prepare() {
   }
   if (layout_.perProgR9AtTop)
     throw JitError("jit: the r9-at-top variant of per-prog is a model experiment, not emitted");
-  if (layout_.scheme == Scheme::StackSwitch)
-    throw JitError("jit: the stack-switch scheme is proved or refuted by the model, not emitted "
-                   "yet (its frames are x86 frames on the private stack, not r9-relative ones)");
+  if (ss()) {
+    const StackSwitchCosts &c = layout_.stackSwitch;
+    if (c.linkBytes != kLinkBytes || c.frameOverhead != kFrameOverhead)
+      throw JitError("jit: the stack-switch layout was proved with link_bytes " +
+                     std::to_string(c.linkBytes) + " and frame_overhead " +
+                     std::to_string(c.frameOverhead) + "; the JIT's link frame is " +
+                     std::to_string(kLinkBytes) + " bytes and each frame " +
+                     std::to_string(kFrameOverhead) + " bytes over BPF's: refusing to emit");
+    for (auto &[k, n] : nodes_) {
+      n.stackSwitch = true;
+      uint32_t want = ((n.fn->frame.bytes + 7) & ~7u) + kFrameOverhead;
+      if (n.plan.place != FramePlan::Place::ProgramBuffer || n.plan.frame != want)
+        throw JitError("jit: stack-switch: the layout gives " + k.first + "/" + k.second + " a " +
+                       placeName(n.plan.place) + " frame of " + std::to_string(n.plan.frame) +
+                       " bytes; the JIT emits an x86 frame of " + std::to_string(want) +
+                       " on the program's buffer: refusing to emit");
+      if (!buffers_.count(n.plan.region))
+        throw JitError("jit: stack-switch: no buffer " + n.plan.region + " for " + k.first);
+      if (n.plan.asyncEntry || n.cEntered)
+        throw JitError("jit: stack-switch: " + k.first + "/" + k.second +
+                       " is a callback entered from a helper; its switch to the buffer is not "
+                       "emitted (not supported)");
+      for (auto &cb : n.fn->callbacks)
+        if (cb.via == "bpf_loop")
+          throw JitError("jit: stack-switch: " + k.first + "/" + k.second +
+                         " calls bpf_loop, whose inlined loop saves r6-r8 below the frame where "
+                         "the model counts nothing: not emitted (not supported)");
+    }
+  }
   for (auto &p : obj_.programs) {
     if (opts_.allowUnproved || layout_.proved.count(p.name))
       continue;
@@ -228,6 +290,7 @@ std::vector<uint8_t> Emitter::savedRegs() const {
     if (cb.via == "bpf_loop")
       used.insert({RBX, R13, R14});
   std::vector<uint8_t> out;
+  all |= ss(); // every frame exactly frame_overhead bytes over BPF's
   for (uint8_t r : {RBX, R13, R14, R15})
     if (all || used.count(r))
       out.push_back(r);
@@ -269,7 +332,53 @@ void Emitter::r9Setup() {
   }
 }
 
+// The entry's switch to the buffer and back (stack-switch); the body
+// follows it, so that tail calls land after the switch.
+void Emitter::switchPrologue() {
+  const JitBuffer &buf = *buffers_.at(cur_->plan.region);
+  a_.push(R12);
+  a_.movRR(true, R12, RSP);
+  int64_t top = int64_t(buf.bytes) - (opts_.mutant == JitMutant::LinkOffBy8 ? 8 : 0);
+  uint32_t at = a_.movabs(R11, uint64_t(int64_t(buf.offset) + top));
+  fixup(JitFixup::Kind::PerCpuOff, at, cur_->plan.region, 0, top);
+  a_.addGs(R11, kThisCpuOff);
+  a_.movRR(true, RSP, R11);
+  a_.rex(false, 0, 0, R12); // push qword [r12 + 8]: the kernel return address
+  a_.byte(0xff);
+  a_.modrmMem(6, R12, 8);
+  a_.push(RBP);
+  a_.movRR(true, RBP, RSP);
+  uint32_t body = a_.call();
+  out_->switchReturn = a_.pos();
+  a_.pop(RBP);
+  if (opts_.mutant != JitMutant::NoSwitchBack)
+    a_.movRR(true, RSP, R12);
+  a_.pop(R12);
+  a_.ret();
+  a_.bind(body, a_.pos());
+}
+
 void Emitter::prologue() {
+  if (ss()) {
+    a_.nop5();
+    if (cur_->startsCount())
+      a_.byte(0x48), a_.byte(0x31), a_.byte(0xc0);
+    else
+      a_.nop3();
+    if (cur_->entry)
+      switchPrologue();
+    a_.push(RBP);
+    a_.movRR(true, RBP, RSP);
+    out_->tailLanding = a_.pos();
+    a_.rex(true, 0, 0, RSP);
+    a_.byte(0x81);
+    a_.modrmReg(5, RSP);
+    a_.imm32(int32_t(normalStack()));
+    a_.push(RAX); // the tail count's slot, in every frame
+    for (uint8_t r : out_->savedRegs)
+      a_.push(r);
+    return;
+  }
   a_.nop5();
   if (cur_->startsCount()) {
     a_.byte(0x48), a_.byte(0x31), a_.byte(0xc0); // xor rax, rax: the tail count
@@ -313,6 +422,7 @@ void Emitter::emitFunction(const NodeCtx &n) {
   jf.usesR9 = r9();
   jf.tailCallReachable = n.tailReachable;
   jf.normalStack = normalStack();
+  jf.stackSwitch = n.stackSwitch;
   out_ = &jf;
   jf.savedRegs = savedRegs();
   if (!n.fn->frame.bounded)
@@ -469,6 +579,8 @@ void Emitter::alu(const Insn &in) {
 // dst = dst / src or dst % src with BPF's semantics for a zero divisor
 // (quotient 0, remainder dst), which x86's div would fault on.
 void Emitter::divmod(const Insn &in, bool w, bool mod) {
+  if (ss())
+    return divmodNoPush(in, w, mod);
   bool x = in.opcode & isa::SRC_X;
   uint8_t d = reg(in.dst), s = reg(in.src);
   if (!x && int32_t(in.imm) == 0) {
@@ -511,6 +623,80 @@ void Emitter::divmod(const Insn &in, bool w, bool mod) {
   a_.movRR(w, d, R11);
 }
 
+// The same without pushing below the frame (stack-switch: an interrupt's
+// headroom is all the model leaves there): rax and rdx are kept in r10 and
+// r11, and the divisor goes to dst once the dividend is in rax.
+void Emitter::divmodNoPush(const Insn &in, bool w, bool mod) {
+  bool x = in.opcode & isa::SRC_X;
+  uint8_t d = reg(in.dst), s = reg(in.src);
+  if (!x && int32_t(in.imm) == 0) {
+    if (!mod)
+      a_.alu(false, ALU_XOR, d, d);
+    else if (!w)
+      a_.movRR(false, d, d);
+    return;
+  }
+  // where the divisor is read from once rax/rdx are saved
+  auto srcNow = [&](uint8_t r) -> uint8_t { return r == RAX ? R10 : r == RDX ? R11 : r; };
+  uint8_t div; // the register divided by
+  if (d == RAX) {
+    a_.movRR(true, R11, RDX);
+    div = R10;
+    if (x)
+      a_.movRR(true, R10, srcNow(s) == R10 ? RAX : srcNow(s));
+    else
+      a_.movImm(w, R10, int32_t(in.imm));
+  } else if (d == RDX) {
+    a_.movRR(true, R10, RAX);
+    a_.movRR(true, R11, RDX);
+    a_.movRR(true, RAX, RDX);
+    div = R11; // the divisor; rax holds the dividend
+    if (x) {
+      if (s != RDX)
+        a_.movRR(true, R11, srcNow(s));
+    } else {
+      a_.movImm(w, R11, int32_t(in.imm));
+    }
+  } else {
+    a_.movRR(true, R10, RAX);
+    a_.movRR(true, R11, RDX);
+    a_.movRR(true, RAX, d);
+    div = d;
+    if (x) {
+      if (s != d)
+        a_.movRR(true, d, srcNow(s));
+    } else {
+      a_.movImm(w, d, int32_t(in.imm));
+    }
+  }
+  std::optional<uint32_t> zero, done;
+  if (x) {
+    a_.testRR(w, div, div);
+    zero = a_.jcc(CC_E);
+  }
+  a_.alu(false, ALU_XOR, RDX, RDX);
+  a_.grp3(w, 6, div);
+  // the result to dst (a 32-bit move zero-extends)
+  a_.movRR(w, d == RDX ? RDX : d, mod ? RDX : RAX);
+  if (zero) {
+    done = a_.jmp();
+    a_.bind(*zero, a_.pos());
+    if (mod)
+      a_.movRR(w, d, RAX); // the dividend (zero-extended for 32 bits)
+    else
+      a_.alu(false, ALU_XOR, d, d);
+    a_.bind(*done, a_.pos());
+  }
+  if (d == RAX) {
+    a_.movRR(true, RDX, R11);
+  } else if (d == RDX) {
+    a_.movRR(true, RAX, R10);
+  } else {
+    a_.movRR(true, RAX, R10);
+    a_.movRR(true, RDX, R11);
+  }
+}
+
 void Emitter::shift(const Insn &in, bool w, uint8_t digit) {
   bool x = in.opcode & isa::SRC_X;
   uint8_t d = reg(in.dst), s = reg(in.src);
@@ -532,6 +718,11 @@ void Emitter::shift(const Insn &in, bool w, uint8_t digit) {
     a_.movRR(true, RCX, s);
     a_.shiftCl(ow, digit, R11);
     a_.movRR(true, RCX, R11);
+  } else if (ss()) { // nothing pushed below the frame
+    a_.movRR(true, R10, RCX);
+    a_.movRR(true, RCX, s);
+    a_.shiftCl(ow, digit, d);
+    a_.movRR(true, RCX, R10);
   } else {
     a_.push(RCX);
     a_.movRR(true, RCX, s);
@@ -622,6 +813,26 @@ void Emitter::atomic(const Insn &in) {
     // fetch-or/and/xor: a cmpxchg loop through r12 (the address), rax (the
     // old value), r10 (BPF r0, saved) and r11 (the new value)
     uint8_t opByte = op == (isa::OR | isa::ATOMIC_FETCH) ? 0x09 : op == (isa::AND | isa::ATOMIC_FETCH) ? 0x21 : 0x31;
+    if (ss()) {
+      // nothing pushed below the frame: the address stays [base + disp]
+      // (r10, the saved r0, when base is r0)
+      a_.movRR(true, R10, RAX);
+      uint8_t b = base == RAX ? uint8_t(R10) : base;
+      uint8_t sv = s == RAX ? uint8_t(R10) : s;
+      a_.load(size, RAX, b, disp);
+      uint32_t loop = a_.pos();
+      a_.movRR(true, R11, RAX);
+      a_.aluRR(w, opByte, R11, sv);
+      a_.lockCmpxchg(w, b, disp, R11);
+      a_.bind(a_.jcc(CC_NE), loop);
+      if (s != RAX) {
+        a_.movRR(w, s, RAX);
+        a_.movRR(true, RAX, R10);
+      } else if (!w) {
+        a_.movRR(false, RAX, RAX);
+      }
+      return;
+    }
     a_.push(R12);
     a_.lea(R12, base, disp);
     a_.movRR(true, R10, RAX);
@@ -647,6 +858,18 @@ void Emitter::atomic(const Insn &in) {
 
 void Emitter::callOut(const Insn &in, JitFixup::Kind k, const std::string &name, int32_t id) {
   (void)in;
+  if (ss()) {
+    // helpers: on_buffer, the call pushes onto the buffer; task_stack, rsp
+    // moves to the task stack (r12) and back to this frame's bottom
+    bool task = !layout_.stackSwitch.helpersOnBuffer;
+    if (task)
+      a_.movRR(true, RSP, R12);
+    uint32_t at = a_.call();
+    fixup(k, at, name, id);
+    if (task)
+      a_.lea(RSP, RBP, -frameBottom());
+    return;
+  }
   // C code clobbers r9: keep it across, as the kernel does
   bool keep = r9() && !(opts_.mutant == JitMutant::R9NotRestored);
   if (r9())
@@ -663,6 +886,13 @@ void Emitter::callLocal(const Insn &in, const NodeCtx &callee) {
   (void)in;
   if (cur_->tailReachable)
     a_.load(8, RAX, RBP, tccDisp()); // the count travels in rax
+  if (ss()) { // the callee's frame follows ours on the buffer: a plain call
+    uint32_t at = a_.call();
+    fixup(JitFixup::Kind::Call, at, callee.plan.program + "/" + callee.plan.function);
+    out_->fixups.back().program = callee.plan.program;
+    out_->fixups.back().function = callee.plan.function;
+    return;
+  }
   // r9 for the callee: it sets its own (keep ours), or we move it
   int64_t delta = 0;
   bool move = false;
@@ -774,7 +1004,7 @@ void Emitter::tailCall(const Insn &in) {
     for (auto it = saved.rbegin(); it != saved.rend(); ++it)
       a_.pop(*it);
   }
-  if (cur_->plan.place == FramePlan::Place::ProgramBuffer)
+  if (r9() && cur_->plan.place == FramePlan::Place::ProgramBuffer)
     a_.aluImm(true, ALU_SUB, R9, int32_t(cur_->plan.frame));
   a_.movRR(true, RSP, RBP);
   a_.jmpReg(RCX);
@@ -819,6 +1049,7 @@ void Emitter::inlineLoop(const Insn &in, const std::string &callback) {
 
 void Emitter::run() {
   img_.scheme = layout_.scheme;
+  img_.stackSwitch = layout_.stackSwitch;
   prepare();
   // every program's functions, entry first, in the object's order
   for (auto &p : obj_.programs)

@@ -6,6 +6,8 @@
 #include "jitgen/x86.h"
 
 #include <asm/prctl.h>
+#include <pthread.h>
+#include <algorithm>
 #include <chrono>
 #include <csetjmp>
 #include <set>
@@ -21,6 +23,18 @@ using namespace jit;
 
 constexpr uint8_t kGuardByte = 0xeb;   // as the kernel's 0xEB9F... guard pattern
 constexpr uint32_t kHarnessGuard = 16; // see emit.cpp
+constexpr size_t kTrampBytes = 96;
+
+// What a trampoline records at every helper and kfunc call, for the
+// unwinder: the caller's rbp, the return address, rsp, which trampoline.
+struct CallInfo {
+  uint64_t rbp, ret, rsp, key;
+};
+thread_local CallInfo callInfo;
+// stack-switch, helpers on the buffer: the harness's helpers are C++ with
+// no stack budget, so the trampoline moves them to the harness's own stack
+// at this rsp (16-aligned, below the C++ frame that entered BPF)
+thread_local uint64_t harnessSp = 0;
 
 thread_local sigjmp_buf *faultJump = nullptr;
 thread_local int faultSignal = 0;
@@ -60,10 +74,27 @@ public:
     }
     rt_.programStack.push_back(program);
     auto fn = reinterpret_cast<uint64_t (*)(void *)>(it->second);
+    volatile char here = 0;
+    uint64_t savedSp = harnessSp;
+    harnessSp = (uint64_t(uintptr_t(&here)) - 4096) & ~uint64_t(15);
     uint64_t r = fn(ctx);
+    harnessSp = savedSp;
     rt_.programStack.pop_back();
     return r;
   }
+  void atCallOut() override;
+  void setStacks(uint64_t areaLo, uint64_t areaHi) {
+    areaLo_ = areaLo, areaHi_ = areaHi;
+    pthread_attr_t at;
+    if (pthread_getattr_np(pthread_self(), &at) == 0) {
+      void *addr = nullptr;
+      size_t size = 0;
+      pthread_attr_getstack(&at, &addr, &size);
+      taskLo_ = uint64_t(uintptr_t(addr)), taskHi_ = taskLo_ + size;
+      pthread_attr_destroy(&at);
+    }
+  }
+  std::vector<std::vector<std::string>> backtraces;
 
 private:
   const Object &obj_;
@@ -75,11 +106,86 @@ private:
   std::map<std::string, uint64_t> entries_;  // program -> entry
   std::map<std::string, uint64_t> landing_;  // program -> tail-call landing
   std::set<uint64_t> starts_;
+  std::vector<std::string> trampKeys_;        // callInfo.key -> "h<id>" | "k<name>"
+  uint64_t areaLo_ = 0, areaHi_ = 0, taskLo_ = 0, taskHi_ = 0;
+  // the function a code address is in (nullptr: not JITed code)
+  const JitFunction *functionAt(uint64_t addr, uint64_t *start = nullptr) const {
+    auto it = byStart_.upper_bound(addr);
+    if (it == byStart_.begin())
+      return nullptr;
+    --it;
+    if (addr >= it->first + it->second->code.size())
+      return nullptr;
+    if (start)
+      *start = it->first;
+    return it->second;
+  }
+  std::map<uint64_t, const JitFunction *> byStart_;
 };
 
+// The frame-pointer unwinder, as the kernel's (arch/x86/kernel/
+// unwind_frame.c): from the caller's rbp, each frame record is [rbp] the
+// next rbp and [rbp + 8] the return address; a frame pointer outside the
+// stacks it knows (the task stack, the per-CPU area of the buffers), or not
+// 8-aligned, ends the walk as refused, as get_stack_info() does. A return
+// address outside JITed code is the harness's (the kernel's) frame: the
+// walk has left BPF. The entry's switch return (stack-switch) is the
+// switch's own record, not a BPF frame. The backtrace is the BPF frames,
+// outermost first, as the interpreter's call chain.
+void Linked::atCallOut() {
+  std::vector<std::string> bt;
+  CallInfo ci = callInfo;
+  auto known = [&](uint64_t p) {
+    return p % 8 == 0 && ((p >= areaLo_ && p + 16 <= areaHi_) || (p >= taskLo_ && p + 16 <= taskHi_));
+  };
+  uint64_t start = 0;
+  const JitFunction *f = functionAt(ci.ret, &start);
+  if (f)
+    bt.push_back(f->program + "/" + f->function);
+  uint64_t bp = ci.rbp;
+  for (int n = 0; f && n < 4096; ++n) {
+    if (!known(bp)) {
+      bt.push_back("<refused: frame pointer 0x" + [&] {
+        char b[32];
+        snprintf(b, sizeof b, "%llx", (unsigned long long)bp);
+        return std::string(b);
+      }() + " on no known stack>");
+      break;
+    }
+    uint64_t next = *reinterpret_cast<const uint64_t *>(uintptr_t(bp));
+    uint64_t ret = *reinterpret_cast<const uint64_t *>(uintptr_t(bp + 8));
+    f = functionAt(ret, &start);
+    if (!f)
+      break; // the harness's frame: out of BPF
+    if (!(f->stackSwitch && ret == start + f->switchReturn))
+      bt.push_back(f->program + "/" + f->function);
+    bp = next;
+  }
+  std::reverse(bt.begin(), bt.end());
+  backtraces.push_back(std::move(bt));
+  // stack-switch, helpers on the buffer: the helper's own stack use, as
+  // the model budgets it (its reserve and an interrupt's headroom below
+  // the calling frame), written below the caller's rsp; a buffer that is
+  // too small breaks the guard words
+  if (img_.scheme == Scheme::StackSwitch && img_.stackSwitch.helpersOnBuffer &&
+      ci.key < trampKeys_.size() && ci.rsp >= areaLo_ && ci.rsp < areaHi_) {
+    const StackSwitchCosts &c = img_.stackSwitch;
+    const std::string &key = trampKeys_[ci.key];
+    const char *hn = key[0] == 'k' ? nullptr : bpfHelperName(std::stoi(key.substr(1)));
+    std::string name = key[0] == 'k' ? key.substr(1) : hn ? hn : "";
+    auto it = c.helperReserveByName.find(name);
+    uint64_t reserve = c.irqHeadroom + (it != c.helperReserveByName.end() ? it->second : c.helperReserve);
+    uint64_t bottom = ci.rsp + 8; // the calling frame's bottom
+    if (reserve > 8 && bottom - reserve >= areaLo_ - (1 << 20))
+      std::memset(reinterpret_cast<void *>(uintptr_t(bottom - reserve)), 0x5a, reserve - 8);
+  }
+}
+
 std::string Linked::link() {
-  // functions, 16-byte aligned, then one trampoline per helper/kfunc:
-  // jmp *0(%rip); .quad target
+  // functions, 16-byte aligned, then one trampoline per helper/kfunc that
+  // records the call for the unwinder (callInfo) and jumps to the stub
+  // (stack-switch with helpers on the buffer: calls it on the harness's
+  // stack)
   std::vector<uint64_t> offs;
   size_t at = 0;
   for (auto &f : img_.functions) {
@@ -94,7 +200,7 @@ std::string Linked::link() {
                                                           : "";
       if (!key.empty() && !tramp.count(key)) {
         tramp[key] = at;
-        at += 16;
+        at += kTrampBytes;
       }
     }
   size_ = (at + 4095) & ~size_t(4095);
@@ -110,6 +216,7 @@ std::string Linked::link() {
     auto &f = img_.functions[i];
     std::memcpy(code_ + offs[i], f.code.data(), f.code.size());
     uint64_t a = base + offs[i];
+    byStart_[a] = &f;
     funcAddr_[{f.program, f.function}] = a;
     starts_.insert(a);
     const Program *p = obj_.program(f.program);
@@ -122,9 +229,35 @@ std::string Linked::link() {
     uint8_t *t = code_ + off;
     uint64_t target = key[0] == 'h' ? uint64_t(uintptr_t(Runtime::helperEntry(std::stoi(key.substr(1)))))
                                     : uint64_t(uintptr_t(Runtime::kfuncEntry()));
-    const uint8_t jmp[6] = {0xff, 0x25, 0, 0, 0, 0};
-    std::memcpy(t, jmp, 6);
-    std::memcpy(t + 6, &target, 8);
+    X86 a;
+    a.movabs(R11, uint64_t(uintptr_t(&callInfo)));
+    a.store(8, R11, 0, RBP);      // mov [r11], rbp
+    a.load(8, R10, RSP, 0);       // mov r10, [rsp]: the return address
+    a.store(8, R11, 8, R10);
+    a.store(8, R11, 16, RSP);
+    a.movImm(true, R10, int32_t(trampKeys_.size()));
+    a.store(8, R11, 24, R10);
+    trampKeys_.push_back(key);
+    bool switchStack = img_.scheme == Scheme::StackSwitch && img_.stackSwitch.helpersOnBuffer;
+    if (switchStack) {
+      a.movRR(true, R10, RSP);
+      a.movabs(R11, uint64_t(uintptr_t(&harnessSp)));
+      a.load(8, RSP, R11, 0);
+      a.push(R10), a.push(R10);
+      a.byte(0xff), a.byte(0x15); // call *disp(%rip): the quad below
+      uint32_t disp = a.pos();
+      a.imm32(0);
+      a.aluImm(true, ALU_ADD, RSP, 8);
+      a.pop(RSP); // the private rsp
+      a.ret();
+      a.patch32(disp, int32_t(a.pos() - (disp + 4)));
+    } else {
+      a.byte(0xff), a.byte(0x25), a.imm32(0); // jmp *0(%rip)
+    }
+    a.imm64(target);
+    if (a.b.size() > kTrampBytes)
+      return "trampoline of " + std::to_string(a.b.size()) + " bytes";
+    std::memcpy(t, a.b.data(), a.b.size());
   }
   for (size_t i = 0; i < img_.functions.size(); ++i) {
     auto &f = img_.functions[i];
@@ -184,6 +317,29 @@ std::string Linked::link() {
 
 } // namespace
 
+BacktraceMatch compareBacktraces(const RunResult &interpreter, const RunResult &jit) {
+  BacktraceMatch m;
+  auto text = [](const std::vector<std::string> &bt) {
+    std::string s;
+    for (auto &f : bt)
+      s += (s.empty() ? "" : " > ") + f;
+    return s.empty() ? std::string("(none)") : s;
+  };
+  size_t n = std::max(interpreter.backtraces.size(), jit.backtraces.size());
+  m.total = uint32_t(n);
+  for (size_t i = 0; i < n; ++i) {
+    bool a = i < interpreter.backtraces.size(), b = i < jit.backtraces.size();
+    if (a && b && interpreter.backtraces[i] == jit.backtraces[i]) {
+      ++m.matched;
+    } else if (m.firstMismatch.empty()) {
+      m.firstMismatch = "call " + std::to_string(i + 1) + ": interpreter " +
+                        (a ? text(interpreter.backtraces[i]) : "(no call)") + ", unwinder " +
+                        (b ? text(jit.backtraces[i]) : "(no call)");
+    }
+  }
+  return m;
+}
+
 RunResult runJit(const Object &obj, const JitImage &img, const RunRequest &req) {
   RunResult res;
   Runtime rt(obj, req);
@@ -227,6 +383,7 @@ RunResult runJit(const Object &obj, const JitImage &img, const RunRequest &req) 
   }
   for (auto &b : img.buffers)
     std::memset(area.base + b.offset, 0, b.bytes);
+  linked.setStacks(uint64_t(uintptr_t(area.base)), uint64_t(uintptr_t(area.base)) + img.perCpuBytes);
   alignas(64) uint64_t gsArea[16] = {};
   gsArea[kThisCpuOff / 8] = uint64_t(uintptr_t(area.base));
   unsigned long oldGs = 0;
@@ -295,6 +452,7 @@ RunResult runJit(const Object &obj, const JitImage &img, const RunRequest &req) 
   if (slackBroken)
     res.guardsBroken.push_back("(outside every buffer)");
   res.maps = rt.snapshot();
+  res.backtraces = std::move(linked.backtraces);
   res.error = rt.error;
   res.ok = rt.error.empty();
   return res;

@@ -121,6 +121,11 @@ public:
 
   uint64_t insns = 0;
   uint32_t tailCalls = 0;
+  // the call chain ("program/function", outermost first) at every helper
+  // and kfunc call, from the frame entered from C (a program run, a
+  // callback a helper calls) to the caller: what a frame-pointer unwinder
+  // must find between the call and the harness
+  std::vector<std::vector<std::string>> backtraces;
 
   // Runs program `name` from its entry with r1 = ctx (a new program run:
   // tail count 0).
@@ -129,6 +134,7 @@ public:
     if (!p)
       throw Abort{"no program named " + name + " in " + obj_.path};
     uint64_t args[5] = {ctx, 0, 0, 0, 0};
+    Boundary b(*this, true);
     return run(p->entry, args, 0, &p->name);
   }
 
@@ -139,6 +145,9 @@ public:
       return 0;
     }
     const std::string *prog = currentProgram_ ? currentProgram_ : &req_.program;
+    // bpf_loop's callback is a BPF call in the JIT (inlined loop): no new
+    // chain starts there
+    Boundary b(*this, !inLoop_);
     return run(size_t(addr & ~kFuncTokenMask), args, 0, prog);
   }
 
@@ -154,10 +163,31 @@ public:
       ~Pop() { rt.programStack.pop_back(); }
     } pop{rt_};
     uint64_t args[5] = {uint64_t(uintptr_t(ctx)), 0, 0, 0, 0};
+    Boundary b(*this, true);
     return run(p->entry, args, 0, &p->name);
   }
 
 private:
+  std::vector<std::string> chain_;
+  size_t chainBase_ = 0;
+  bool inLoop_ = false;
+  struct Boundary {
+    Interp &in;
+    size_t saved;
+    bool savedLoop;
+    Boundary(Interp &i, bool starts) : in(i), saved(i.chainBase_), savedLoop(i.inLoop_) {
+      if (starts)
+        in.chainBase_ = in.chain_.size();
+      in.inLoop_ = false;
+    }
+    ~Boundary() {
+      in.chainBase_ = saved;
+      in.inLoop_ = savedLoop;
+    }
+  };
+  void recordBacktrace() {
+    backtraces.emplace_back(chain_.begin() + std::ptrdiff_t(chainBase_), chain_.end());
+  }
   const Object &obj_;
   const RunRequest &req_;
   jit::Runtime &rt_;
@@ -180,11 +210,13 @@ private:
       ~Depth() {
         --in.depth_;
         in.currentProgram_ = savedProg;
+        in.chain_.pop_back();
       }
     } depthGuard{*this, currentProgram_};
     ++depth_;
     currentProgram_ = prog;
     const FnInfo *fi = &fns_[fnIdx];
+    chain_.push_back(*prog + "/" + fi->fn->name);
     if (depth_ > kMaxFrames)
       abort(*prog, *fi->fn, 0, "call depth over " + std::to_string(kMaxFrames) + " frames");
 
@@ -287,6 +319,7 @@ private:
             break;
           }
           case CallKind::Kfunc:
+            recordBacktrace();
             r[0] = rt_.kfunc(cs->target);
             if (!rt_.error.empty())
               bad(rt_.error);
@@ -315,6 +348,7 @@ private:
               uint64_t ctx = r[1];
               fi = &fns_[target.entry];
               prog = &target.name;
+              chain_.back() = target.name + "/" + fi->fn->name;
               currentProgram_ = prog;
               resetFrame();
               for (int i = 0; i < 10; ++i)
@@ -323,7 +357,11 @@ private:
               pc = 0;
               break;
             }
+            if (cs->helper != 181)
+              recordBacktrace();
+            inLoop_ = cs->helper == 181;
             r[0] = rt_.helper(cs->helper, r[1], r[2], r[3], r[4], r[5]);
+            inLoop_ = false;
             if (!rt_.error.empty())
               bad(rt_.error);
             ++pc;
@@ -467,6 +505,7 @@ RunResult interpret(const Object &obj, const RunRequest &req) {
   }
   res.insns = interp.insns;
   res.tailCalls = interp.tailCalls;
+  res.backtraces = std::move(interp.backtraces);
   res.maps = rt.snapshot();
   if (error.empty() && !rt.error.empty())
     error = rt.error;

@@ -35,7 +35,9 @@ enum class JitMutant {
   NoZeroExtend32,       // a 32-bit ALU result is not zero-extended
   R9NotRestored,        // no `pop r9` after a helper call
   FrameOffBy8,          // every r9-relative access 8 bytes lower
-  TailCountNotIncremented
+  TailCountNotIncremented,
+  LinkOffBy8,           // stack-switch: the link frame 8 bytes below the buffer's top
+  NoSwitchBack          // stack-switch: the entry returns without moving rsp back
 };
 
 struct JitOptions {
@@ -80,6 +82,11 @@ struct JitFunction {
   bool tailCallReachable = false; // keeps the tail-call count in its frame
   uint32_t normalStack = 0;       // bytes below rbp for BPF (kernel stack)
   std::vector<uint8_t> savedRegs; // x86 callee-saved registers it pushes
+  // stack-switch: an x86 frame on the program's buffer; in an entry, the
+  // offset right after its `call body` (the switch's own return address,
+  // which an unwinder passes over)
+  bool stackSwitch = false;
+  uint32_t switchReturn = 0;
 };
 
 struct JitBuffer {
@@ -94,6 +101,7 @@ struct JitImage {
   std::vector<JitFunction> functions;
   std::vector<JitBuffer> buffers;
   uint64_t perCpuBytes = 0;
+  StackSwitchCosts stackSwitch; // the layout's (stack-switch)
   const JitFunction *find(const std::string &program, const std::string &function) const;
 };
 
@@ -167,7 +175,21 @@ struct RunResult {
   uint64_t insns = 0;  // BPF instructions executed (interpreter)
   uint32_t tailCalls = 0; // tail calls taken
   double seconds = 0;     // running the program, all repeats (no set-up)
+  // one per helper or kfunc call, in order: the BPF frames from the
+  // innermost frame entered from C to the caller, outermost first
+  // ("program/function"). The interpreter's is its call chain; the JIT
+  // harness's is what a frame-pointer unwinder (as the kernel's) found
+  // walking rbp, with "<refused: ...>" last where it gave up.
+  std::vector<std::vector<std::string>> backtraces;
 };
+
+// How many of the JIT's backtraces equal the interpreter's, call by call
+// (the calls themselves must match in number).
+struct BacktraceMatch {
+  uint32_t total = 0, matched = 0;
+  std::string firstMismatch; // "call N: interpreter a > b, unwinder a" ("" none)
+};
+BacktraceMatch compareBacktraces(const RunResult &interpreter, const RunResult &jit);
 
 // The reference interpreter: every frame its own 512 bytes, as BPF means it.
 RunResult interpret(const Object &obj, const RunRequest &req);

@@ -259,6 +259,8 @@ uint64_t Runtime::loop(uint64_t nr, uint64_t cb, uint64_t ctx, uint64_t flags) {
 uint64_t Runtime::helper(int32_t id, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4,
                          uint64_t a5) {
   (void)a5;
+  if (exec)
+    exec->atCallOut();
   auto ptr = [](uint64_t a) { return reinterpret_cast<uint8_t *>(uintptr_t(a)); };
   auto needMap = [&](uint64_t a) -> MapMem * {
     MapMem *m = mapMem(a);
@@ -347,6 +349,8 @@ uint64_t Runtime::helper(int32_t id, uint64_t a1, uint64_t a2, uint64_t a3, uint
 
 uint64_t Runtime::kfunc(const std::string &name) {
   (void)name;
+  if (exec)
+    exec->atCallOut();
   if (programStack.empty() || programStack.size() > req.nestDepth)
     return 0;
   auto it = req.nest.find(programStack.back());

@@ -34,6 +34,9 @@ public:
   virtual uint64_t callFunctionAt(uint64_t addr, const uint64_t args[5]) = 0;
   // Runs a whole program (nesting); returns r0.
   virtual uint64_t runProgram(const std::string &program, void *ctx) = 0;
+  // At the start of every helper and kfunc call (the JIT harness's
+  // unwinder runs here).
+  virtual void atCallOut() {}
 };
 
 constexpr uint32_t kMaxTailCalls = 33; // MAX_TAIL_CALL_CNT

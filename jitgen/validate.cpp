@@ -80,7 +80,211 @@ private:
   }
 
   void check(const JitFunction &f);
+  void checkStackSwitch(const JitFunction &f, const std::vector<X86Insn> &code);
 };
+
+// stack-switch: the frames are x86 frames on the program's buffer (see
+// emit.cpp). Checked over the decoded text:
+//  - an entry begins with the switch exactly (r12 keeps the task rsp; rsp
+//    to the buffer's top as the layout sizes it; the link frame, kernel
+//    return address then caller's rbp, at [top - 16, top), where a frame-
+//    pointer unwinder reads the body's saved rbp; `call body`; the switch
+//    back; ret), and nothing jumps into it;
+//  - every function's frame: push rbp; mov rbp,rsp; sub rsp,S; the tail
+//    count and rbx r13 r14 r15 pushed: S + 56 bytes, the layout's frame;
+//  - rsp, rbp and r12 are written only there, by the tail-call unwinding
+//    (to the frame's bottom, then rbp, then a jump), and around calls out
+//    with helpers on the task stack (mov rsp,r12; call; rsp back to the
+//    frame's bottom), which must then bracket every helper and kfunc call;
+//  - every return leaves the frame (leave; ret), so that the entry's body
+//    returns into the switch back on every path;
+//  - memory through rbp stays in [-S, 0) or the tail count's slot, through
+//    r12 only the switch's read of the return address, never through rsp;
+//    r9 appears nowhere.
+void Validator::checkStackSwitch(const JitFunction &f, const std::vector<X86Insn> &code) {
+  const FramePlan &p = f.plan;
+  const int64_t S = f.normalStack;
+  const std::string bottom = "leaq -" + std::to_string(S + 40) + "(%rbp), %rsp";
+  const Program *prog = obj_.program(f.program);
+  const bool entry = prog && obj_.functions[prog->entry].name == f.function;
+  auto text = [&](size_t i) { return i < code.size() ? code[i].text : std::string(); };
+  auto fixupAt = [&](const X86Insn &x) -> const JitFixup * {
+    for (auto &fx : f.fixups)
+      if (fx.offset == x.offset + 1)
+        return &fx;
+    return nullptr;
+  };
+  auto target = [&](const X86Insn &x) -> int64_t {
+    for (auto &o : x.operands)
+      if (o.kind == X86Operand::Kind::Imm)
+        return int64_t(x.offset) + x.size + o.imm;
+    return -1;
+  };
+  std::set<size_t> sanctioned; // explicit writes of rsp, rbp, r12 that are part of a sequence
+  size_t i = 0;
+  auto expect = [&](const std::string &want, const std::string &why) {
+    if (text(i) != want)
+      report(f, i < code.size() ? &code[i] : nullptr, "expected `" + want + "`: " + why);
+    sanctioned.insert(i);
+    ++i;
+  };
+  // the patchable start: nop5, then xor eax (the tail count) or nop3
+  i = 2;
+  uint32_t bodyStart = code.size() > 2 ? code[2].offset : 0;
+  if (entry) {
+    auto buf = buffers_.find(p.region);
+    expect("pushq %r12", "the switch keeps the caller's r12");
+    expect("movq %rsp, %r12", "r12 holds the task rsp until the switch back");
+    if (i < code.size() && code[i].opcode == "MOV64ri" && code[i].operands[0].reg == "r11" &&
+        buf != buffers_.end()) {
+      int64_t top = int64_t(buf->second->offset + buf->second->bytes);
+      if (code[i].operands.back().imm != top)
+        report(f, &code[i], "the switch puts rsp at per-CPU offset " +
+                                std::to_string(code[i].operands.back().imm) + ", the top of " +
+                                p.region + " is " + std::to_string(top) +
+                                ": the link frame must be at [top - 16, top), where the unwinder "
+                                "and the model's link_bytes have it");
+      ++i;
+    } else {
+      report(f, i < code.size() ? &code[i] : nullptr,
+             "expected `movabsq $<top of " + p.region + ">, %r11`: the switch to the buffer");
+      ++i;
+    }
+    expect("addq %gs:" + std::to_string(jit::kThisCpuOff) + ", %r11", "this CPU's buffer");
+    expect("movq %r11, %rsp", "rsp moves to the buffer's top in one write (an interrupt may come)");
+    expect("pushq 8(%r12)", "the link frame's kernel return address");
+    expect("pushq %rbp", "the link frame's caller rbp");
+    expect("movq %rsp, %rbp", "rbp at the link frame: the body's saved rbp");
+    size_t callI = i;
+    if (i < code.size() && code[i].isCall && !fixupAt(code[i])) {
+      ++i;
+    } else {
+      report(f, i < code.size() ? &code[i] : nullptr, "expected `call body`: the entry's frame record");
+      ++i;
+    }
+    uint32_t after = i < code.size() ? code[i].offset : 0;
+    if (f.switchReturn != after)
+      report(f, nullptr, "the switch's return address is recorded at +" + std::to_string(f.switchReturn) +
+                             ", the call returns to +" + std::to_string(after));
+    expect("popq %rbp", "the caller's rbp back");
+    expect("movq %r12, %rsp", "the switch back to the task stack on the entry's exit");
+    expect("popq %r12", "the caller's r12 back");
+    if (text(i) != "retq")
+      report(f, i < code.size() ? &code[i] : nullptr, "expected `retq` after the switch back");
+    ++i;
+    bodyStart = i < code.size() ? code[i].offset : 0;
+    if (callI < code.size() && target(code[callI]) != int64_t(bodyStart))
+      report(f, &code[callI], "the switch calls +" + std::to_string(target(code[callI])) +
+                                  ", the body starts at +" + std::to_string(bodyStart));
+  }
+  // the frame
+  expect("pushq %rbp", "the frame record");
+  expect("movq %rsp, %rbp", "the frame record");
+  if (i < code.size() && code[i].offset != f.tailLanding)
+    report(f, &code[i], "the tail-call landing is at +" + std::to_string(f.tailLanding) +
+                            ", after the frame record at +" + std::to_string(code[i].offset));
+  expect("subq $" + std::to_string(S) + ", %rsp", "BPF's frame, rounded to 8");
+  expect("pushq %rax", "the tail count's slot");
+  for (const char *r : {"rbx", "r13", "r14", "r15"})
+    expect(std::string("pushq %") + r, "every frame saves rbx r13 r14 r15 (frame_overhead)");
+  if (S + 56 != int64_t(p.frame))
+    report(f, nullptr, "the x86 frame is " + std::to_string(S + 56) + " bytes, the layout's " +
+                           std::to_string(p.frame));
+  const size_t bodyI = i;
+  const bool task = !img_.stackSwitch.helpersOnBuffer;
+
+  for (size_t k = 0; k < code.size(); ++k) {
+    const X86Insn &x = code[k];
+    // r9 is not used by this scheme
+    for (auto &d : x.defs)
+      if (isR9(d))
+        report(f, &x, "writes r9, which stack-switch code never uses");
+    if (x.text.find("%r9") != std::string::npos)
+      report(f, &x, "r9 in stack-switch code");
+    // jumps stay in the body
+    if (x.isBranch && !x.isCall && k >= bodyI) {
+      int64_t t = target(x);
+      if (x.opcode != "JMP64r" && (t < int64_t(bodyStart) || t >= int64_t(f.code.size())))
+        report(f, &x, "jumps to +" + std::to_string(t) + ", outside the body [+" +
+                          std::to_string(bodyStart) + ", +" + std::to_string(f.code.size()) + ")");
+    }
+    if (x.isReturn && k >= bodyI && (k == 0 || code[k - 1].opcode.rfind("LEAVE", 0) != 0))
+      report(f, &x, "returns without leave: the frame is not left before the return");
+    if (k < bodyI)
+      continue;
+    // calls out
+    if (x.isCall) {
+      const JitFixup *fx = fixupAt(x);
+      bool out = fx && (fx->kind == JitFixup::Kind::Helper || fx->kind == JitFixup::Kind::Kfunc);
+      if (out && task) {
+        if (text(k - 1) != "movq %r12, %rsp")
+          report(f, &x, "a helper or kfunc call without the switch to the task stack before it");
+        else
+          sanctioned.insert(k - 1);
+        if (text(k + 1) != bottom)
+          report(f, &x, "a helper or kfunc call without rsp back to the frame's bottom after it (`" +
+                            bottom + "`)");
+        else
+          sanctioned.insert(k + 1);
+      }
+      if (!fx)
+        report(f, &x, "a call whose target the emitter did not name");
+      continue;
+    }
+    // the tail call's unwinding: rsp to the frame's bottom, pops, mov rsp,rbp; jmp *reg
+    if (x.opcode == "JMP64r") {
+      if (text(k - 1) != "movq %rbp, %rsp")
+        report(f, &x, "an indirect jump without the frame unwound to rbp (a tail call lands "
+                      "after the target's frame record)");
+      else
+        sanctioned.insert(k - 1);
+      if (k >= 6 && text(k - 6) == bottom)
+        sanctioned.insert(k - 6);
+    }
+  }
+  // explicit writes of rsp, rbp and r12 outside the sequences
+  for (size_t k = 0; k < code.size(); ++k) {
+    const X86Insn &x = code[k];
+    if (sanctioned.count(k) || x.isCall || x.isReturn || x.opcode.rfind("PUSH", 0) == 0 ||
+        x.opcode.rfind("LEAVE", 0) == 0)
+      continue;
+    bool popOk = x.opcode.rfind("POP64r", 0) == 0 && x.operands[0].reg != "rsp" &&
+                 x.operands[0].reg != "rbp" && x.operands[0].reg != "r12";
+    if (popOk)
+      continue;
+    for (auto &d : x.defs)
+      if (d == "rsp" || d == "esp" || d == "rbp" || d == "ebp" || d == "r12" || d == "r12d") {
+        report(f, &x, "writes " + d + " outside the switch, the frame set-up, the tail call and "
+                      "the task-stack calls");
+        break;
+      }
+  }
+  // memory
+  for (size_t k = 0; k < code.size(); ++k) {
+    const X86Insn &x = code[k];
+    const X86Operand *m = mem(x);
+    if (!m || x.opcode.rfind("LEA64r", 0) == 0)
+      continue;
+    if (!m->segment.empty()) {
+      if (!(m->segment == "gs" && m->disp == jit::kThisCpuOff && k < bodyI))
+        report(f, &x, "a segment access outside the switch");
+      continue;
+    }
+    if (m->base == "rbp") {
+      int64_t lo = m->disp, hi = m->disp + x.memBytes;
+      bool frame = lo >= -S && hi <= 0;
+      bool tcc = lo == -S - 8 && hi <= -S;
+      if (!m->index.empty() || x.memBytes == 0 || !(frame || tcc))
+        report(f, &x, "rbp-based access to [" + std::to_string(lo) + ", " + std::to_string(hi) +
+                          ") outside the frame [-" + std::to_string(S) + ", 0) and the tail count");
+    } else if (m->base == "rsp") {
+      report(f, &x, "access through rsp");
+    } else if (m->base == "r12") {
+      if (!(k < bodyI && x.text == "pushq 8(%r12)"))
+        report(f, &x, "access through r12 (the task rsp) outside the switch");
+    }
+  }
+}
 
 void Validator::check(const JitFunction &f) {
   std::vector<X86Insn> code;
@@ -88,6 +292,10 @@ void Validator::check(const JitFunction &f) {
     code = decodeX86(f.code);
   } catch (const JitError &e) {
     report(f, nullptr, e.what());
+    return;
+  }
+  if (f.stackSwitch || img_.scheme == Scheme::StackSwitch) {
+    checkStackSwitch(f, code);
     return;
   }
   const FramePlan &p = f.plan;

@@ -44,6 +44,31 @@ struct FramePlan {
 };
 const char *placeName(FramePlan::Place p);
 
+// --scheme stack-switch (x86-64): rsp itself moves onto the program's
+// per-CPU buffer, so besides BPF's frames the buffer holds what x86 keeps on
+// a stack. Defaults: see docs/stack-switch.md; environment key
+// "stack_switch".
+struct StackSwitchCosts {
+  // at the buffer's top, below nothing: the kernel return address and the
+  // caller's rbp, where a frame-pointer unwinder finds its way back
+  uint32_t linkBytes = 16;
+  // per BPF frame, besides its own bytes (rounded up to 8 as the x86 JIT
+  // does): return address, saved rbp, rbx/r13/r14/r15, the tail-call count
+  uint32_t frameOverhead = 56;
+  // an interrupt arriving while rsp is in the buffer pushes its hardware
+  // frame and pt_regs there before switching to the IRQ stack: needed
+  // below the deepest frame at every instruction (NMI, #MC: IST stacks)
+  uint32_t irqHeadroom = 168;
+  // true: helpers and kfuncs run on the buffer, below their caller's frame;
+  // false: the JIT switches back to the task stack around every call out
+  bool helpersOnBuffer = true;
+  // stack a helper or kfunc may use below its caller (helpersOnBuffer),
+  // by name (helpers: bpf_map_lookup_elem, ...; kfuncs: their names), else
+  // `helperReserve`
+  uint32_t helperReserve = 1024;
+  std::map<std::string, uint32_t> helperReserveByName;
+};
+
 // The layout of one object under one scheme, and for which programs it was
 // proved: the JIT emits a program only when it is in `proved` (unless told
 // to replay a counterexample).
@@ -53,6 +78,10 @@ struct Layout {
   std::vector<FramePlan> frames; // one per (program, function)
   bool perProgR9AtTop = false;   // the per-prog variant it was proved for
   std::set<std::string> proved;  // programs proved safe under it
+  // stack-switch: the costs it was proved with (the JIT refuses a layout
+  // whose link frame or frame overhead is not what it emits; the helpers'
+  // variant is the JIT's to follow)
+  StackSwitchCosts stackSwitch;
   // the others the model verified, with their verdict as printed
   // ("unsafe", "unknown": for messages only)
   std::map<std::string, std::string> unproved;

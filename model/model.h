@@ -71,31 +71,6 @@ uint32_t kernelStackDepth(const Function &f, const KernelRules &k);
 KernelRules kernelRules(const std::string &name);
 const std::vector<std::string> &kernelRuleNames();
 
-// --scheme stack-switch (x86-64): rsp itself moves onto the program's
-// per-CPU buffer, so besides BPF's frames the buffer holds what x86 keeps on
-// a stack. Defaults: see docs/stack-switch.md; environment key
-// "stack_switch".
-struct StackSwitchCosts {
-  // at the buffer's top, below nothing: the kernel return address and the
-  // caller's rbp, where a frame-pointer unwinder finds its way back
-  uint32_t linkBytes = 16;
-  // per BPF frame, besides its own bytes (rounded up to 8 as the x86 JIT
-  // does): return address, saved rbp, rbx/r13/r14/r15, the tail-call count
-  uint32_t frameOverhead = 56;
-  // an interrupt arriving while rsp is in the buffer pushes its hardware
-  // frame and pt_regs there before switching to the IRQ stack: needed
-  // below the deepest frame at every instruction (NMI, #MC: IST stacks)
-  uint32_t irqHeadroom = 168;
-  // true: helpers and kfuncs run on the buffer, below their caller's frame;
-  // false: the JIT switches back to the task stack around every call out
-  bool helpersOnBuffer = true;
-  // stack a helper or kfunc may use below its caller (helpersOnBuffer),
-  // by name (helpers: bpf_map_lookup_elem, ...; kfuncs: their names), else
-  // `helperReserve`
-  uint32_t helperReserve = 1024;
-  std::map<std::string, uint32_t> helperReserveByName;
-};
-
 // What the object cannot say: which programs a kfunc call may run on the
 // same CPU, which programs may interrupt themselves, prog-array contents
 // filled by user space, and the limits.

@@ -338,6 +338,7 @@ Report verify(const Object &obj, const CallGraph &graph, const VerifyOptions &op
       rep.layout.frames.push_back(fp);
     }
     rep.layout.perProgR9AtTop = opts.perProgR9AtTop;
+    rep.layout.stackSwitch = opts.env.stackSwitch;
   }
 
   // buffers and bytes per CPU

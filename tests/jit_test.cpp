@@ -358,3 +358,83 @@ TEST(JitCli, FunctionNamesWithSlashesGetTheirOwnFiles) {
 }
 
 } // namespace
+
+// --scheme stack-switch: every case the model proves under it (both helper
+// variants) is emitted from its layout, validates, runs like the
+// interpreter with every guard word intact, and the frame-pointer unwinder
+// finds the interpreter's call chain at every helper and kfunc call.
+namespace {
+struct SsCase {
+  std::string key;
+  bool onBuffer;
+};
+std::vector<SsCase> stackSwitchCases() {
+  std::vector<SsCase> out;
+  for (const char *k : {"nested+nested.env.json", "kfuncs", "frames", "tailcalls", "recursion",
+                        "kprobe_chain", "clobber", "rounding", "pinned", "multi_section",
+                        "tail_256", "struct_ops_deep", "over_limit_chain", "scx_pick"})
+    for (bool b : {true, false})
+      out.push_back({k, b});
+  return out;
+}
+std::unique_ptr<Verified> verifyStackSwitch(const std::string &key, bool onBuffer) {
+  auto v = verifyCase(key, Scheme::StackSwitch);
+  if (!onBuffer) {
+    v->env.stackSwitch.helpersOnBuffer = false;
+    VerifyOptions o;
+    o.scheme = Scheme::StackSwitch;
+    o.env = v->env;
+    o.timeoutSeconds = 60;
+    v->rep = verify(v->obj, *v->graph, o);
+  }
+  return v;
+}
+} // namespace
+
+class JitStackSwitch : public ::testing::TestWithParam<SsCase> {};
+
+TEST_P(JitStackSwitch, EmitsValidatesRunsAndUnwindsLikeTheInterpreter) {
+  const auto &[key, onBuffer] = GetParam();
+  auto v = verifyStackSwitch(key, onBuffer);
+  ASSERT_FALSE(v->rep.layout.proved.empty()) << key << ": nothing proved under stack-switch";
+  JitImage img;
+  try {
+    img = jitCompile(v->obj, v->rep.layout, {true});
+  } catch (const JitError &e) {
+    std::string what = e.what();
+    // refused by name: callbacks entered from C, an inlined bpf_loop
+    EXPECT_TRUE(what.find("stack-switch: ") != std::string::npos ||
+                what.find("is not emitted") != std::string::npos)
+        << what;
+    GTEST_SKIP() << what;
+  }
+  EXPECT_EQ(img.scheme, Scheme::StackSwitch);
+  auto findings = validateJit(v->obj, img);
+  EXPECT_TRUE(findings.empty()) << findingsText(findings);
+  uint32_t calls = 0;
+  for (auto &p : v->obj.programs) {
+    if (!v->rep.layout.proved.count(p.name))
+      continue;
+    RunRequest req;
+    req.program = p.name;
+    req.nest = v->env.nest;
+    RunResult ref = interpret(v->obj, req);
+    RunResult jit = runJit(v->obj, img, req);
+    ASSERT_TRUE(ref.ok) << p.name << ": " << ref.error;
+    ASSERT_TRUE(jit.ok) << p.name << ": " << jit.error;
+    if (p.type != ProgType::Unknown && p.type != ProgType::StructOps)
+      EXPECT_EQ(jit.r0, ref.r0) << p.name;
+    EXPECT_EQ(jit.maps, ref.maps) << p.name;
+    EXPECT_TRUE(jit.guardsBroken.empty()) << p.name << ": guard words of " << jit.guardsBroken[0];
+    BacktraceMatch m = compareBacktraces(ref, jit);
+    EXPECT_EQ(m.matched, m.total) << p.name << ": " << m.firstMismatch;
+    calls += m.total;
+  }
+  RecordProperty("backtraces", int(calls));
+}
+
+INSTANTIATE_TEST_SUITE_P(Cases, JitStackSwitch, ::testing::ValuesIn(stackSwitchCases()),
+                         [](const auto &info) {
+                           std::string n = info.param.key.substr(0, info.param.key.find('+'));
+                           return n + (info.param.onBuffer ? "_on_buffer" : "_task_stack");
+                         });
