@@ -456,8 +456,9 @@ TEST(Cli, SarifSchemaValidatorRejectsBrokenLogs) {
 }
 
 // --scheme stack-switch: proved or refuted from the command line, with the
-// environment's stack_switch costs; not emitted (exit 2 naming the scheme).
-TEST(Cli, StackSwitchIsVerifiedFromItsEnvironmentAndNotEmitted) {
+// environment's stack_switch costs; emitted, and replayed with the
+// unwinder's count.
+TEST(Cli, StackSwitchIsVerifiedFromItsEnvironmentEmittedAndReplayed) {
   const std::string nested = test::casePath("nested");
   const std::string env = std::string(PSTACK_SOURCE_DIR) + "/cases/nested.env.json";
   auto ok = test::run({PSTACK_CLI, "--scheme", "stack-switch", "--env", env, nested});
@@ -477,7 +478,18 @@ TEST(Cli, StackSwitchIsVerifiedFromItsEnvironmentAndNotEmitted) {
   EXPECT_NE(tight.out.find("overflow in prog0: prog0/prog0 frame [16, 328) and the 1192 bytes below it"),
             std::string::npos)
       << tight.out;
-  auto jit = test::run({PSTACK_CLI, "--scheme", "stack-switch", "--emit-jit", test::tempPath("ssjit"), nested});
-  EXPECT_EQ(jit.status, 2);
-  EXPECT_NE(jit.err.find("stack-switch scheme"), std::string::npos) << jit.err;
+  const std::string dir = test::tempPath("ssjit");
+  auto jit = test::run({PSTACK_CLI, "--scheme", "stack-switch", "--env", env, "--emit-jit", dir, nested});
+  EXPECT_EQ(jit.status, 0) << jit.err;
+  std::ifstream s(dir + "/prog0.prog0.s");
+  std::string listing((std::istreambuf_iterator<char>(s)), std::istreambuf_iterator<char>());
+  EXPECT_NE(listing.find("movq %r11, %rsp"), std::string::npos) << listing;
+  EXPECT_NE(listing.find("pushq 8(%r12)"), std::string::npos) << listing;
+  EXPECT_NE(listing.find("movq %r12, %rsp"), std::string::npos) << listing;
+  auto rp = test::run({PSTACK_CLI, "--scheme", "stack-switch", "--env", env, "--replay", nested});
+  EXPECT_EQ(rp.status, 0) << rp.out << rp.err;
+  // prog0 runs prog1 (which runs prog11, prog12) and prog2: five kfunc calls
+  EXPECT_NE(rp.out.find("  prog0: jit and interpreter agree"), std::string::npos) << rp.out;
+  EXPECT_NE(rp.out.find("    unwinder: 5 of 5 backtraces match\n"), std::string::npos) << rp.out;
+  EXPECT_NE(rp.out.find("    unwinder: 1 of 1 backtraces match\n"), std::string::npos) << rp.out;
 }

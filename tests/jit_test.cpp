@@ -429,6 +429,12 @@ TEST_P(JitStackSwitch, EmitsValidatesRunsAndUnwindsLikeTheInterpreter) {
     BacktraceMatch m = compareBacktraces(ref, jit);
     EXPECT_EQ(m.matched, m.total) << p.name << ": " << m.firstMismatch;
     calls += m.total;
+    if (getenv("SS_DEBUG"))
+      for (auto &bt : jit.backtraces) {
+        std::string t;
+        for (auto &x : bt) t += x + " > ";
+        printf("%s %s: %s\n", key.c_str(), p.name.c_str(), t.c_str());
+      }
   }
   RecordProperty("backtraces", int(calls));
 }
@@ -438,3 +444,150 @@ INSTANTIATE_TEST_SUITE_P(Cases, JitStackSwitch, ::testing::ValuesIn(stackSwitchC
                            std::string n = info.param.key.substr(0, info.param.key.find('+'));
                            return n + (info.param.onBuffer ? "_on_buffer" : "_task_stack");
                          });
+
+namespace {
+std::vector<std::string> decodedLines(const JitFunction &f) {
+  std::vector<std::string> out;
+  for (auto &x : decodeX86(f.code))
+    out.push_back(x.text);
+  return out;
+}
+uint64_t bufferTop(const JitImage &img, const std::string &name) {
+  for (auto &b : img.buffers)
+    if (b.name == name)
+      return b.offset + b.bytes;
+  return 0;
+}
+} // namespace
+
+// The entry's switch, exactly: rsp to the top of prog2's buffer (16 link +
+// 120 frame + 168 interrupt + 1024 helper bytes), the link frame, the call
+// into the body, the switch back; then the body's x86 frame of 64 + 56.
+TEST(JitStackSwitchCode, TheEntrySwitchesToItsBufferTopAndBack) {
+  auto v = verifyCase("nested+nested.env.json", Scheme::StackSwitch);
+  ASSERT_EQ(v->rep.verdict, Verdict::Safe);
+  JitImage img = jitCompile(v->obj, v->rep.layout);
+  const JitFunction *f = img.find("prog2", "prog2");
+  ASSERT_NE(f, nullptr);
+  EXPECT_EQ(f->plan.frame, 64u + 56);
+  uint64_t top = bufferTop(img, "prog2");
+  for (auto &b : img.buffers)
+    if (b.name == "prog2")
+      EXPECT_EQ(b.bytes, 16u + 120 + 168 + 1024);
+  std::vector<std::string> want = {
+      "nopl (%rax,%rax)", "nopl (%rax)", "pushq %r12", "movq %rsp, %r12",
+      "movabsq $" + std::to_string(top) + ", %r11", "addq %gs:40, %r11", "movq %r11, %rsp",
+      "pushq 8(%r12)", "pushq %rbp", "movq %rsp, %rbp", "callq 7", "popq %rbp", "movq %r12, %rsp",
+      "popq %r12", "retq", "pushq %rbp", "movq %rsp, %rbp", "subq $64, %rsp", "pushq %rax",
+      "pushq %rbx", "pushq %r13", "pushq %r14", "pushq %r15"};
+  auto got = decodedLines(*f);
+  ASSERT_GE(got.size(), want.size());
+  EXPECT_EQ(std::vector<std::string>(got.begin(), got.begin() + std::ptrdiff_t(want.size())), want);
+  EXPECT_EQ(f->switchReturn, 0x31u);
+  EXPECT_EQ(f->tailLanding, 0x3cu);
+  // a subprog: the same frame, no switch
+  auto leaf = decodedLines(*img.find("prog2", "leaf"));
+  EXPECT_EQ(std::vector<std::string>(leaf.begin() + 2, leaf.begin() + 10),
+            (std::vector<std::string>{"pushq %rbp", "movq %rsp, %rbp", "subq $64, %rsp", "pushq %rax",
+                                      "pushq %rbx", "pushq %r13", "pushq %r14", "pushq %r15"}));
+  // helpers on the buffer: a plain call; on the task stack: rsp = r12
+  // around it and back to the frame's bottom (64 + 8 + 32 below rbp)
+  auto onBuf = decodedLines(*f);
+  size_t kf = 0;
+  for (size_t i = 0; i < onBuf.size(); ++i)
+    if (onBuf[i] == "callq 0")
+      kf = i; // the last: the kfunc (the first is leaf)
+  ASSERT_GT(kf, 0u);
+  EXPECT_EQ(onBuf[kf - 1], "movl $2, %edi");
+  auto ts = verifyStackSwitch("nested+nested.env.json", false);
+  JitImage tsImg = jitCompile(ts->obj, ts->rep.layout);
+  auto tsLines = decodedLines(*tsImg.find("prog2", "prog2"));
+  size_t tk = 0;
+  for (size_t i = 0; i < tsLines.size(); ++i)
+    if (tsLines[i] == "callq 0")
+      tk = i;
+  ASSERT_GT(tk, 0u);
+  EXPECT_EQ(tsLines[tk - 1], "movq %r12, %rsp");
+  EXPECT_EQ(tsLines[tk + 1], "leaq -104(%rbp), %rsp");
+  EXPECT_TRUE(validateJit(ts->obj, tsImg).empty());
+}
+
+// Mutants: the link frame 8 bytes below the buffer's top, and an entry that
+// returns without the switch back: the validator names each, and the
+// harness catches both (the helper's reserve then breaks the guard words;
+// the return without rsp back faults).
+TEST(JitStackSwitchCode, ALinkFrameOffBy8IsCaught) {
+  auto v = verifyCase("nested+nested.env.json", Scheme::StackSwitch);
+  JitOptions o;
+  o.mutant = JitMutant::LinkOffBy8;
+  JitImage img = jitCompile(v->obj, v->rep.layout, o);
+  std::string fs = findingsText(validateJit(v->obj, img));
+  EXPECT_NE(fs.find("prog0/prog0 +13 `movabsq $" + std::to_string(bufferTop(img, "prog0") - 8) +
+                    ", %r11`: the switch puts rsp at per-CPU offset"),
+            std::string::npos)
+      << fs;
+  EXPECT_NE(fs.find("the link frame must be at [top - 16, top)"), std::string::npos) << fs;
+  RunRequest req;
+  req.program = "prog0";
+  req.nest = v->env.nest;
+  RunResult jit = runJit(v->obj, img, req);
+  ASSERT_TRUE(jit.ok) << jit.error;
+  // every buffer is sized to its deepest byte: each of the five programs
+  // that run (prog0 nests the others) now reaches 8 bytes past its base
+  EXPECT_EQ(jit.guardsBroken,
+            (std::vector<std::string>{"prog0", "prog1", "prog2", "prog11", "prog12"}));
+  // unmutated: intact
+  JitImage good = jitCompile(v->obj, v->rep.layout);
+  EXPECT_TRUE(runJit(v->obj, good, req).guardsBroken.empty());
+}
+
+TEST(JitStackSwitchCode, AMissingSwitchBackIsCaught) {
+  auto v = verifyCase("nested+nested.env.json", Scheme::StackSwitch);
+  JitOptions o;
+  o.mutant = JitMutant::NoSwitchBack;
+  JitImage img = jitCompile(v->obj, v->rep.layout, o);
+  std::string fs = findingsText(validateJit(v->obj, img));
+  EXPECT_NE(fs.find("prog0/prog0 +50 `popq %r12`: expected `movq %r12, %rsp`: the switch back to the "
+                    "task stack on the entry's exit"),
+            std::string::npos)
+      << fs;
+  RunRequest req;
+  req.program = "prog2";
+  RunResult jit = runJit(v->obj, img, req);
+  EXPECT_FALSE(jit.ok);
+  EXPECT_NE(jit.error.find("faulted"), std::string::npos) << jit.error;
+}
+
+// The JIT emits frames of exactly the model's costs, or nothing.
+TEST(JitStackSwitchCode, RefusesALayoutProvedWithOtherFrameCosts) {
+  auto v = verifyCase("nested+nested.env.json", Scheme::StackSwitch);
+  Layout l = v->rep.layout;
+  l.stackSwitch.linkBytes = 24;
+  try {
+    jitCompile(v->obj, l);
+    FAIL() << "emitted";
+  } catch (const JitError &e) {
+    EXPECT_NE(std::string(e.what()).find("proved with link_bytes 24 and frame_overhead 56; the JIT's "
+                                         "link frame is 16 bytes"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
+// The unwinder walks BPF-to-BPF frames on the buffer: a helper called from
+// a subprog sees program > subprog, as the interpreter's chain.
+TEST(JitStackSwitchCode, BacktracesThroughSubprogFrames) {
+  auto v = verifyCase("frames", Scheme::StackSwitch);
+  JitImage img = jitCompile(v->obj, v->rep.layout, {true});
+  RunRequest req;
+  req.program = "frames";
+  RunResult ref = interpret(v->obj, req), jit = runJit(v->obj, img, req);
+  ASSERT_TRUE(jit.ok) << jit.error;
+  bool deep = false;
+  for (auto &bt : jit.backtraces)
+    deep |= bt == std::vector<std::string>{"frames/frames", "frames/fr_helper"};
+  EXPECT_TRUE(deep);
+  BacktraceMatch m = compareBacktraces(ref, jit);
+  EXPECT_GT(m.total, 0u);
+  EXPECT_EQ(m.matched, m.total) << m.firstMismatch;
+}

@@ -160,6 +160,12 @@ bool jitOutputs(std::vector<ObjectResult> &results, const Options &o) {
             r.replayDiffers = true;
             std::cout << "the emitted code differs from BPF's meaning:\n" << d;
           }
+          // the frame-pointer unwinder at every helper and kfunc call
+          BacktraceMatch bm = compareBacktraces(ref, jit);
+          std::cout << "    unwinder: " << bm.matched << " of " << bm.total << " backtraces match";
+          if (!bm.firstMismatch.empty())
+            std::cout << " (first difference: " << bm.firstMismatch << ")";
+          std::cout << "\n";
         }
       } catch (const JitError &e) {
         std::cout << "  cannot emit: " << e.what() << "\n";
