@@ -87,7 +87,7 @@ Outcome environment(const uint8_t *data, size_t size) {
       continue;
     }
     ++out.programs;
-    for (Scheme s : {Scheme::Kernel, Scheme::PerProg})
+    for (Scheme s : {Scheme::Kernel, Scheme::PerProg, Scheme::StackSwitch})
       count(out, pipe.verify(quick(s)));
   }
   return out;
@@ -105,7 +105,8 @@ Outcome pipeline(const uint8_t *data, size_t size) {
   }
   const Object &o = *pipe.object;
   out.programs = o.programs.size();
-  for (Scheme s : {Scheme::Kernel, Scheme::PerSubprog, Scheme::PerProg, Scheme::Planned}) {
+  for (Scheme s : {Scheme::Kernel, Scheme::PerSubprog, Scheme::PerProg, Scheme::Planned,
+                   Scheme::StackSwitch}) {
     Report rep = pipe.verify(quick(s));
     count(out, rep);
     bool allSafe = !rep.programs.empty();

@@ -87,6 +87,75 @@ TEST(JitDifferential, ThousandsOfRandomProgramsRunLikeTheInterpreter) {
     EXPECT_GT(t.perScheme[s], n / 8) << schemeName(s);
 }
 
+// stack-switch, both helper variants: the same random objects, emitted
+// with rsp on the programs' buffers, validated, run beside the interpreter
+// with every guard intact, and the frame-pointer unwinder's backtrace equal
+// to the interpreter's call chain at every helper and kfunc call. Objects
+// with what the scheme's JIT refuses by name (an inlined bpf_loop, a
+// callback entered from a helper) are counted, not run.
+TEST(JitDifferential, StackSwitchRunsLikeTheInterpreterAndUnwinds) {
+  uint64_t n = 700;
+  if (const char *e = getenv("PSTACK_DIFF_SEEDS"))
+    n = std::stoull(e) / 2;
+  std::string work = test::tempPath("random-ss.o");
+  size_t objects = 0, refused = 0, unproved = 0, runs = 0, backtraces = 0, tailCalls = 0;
+  for (uint64_t seed = 1; seed <= n; ++seed) {
+    auto ro = test::randomObject(seed);
+    Object obj = test::loadRandomObject(ro, work);
+    CallGraph g(obj);
+    VerifyOptions o;
+    o.scheme = Scheme::StackSwitch;
+    o.env.stackSwitch.helpersOnBuffer = seed % 2;
+    o.engine = VerifyOptions::Engine::Explicit;
+    o.timeoutSeconds = 0.05;
+    Report rep = verify(obj, g, o);
+    SCOPED_TRACE("seed " + std::to_string(seed) + (seed % 2 ? " on_buffer" : " task_stack"));
+    if (rep.verdict != Verdict::Safe) {
+      ++unproved;
+      continue;
+    }
+    JitImage img;
+    try {
+      img = jitCompile(obj, rep.layout);
+    } catch (const JitError &e) {
+      std::string w = e.what();
+      ASSERT_TRUE(w.find("calls bpf_loop") != std::string::npos ||
+                  w.find("entered from a helper") != std::string::npos)
+          << w << "\n" << ro.asmText;
+      ++refused;
+      continue;
+    }
+    auto findings = validateJit(obj, img);
+    ASSERT_TRUE(findings.empty()) << findings[0].function << " +" << findings[0].offset << " `"
+                                  << findings[0].insn << "`: " << findings[0].message << "\n"
+                                  << ro.asmText;
+    ++objects;
+    for (auto &p : ro.programs) {
+      RunRequest req;
+      req.program = p;
+      req.ctx = test::randomContext(seed);
+      RunResult ref = interpret(obj, req);
+      ASSERT_TRUE(ref.ok) << p << ": " << ref.error;
+      RunResult jit = runJit(obj, img, req);
+      ASSERT_TRUE(jit.ok) << p << ": " << jit.error << "\n" << ro.asmText;
+      ASSERT_EQ(jit.r0, ref.r0) << p << "\n" << ro.asmText;
+      ASSERT_EQ(jit.maps, ref.maps) << p << "\n" << ro.asmText;
+      ASSERT_TRUE(jit.guardsBroken.empty()) << p << ": " << jit.guardsBroken[0];
+      BacktraceMatch m = compareBacktraces(ref, jit);
+      ASSERT_EQ(m.matched, m.total) << p << ": " << m.firstMismatch << "\n" << ro.asmText;
+      backtraces += m.total;
+      tailCalls += ref.tailCalls;
+      ++runs;
+    }
+  }
+  std::cerr << "stack-switch: " << objects << " objects, " << runs << " program runs, " << tailCalls
+            << " tail calls, " << backtraces << " backtraces matched; " << refused
+            << " refused by name, " << unproved << " not proved safe in time\n";
+  EXPECT_GE(objects, n / 4);
+  EXPECT_GT(backtraces, objects);
+  EXPECT_GT(tailCalls, objects / 2);
+}
+
 // The same programs catch the emitter's semantic mutants at run time.
 TEST(JitDifferential, RandomProgramsCatchShiftAndZeroExtensionMutants) {
   for (JitMutant m : {JitMutant::ShiftNotMasked, JitMutant::NoZeroExtend32}) {
