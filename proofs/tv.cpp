@@ -291,11 +291,33 @@ struct Prover {
       opts.progress(out.back());
   }
   // the synthetic object emitted by the emitter under test (mutant included)
+  // stack-switch: the synthetic layouts become the scheme's (one buffer
+  // for the program, frames of round_up(F, 8) + 56), helpers on the buffer
+  // or on the task stack
+  bool ss = false, ssOnBuffer = true;
   JitImage emit(const Synthetic &sy) const {
     JitOptions jo;
     jo.mutant = opts.mutant;
-    return jitCompile(sy.obj, sy.layout, jo);
+    if (!ss)
+      return jitCompile(sy.obj, sy.layout, jo);
+    Layout l = sy.layout;
+    l.scheme = Scheme::StackSwitch;
+    l.stackSwitch.helpersOnBuffer = ssOnBuffer;
+    l.buffers = {Buffer{"tv", kSsBuffer, 0, false}};
+    for (size_t i = 0; i < l.frames.size(); ++i) {
+      l.frames[i].place = FramePlan::Place::ProgramBuffer;
+      l.frames[i].region = "tv";
+      l.frames[i].offset = 0;
+      l.frames[i].frame = ((sy.obj.functions[i].frame.bytes + 7) & ~7u) + 56;
+    }
+    return jitCompile(sy.obj, l, jo);
   }
+  static constexpr uint64_t kSsBuffer = 4096;
+  void ssEntry(const std::string &name);
+  void ssBodyFrame(const std::string &name, bool landing);
+  void ssEpilogue(const std::string &name);
+  void ssSwitchBack(const std::string &name);
+  void ssCallSite(const std::string &name, bool helper);
 
   bool wanted(const std::string &group, const std::string &name) {
     current = group + " " + name;
@@ -413,8 +435,10 @@ void Prover::insnForm(const std::string &group, const std::string &name, const I
       diff = diff || e.r[fp] != b.r[10] || e.r[4] != rsp || e.r[12] != s.r[12] ||
              e.r[fp == 9 ? 5 : 9] != s.r[fp == 9 ? 5 : 9];
       z3::expr a = c.bv_const("probe", 64);
-      diff = diff || ((z3::uge(a, rsp) || z3::ult(a, rsp - c.bv_val(256, 64))) &&
-                      z3::select(e.mem, a) != z3::select(after.mem, a));
+      // stack-switch: nothing below rsp either (an interrupt's headroom
+      // is all the model leaves there)
+      z3::expr probed = ss ? c.bool_val(true) : (z3::uge(a, rsp) || z3::ult(a, rsp - c.bv_val(256, 64)));
+      diff = diff || (probed && z3::select(e.mem, a) != z3::select(after.mem, a));
       if (takenAt)
         diff = diff || ((at == *takenAt ? c.bool_val(true) : c.bool_val(false)) != *after.taken);
       else if (at != next)
@@ -736,6 +760,287 @@ void Prover::prologue(const std::string &name, FramePlan plan, bool landing) {
       detail);
 }
 
+// stack-switch, the entry's switch (from the entry to `call body`): r12
+// holds the task rsp with the caller's r12 saved there; rsp, rbp are at
+// this CPU's buffer top - 16, where the link frame holds the kernel return
+// address (read from the task stack) and the caller's rbp; the tail count
+// (rax) and the callee-saved registers pass unchanged.
+void Prover::ssEntry(const std::string &name) {
+  if (!wanted("frame", name))
+    return;
+  auto t0 = std::chrono::steady_clock::now();
+  Synthetic sy = synth({{mk(0xb7, 0, 0, 0, 0), mk(0x95, 0, 0, 0, 0)}}, {place(FramePlan::Place::ProgramBuffer, "tv")});
+  JitImage img = emit(sy);
+  const JitFunction &jf = img.functions.at(0);
+  auto code = decodeX86(jf.code);
+  z3::context c;
+  z3::expr gs = c.bv_const("gsbase", 64);
+  Machine mc(c, code, gs);
+  State s = mc.initial("x86_");
+  s.pc = 0;
+  auto bv = [&](uint64_t v) { return c.bv_val(v, 64); };
+  const uint64_t rsp0 = 0x00007fff00000000ULL;
+  s.r[4] = bv(rsp0);
+  auto ends = mc.run(s, {jf.switchReturn - 5}, CallContract::Clobbers);
+  z3::expr perCpu = mc.load(s.mem, gs + bv(uint64_t(jit::kThisCpuOff)), 8);
+  z3::expr top = perCpu + bv(img.buffers.at(0).offset + img.buffers.at(0).bytes);
+  z3::expr slot = gs + bv(uint64_t(jit::kThisCpuOff));
+  // the buffer, the task stack's top words and this_cpu_off are apart
+  z3::expr pre = (z3::ule(top, bv(rsp0 - 64)) || z3::uge(top - bv(64), bv(rsp0 + 64))) &&
+                 z3::ugt(top, bv(1 << 20)) && z3::ult(top, bv(1ull << 47)) &&
+                 (z3::uge(slot, bv(rsp0 + 64)) || z3::ule(slot + bv(8), bv(rsp0 - 64))) &&
+                 (z3::uge(slot, top + bv(64)) || z3::ule(slot + bv(8), top - bv(64)));
+  TvStatus worst = TvStatus::Proved;
+  std::string detail;
+  if (vacuous(c, pre, ends))
+    worst = TvStatus::Failed, detail = "vacuous: no input meets the precondition";
+  for (auto &e : ends) {
+    if (worst == TvStatus::Failed)
+      break;
+    // one query per fact (together they time out: byte-wise memory at
+    // symbolic addresses)
+    std::vector<z3::expr> bads;
+    if (e.stop.rfind("at:", 0) != 0)
+      bads.push_back(c.bool_val(true));
+    else
+      bads = {e.r[4] != top - bv(16) || e.r[5] != e.r[4],
+              mc.load(e.mem, top - bv(8), 8) != mc.load(s.mem, bv(rsp0), 8),
+              mc.load(e.mem, top - bv(16), 8) != s.r[5],
+              e.r[12] != bv(rsp0 - 8) || mc.load(e.mem, bv(rsp0 - 8), 8) != s.r[12],
+              e.r[0] != s.r[0] || e.r[3] != s.r[3] || e.r[13] != s.r[13] || e.r[14] != s.r[14] ||
+                  e.r[15] != s.r[15] || e.r[9] != s.r[9]};
+    for (auto &bad : bads) {
+      std::string d;
+      TvStatus st = check(c, pre && e.path && bad, d, [&](const z3::model &mdl) {
+        return "rsp " + hex(val(mdl, e.r[4])) + " at the call, the buffer's top " + hex(val(mdl, top)) +
+               " (path: " + e.stop + ")";
+      });
+      if (st != TvStatus::Proved) {
+        worst = st, detail = d;
+        break;
+      }
+    }
+    if (worst != TvStatus::Proved)
+      break;
+  }
+  add("frame", name, worst, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(),
+      detail);
+}
+
+// stack-switch, the switch back (from the body's return to the entry's
+// ret): with rsp = rbp = the link frame (as the body's leave; ret leave
+// them) and r12 the task rsp, it returns with rsp at the task stack's
+// return address, the caller's rbp and r12 back, rax (r0) unchanged.
+void Prover::ssSwitchBack(const std::string &name) {
+  if (!wanted("frame", name))
+    return;
+  auto t0 = std::chrono::steady_clock::now();
+  Synthetic sy = synth({{mk(0xb7, 0, 0, 0, 0), mk(0x95, 0, 0, 0, 0)}}, {place(FramePlan::Place::ProgramBuffer, "tv")});
+  JitImage img = emit(sy);
+  const JitFunction &jf = img.functions.at(0);
+  auto code = decodeX86(jf.code);
+  z3::context c;
+  Machine mc(c, code, c.bv_const("gsbase", 64));
+  State s = mc.initial("x86_");
+  auto bv = [&](uint64_t v) { return c.bv_val(v, 64); };
+  const uint64_t link = 0x00007f0000100000ULL - 16, task = 0x00007fff00000000ULL - 8;
+  s.pc = jf.switchReturn;
+  s.r[4] = bv(link);
+  s.r[5] = bv(link);
+  s.r[12] = bv(task);
+  auto ends = mc.run(s, {}, CallContract::Clobbers);
+  TvStatus worst = TvStatus::Proved;
+  std::string detail;
+  if (vacuous(c, c.bool_val(true), ends))
+    worst = TvStatus::Failed, detail = "vacuous";
+  for (auto &e : ends) {
+    if (worst == TvStatus::Failed)
+      break;
+    z3::expr bad = c.bool_val(e.stop != "ret");
+    if (e.stop == "ret")
+      bad = e.r[4] != bv(task + 8) || e.r[5] != mc.load(s.mem, bv(link), 8) ||
+            e.r[12] != mc.load(s.mem, bv(task), 8) || e.r[0] != s.r[0] || e.r[3] != s.r[3] ||
+            e.r[13] != s.r[13] || e.r[14] != s.r[14] || e.r[15] != s.r[15];
+    std::string d;
+    TvStatus st = check(c, e.path && bad, d, [&](const z3::model &mdl) {
+      return "rsp " + hex(val(mdl, e.r[4])) + " at the return (the task stack's return address is at " +
+             hex(task + 8) + "; path: " + e.stop + ")";
+    });
+    if (st != TvStatus::Proved) {
+      worst = st, detail = d;
+      break;
+    }
+  }
+  add("frame", name, worst, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(),
+      detail);
+}
+
+// stack-switch, a frame (the body of an entry, or a subprog; `landing`:
+// from the tail-call landing): rbp frames the return address, rsp ends
+// exactly round_up(F, 8) + 40 below rbp (the model's frame less the return
+// address and saved rbp), the tail count and rbx r13 r14 r15 in their
+// slots, r12 (the task rsp) unchanged.
+void Prover::ssBodyFrame(const std::string &name, bool landing) {
+  if (!wanted("frame", name))
+    return;
+  auto t0 = std::chrono::steady_clock::now();
+  Synthetic sy = synth({{mk(0x85, 0, 1, 0, 0), mk(0x95, 0, 0, 0, 0)}, {mk(0xb7, 0, 0, 0, 0), mk(0x95, 0, 0, 0, 0)}},
+                       {place(FramePlan::Place::ProgramBuffer, "tv"), place(FramePlan::Place::ProgramBuffer, "tv")},
+                       {64, 40});
+  sy.obj.functions[0].calls.push_back({0, CallKind::Local, 0, "g1"});
+  JitImage img = emit(sy);
+  const JitFunction &jf = *img.find("tv", "g1");
+  auto code = decodeX86(jf.code);
+  z3::context c;
+  Machine mc(c, code, c.bv_const("gsbase", 64));
+  State s = mc.initial("x86_");
+  auto bv = [&](uint64_t v) { return c.bv_val(v, 64); };
+  const uint64_t rsp0 = 0x00007f0000100000ULL - 64;
+  s.pc = landing ? jf.tailLanding : 0;
+  s.r[4] = bv(rsp0);
+  if (landing)
+    s.r[5] = bv(rsp0); // a tail call jumps with rsp = rbp
+  auto ends = mc.run(s, {jf.insnOffsets.at(0)}, CallContract::Clobbers);
+  const uint64_t S = jf.normalStack;
+  TvStatus worst = TvStatus::Proved;
+  std::string detail;
+  if (vacuous(c, c.bool_val(true), ends))
+    worst = TvStatus::Failed, detail = "vacuous";
+  for (auto &e : ends) {
+    if (worst == TvStatus::Failed)
+      break;
+    z3::expr bad = c.bool_val(e.stop.rfind("at:", 0) != 0);
+    if (e.stop.rfind("at:", 0) == 0) {
+      z3::expr rbp = landing ? bv(rsp0) : bv(rsp0 - 8);
+      bad = e.r[5] != rbp || e.r[4] != rbp - bv(S + 40) || e.r[12] != s.r[12] ||
+            mc.load(e.mem, rbp - bv(S + 8), 8) != s.r[0];
+      if (!landing)
+        bad = bad || mc.load(e.mem, rbp, 8) != s.r[5];
+      const unsigned saved[4] = {3, 13, 14, 15};
+      for (unsigned k = 0; k < 4; ++k)
+        bad = bad || mc.load(e.mem, rbp - bv(S + 16 + 8 * k), 8) != s.r[saved[k]];
+      if (jf.plan.frame != S + 56)
+        bad = c.bool_val(true);
+    }
+    std::string d;
+    TvStatus st = check(c, e.path && bad, d, [&](const z3::model &mdl) {
+      return "rsp " + hex(val(mdl, e.r[4])) + ", rbp " + hex(val(mdl, e.r[5])) + " at the body (frame " +
+             std::to_string(jf.plan.frame) + "; path: " + e.stop + ")";
+    });
+    if (st != TvStatus::Proved) {
+      worst = st, detail = d;
+      break;
+    }
+  }
+  add("frame", name, worst, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(),
+      detail);
+}
+
+// stack-switch, a frame's exit: from the frame the prologue leaves (rsp at
+// its bottom), rbx r13 r14 r15 come back from their slots, rsp returns to
+// the return address above rbp and rbp to the saved one; r12 and r0 kept.
+void Prover::ssEpilogue(const std::string &name) {
+  if (!wanted("frame", name))
+    return;
+  auto t0 = std::chrono::steady_clock::now();
+  Synthetic sy = synth({{mk(0xb7, 0, 0, 0, 0), mk(0x95, 0, 0, 0, 0)}}, {place(FramePlan::Place::ProgramBuffer, "tv")});
+  JitImage img = emit(sy);
+  const JitFunction &jf = img.functions.at(0);
+  auto code = decodeX86(jf.code);
+  z3::context c;
+  Machine mc(c, code, c.bv_const("gsbase", 64));
+  State s = mc.initial("x86_");
+  auto bv = [&](uint64_t v) { return c.bv_val(v, 64); };
+  const uint64_t rbp = 0x00007f0000100000ULL - 48, S = jf.normalStack;
+  s.pc = jf.insnOffsets.at(1);
+  s.r[5] = bv(rbp);
+  s.r[4] = bv(rbp - S - 40);
+  auto ends = mc.run(s, {}, CallContract::Clobbers);
+  TvStatus worst = TvStatus::Proved;
+  std::string detail;
+  if (vacuous(c, c.bool_val(true), ends))
+    worst = TvStatus::Failed, detail = "vacuous";
+  for (auto &e : ends) {
+    if (worst == TvStatus::Failed)
+      break;
+    z3::expr bad = c.bool_val(e.stop != "ret");
+    if (e.stop == "ret") {
+      bad = e.r[4] != bv(rbp + 8) || e.r[5] != mc.load(s.mem, bv(rbp), 8) || e.r[12] != s.r[12] ||
+            e.r[0] != s.r[0];
+      const unsigned saved[4] = {3, 13, 14, 15};
+      for (unsigned k = 0; k < 4; ++k)
+        bad = bad || e.r[saved[k]] != mc.load(s.mem, bv(rbp - S - 16 - 8 * k), 8);
+    }
+    std::string d;
+    TvStatus st = check(c, e.path && bad, d, [&](const z3::model &mdl) {
+      return "rsp " + hex(val(mdl, e.r[4])) + " at the return (path: " + e.stop + ")";
+    });
+    if (st != TvStatus::Proved) {
+      worst = st, detail = d;
+      break;
+    }
+  }
+  add("frame", name, worst, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(),
+      detail);
+}
+
+// stack-switch, a call: a BPF callee or a helper on the buffer is called
+// with rsp at the frame's bottom; a helper on the task stack with rsp =
+// r12 (the task rsp), and rsp is back at the frame's bottom after; rbp,
+// r12 and the callee-saved registers are kept either way.
+void Prover::ssCallSite(const std::string &name, bool helper) {
+  if (!wanted("frame", name))
+    return;
+  auto t0 = std::chrono::steady_clock::now();
+  std::vector<std::vector<Insn>> bodies{{mk(0x85, 0, helper ? 0 : 1, 0, helper ? 5 : 0), mk(0x95, 0, 0, 0, 0)}};
+  if (!helper)
+    bodies.push_back({mk(0xb7, 0, 0, 0, 0), mk(0x95, 0, 0, 0, 0)});
+  std::vector<FramePlan> plans(bodies.size(), place(FramePlan::Place::ProgramBuffer, "tv"));
+  Synthetic sy = synth(bodies, plans, {64, 32});
+  sy.obj.functions[0].calls.push_back({0, helper ? CallKind::Helper : CallKind::Local, helper ? 5 : 0, helper ? "" : "g1"});
+  JitImage img = emit(sy);
+  const JitFunction &jf = img.functions.at(0);
+  auto code = decodeX86(jf.code);
+  z3::context c;
+  Machine mc(c, code, c.bv_const("gsbase", 64));
+  State s = mc.initial("x86_");
+  auto bv = [&](uint64_t v) { return c.bv_val(v, 64); };
+  const uint64_t rbp = 0x00007f0000100000ULL - 48, S = jf.normalStack;
+  s.pc = jf.insnOffsets.at(0);
+  s.r[5] = bv(rbp);
+  s.r[4] = bv(rbp - S - 40);
+  auto ends = mc.run(s, {jf.insnOffsets.at(1)}, CallContract::Clobbers);
+  bool task = helper && !ssOnBuffer;
+  TvStatus worst = TvStatus::Proved;
+  std::string detail;
+  if (vacuous(c, c.bool_val(true), ends))
+    worst = TvStatus::Failed, detail = "vacuous";
+  for (auto &e : ends) {
+    if (worst == TvStatus::Failed)
+      break;
+    z3::expr bad = c.bool_val(e.stop.rfind("at:", 0) != 0);
+    if (e.stop.rfind("at:", 0) == 0) {
+      bad = e.r[4] != s.r[4] || e.r[5] != s.r[5] || e.r[12] != s.r[12] || e.r[3] != s.r[3] ||
+            e.r[13] != s.r[13] || e.r[14] != s.r[14] || e.r[15] != s.r[15] || e.rspAtCall.size() != 1;
+      if (e.rspAtCall.size() == 1)
+        bad = bad || e.rspAtCall[0] != (task ? s.r[12] : s.r[4]);
+    }
+    std::string d;
+    TvStatus st = check(c, e.path && bad, d, [&](const z3::model &mdl) {
+      std::string o = "rsp " + hex(val(mdl, s.r[4])) + " before";
+      if (!e.rspAtCall.empty())
+        o += ", " + hex(val(mdl, e.rspAtCall[0])) + " at the call (r12 " + hex(val(mdl, s.r[12])) + ")";
+      return o + ", " + hex(val(mdl, e.r[4])) + " after (path: " + e.stop + ")";
+    });
+    if (st != TvStatus::Proved) {
+      worst = st, detail = d;
+      break;
+    }
+  }
+  add("frame", name, worst, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(),
+      detail);
+}
+
 std::string regName(uint8_t r) { return "r" + std::to_string(r); }
 
 } // namespace
@@ -840,6 +1145,43 @@ std::vector<TvObligation> validateTranslation(const TvOptions &opts) {
               {place(P::OwnBuffer, "tv/tv"), place(P::KernelStack)}, false, false);
   pv.tailCall("tail call: kernel stack", P::KernelStack);
   pv.tailCall("tail call: program buffer (r9 back to the frame base)", P::ProgramBuffer);
+
+  // stack-switch: the forms it emits otherwise (no push below the frame:
+  // memory must be equal everywhere, below rsp too), and its frame
+  // sequences
+  pv.ss = true;
+  for (uint8_t cls : {7, 4}) {
+    std::string grp = std::string(cls == 7 ? "alu64" : "alu32") + " (stack-switch)";
+    for (uint8_t op : {3, 9, 6, 7, 0xc}) {
+      uint8_t opc = uint8_t(op << 4);
+      bool shift = op == 6 || op == 7 || op == 0xc;
+      for (uint8_t d : regs) {
+        for (uint8_t s : regs)
+          pv.insnForm(grp, regName(d) + " " + aluNames[op] + " " + regName(s),
+                      mk(uint8_t(opc | 0x08 | cls), d, s, 0, 0), P::KernelStack);
+        if (!shift)
+          for (int32_t k : imms)
+            pv.insnForm(grp, regName(d) + " " + aluNames[op] + " " + std::to_string(k),
+                        mk(uint8_t(opc | cls), d, 0, 0, k), P::KernelStack);
+      }
+    }
+  }
+  for (uint8_t sz : {0x00, 0x18})
+    for (auto [aop, nm] : atomics)
+      for (auto [base, src] : std::initializer_list<std::pair<uint8_t, uint8_t>>{{10, 1}, {2, 0}, {0, 1}, {0, 0}, {1, 1}})
+        pv.insnForm("atomic (stack-switch)", std::string(nm) + (sz ? "64" : "32") + " *(" + regName(base) + " - 8) " + regName(src),
+                    mk(uint8_t(0xc3 | sz), base, src, -8, aop), P::KernelStack);
+  pv.ssEntry("stack-switch: the entry's switch to the buffer's top and the link frame");
+  pv.ssSwitchBack("stack-switch: the switch back to the task stack");
+  pv.ssBodyFrame("stack-switch: a frame of round_up(F, 8) + 56 below its return address", false);
+  pv.ssBodyFrame("stack-switch: the tail-call landing's frame", true);
+  pv.ssEpilogue("stack-switch: a frame's exit (leave; ret)");
+  pv.ssCallSite("stack-switch: call of a BPF function", false);
+  pv.ssCallSite("stack-switch: helper on the buffer", true);
+  pv.ssOnBuffer = false;
+  pv.ssCallSite("stack-switch: helper on the task stack (rsp = r12, back to the frame's bottom)", true);
+  pv.tailCall("stack-switch: tail call (the frame unwound to rbp, the link frame kept)", P::KernelStack);
+  pv.ss = false;
   return pv.out;
 }
 

@@ -451,6 +451,19 @@ void Machine::step(State &s, std::vector<State> &forks, CallContract contract) {
     s.pc = next;
     return;
   }
+  if (x.opcode == "PUSH64rmm") { // push qword [mem] (stack-switch's link frame)
+    const X86Operand *pm = nullptr;
+    for (auto &o : x.operands)
+      if (o.kind == X86Operand::Kind::Mem)
+        pm = &o;
+    if (!pm)
+      throw std::runtime_error("tv: push without its memory operand (" + x.text + ")");
+    z3::expr v = load(s.mem, addr(s, *pm), 8); // read before rsp moves
+    s.r[4] = (s.r[4] - c.bv_val(8, 64)).simplify();
+    s.mem = store(s.mem, s.r[4], v, 8);
+    s.pc = next;
+    return;
+  }
   if (x.opcode == "PUSH64r") {
     z3::expr v = readReg(s, regName(regs.front()));
     s.r[4] = (s.r[4] - c.bv_val(8, 64)).simplify();
@@ -524,6 +537,7 @@ void Machine::step(State &s, std::vector<State> &forks, CallContract contract) {
   }
   if (x.opcode == "CALL64pcrel32") {
     s.r9AtCall.push_back(s.r[9]);
+    s.rspAtCall.push_back(s.r[4]);
     for (unsigned r : {0u, 1u, 2u, 6u, 7u, 8u, 10u, 11u})
       s.r[r] = freshBv("callclob");
     if (contract == CallContract::Clobbers)

@@ -47,6 +47,7 @@ struct State {
   uint32_t pc = 0;
   std::string stop; // why the path ended: "at:<offset>", "jmp-reg", "ret", "fault:<why>"
   std::vector<z3::expr> r9AtCall; // r9 at each call, in order
+  std::vector<z3::expr> rspAtCall; // rsp at each call, in order
   std::vector<z3::expr> raxAtJmpReg;
   unsigned steps = 0;
   std::map<uint32_t, unsigned> visits;

@@ -53,6 +53,38 @@ TEST(TranslationValidation, EveryFormAndFrameSequenceIsProved) {
   EXPECT_NE(tvTable(obs).find("total"), std::string::npos);
 }
 
+// stack-switch: the forms it emits without pushes (division, shifts by a
+// register, fetch atomics; memory equal below rsp too) and its frame
+// sequences (the switch, the link frame, the switch back, frames of
+// round_up(F, 8) + 56, the landing, the exit, calls in both helper
+// variants, the tail call) are proved.
+TEST(TranslationValidation, StackSwitchFormsAndFrameSequencesAreProved) {
+  TvOptions o;
+  o.only = "stack-switch";
+  auto obs = validateTranslation(o);
+  EXPECT_GE(obs.size(), 250u);
+  EXPECT_EQ(failures(obs), "");
+  for (auto [g, n] : std::initializer_list<std::pair<const char *, const char *>>{
+           {"alu64 (stack-switch)", "r1 /= r4"},
+           {"alu64 (stack-switch)", "r3 %= r0"},
+           {"alu32 (stack-switch)", "r0 %= r3"},
+           {"alu32 (stack-switch)", "r4 <<= r0"},
+           {"atomic (stack-switch)", "fetch_or64 *(r0 - 8) r0"},
+           {"frame", "stack-switch: the entry's switch to the buffer's top and the link frame"},
+           {"frame", "stack-switch: the switch back to the task stack"},
+           {"frame", "stack-switch: a frame of round_up(F, 8) + 56 below its return address"},
+           {"frame", "stack-switch: the tail-call landing's frame"},
+           {"frame", "stack-switch: a frame's exit (leave; ret)"},
+           {"frame", "stack-switch: call of a BPF function"},
+           {"frame", "stack-switch: helper on the buffer"},
+           {"frame", "stack-switch: helper on the task stack (rsp = r12, back to the frame's bottom)"},
+           {"frame", "stack-switch: tail call (the frame unwound to rbp, the link frame kept)"}}) {
+    const TvObligation *o2 = find(obs, g, n);
+    ASSERT_TRUE(o2) << g << " " << n;
+    EXPECT_EQ(o2->status, TvStatus::Proved) << g << " " << n << ": " << o2->detail;
+  }
+}
+
 // The translation-validation queries, written out, are re-proved by both
 // solver binaries (a sample of every group: all of them take minutes).
 TEST(TranslationValidation, QueriesAreReprovedByZ3AndCvc5) {
@@ -115,7 +147,15 @@ INSTANTIATE_TEST_SUITE_P(
         MutantCase{JitMutant::FrameOffBy8, "(r10 - 16) = r1 (private)", "stx",
                    "*(u64 *)(r10 - 16) = r1 (private)", "registers or memory differ"},
         MutantCase{JitMutant::TailCountNotIncremented, "frame tail call: kernel", "frame",
-                   "tail call: kernel stack", "(the kernel's rule: "}),
+                   "tail call: kernel stack", "(the kernel's rule: "},
+        // stack-switch: the link frame 8 bytes below the buffer's top; the
+        // entry returning without rsp back on the task stack
+        MutantCase{JitMutant::LinkOffBy8, "stack-switch: the entry's switch", "frame",
+                   "stack-switch: the entry's switch to the buffer's top and the link frame",
+                   "at the call, the buffer's top"},
+        MutantCase{JitMutant::NoSwitchBack, "stack-switch: the switch back", "frame",
+                   "stack-switch: the switch back to the task stack",
+                   "at the return (the task stack's return address is at"}),
     [](const auto &info) { return "m" + std::to_string(info.index); });
 
 // The obligations the Z3 engines discharged for every case under every
