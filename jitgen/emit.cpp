@@ -68,6 +68,7 @@ constexpr uint32_t kHarnessGuard = 16; // the harness's guard words around each 
 // (StackSwitchCosts: link_bytes, frame_overhead)
 constexpr uint32_t kLinkBytes = 16;     // kernel return address, caller's rbp
 constexpr uint32_t kFrameOverhead = 56; // return address, rbp, tail count, 4 saved
+constexpr uint32_t kStackSwitchLoopBytes = 24; // an inlined bpf_loop's r6-r8 (model/system.cpp)
 
 struct NodeCtx {
   const Function *fn = nullptr;
@@ -127,7 +128,20 @@ private:
   // stack-switch: bytes from rbp down to the frame's bottom (S, the tail
   // count, rbx r13 r14 r15), where rsp is between BPF instructions
   int32_t frameBottom() const { return int32_t(normalStack()) + 8 + 32; }
-  uint32_t normalStack() const { return r9() ? 0 : (cur_->fn->frame.bytes + 7) & ~7u; }
+  // stack-switch: an inlined bpf_loop's three saved registers, in the
+  // frame below BPF's bytes (the model counts them: kStackSwitchLoopBytes)
+  bool loopSpill() const {
+    if (!ss())
+      return false;
+    for (auto &cb : cur_->fn->callbacks)
+      if (cb.via == "bpf_loop")
+        return true;
+    return false;
+  }
+  int32_t bpfBytes() const { return int32_t((cur_->fn->frame.bytes + 7) & ~7u); }
+  uint32_t normalStack() const {
+    return r9() ? 0 : ((cur_->fn->frame.bytes + 7) & ~7u) + (loopSpill() ? kStackSwitchLoopBytes : 0);
+  }
   int32_t tccDisp() const { return -int32_t(normalStack()) - 8; }
   int32_t frameDisp(uint8_t base, int16_t off) const {
     // r10-relative accesses become r9-relative; the frame-off-by-8 mutant
@@ -244,7 +258,10 @@ void Emitter::prepare() {
                      std::to_string(kFrameOverhead) + " bytes over BPF's: refusing to emit");
     for (auto &[k, n] : nodes_) {
       n.stackSwitch = true;
-      uint32_t want = ((n.fn->frame.bytes + 7) & ~7u) + kFrameOverhead;
+      bool loop = false;
+      for (auto &cb : n.fn->callbacks)
+        loop |= cb.via == "bpf_loop";
+      uint32_t want = ((n.fn->frame.bytes + 7) & ~7u) + (loop ? kStackSwitchLoopBytes : 0) + kFrameOverhead;
       if (n.plan.place != FramePlan::Place::ProgramBuffer || n.plan.frame != want)
         throw JitError("jit: stack-switch: the layout gives " + k.first + "/" + k.second + " a " +
                        placeName(n.plan.place) + " frame of " + std::to_string(n.plan.frame) +
@@ -256,11 +273,6 @@ void Emitter::prepare() {
         throw JitError("jit: stack-switch: " + k.first + "/" + k.second +
                        " is a callback entered from a helper; its switch to the buffer is not "
                        "emitted (not supported)");
-      for (auto &cb : n.fn->callbacks)
-        if (cb.via == "bpf_loop")
-          throw JitError("jit: stack-switch: " + k.first + "/" + k.second +
-                         " calls bpf_loop, whose inlined loop saves r6-r8 below the frame where "
-                         "the model counts nothing: not emitted (not supported)");
     }
   }
   for (auto &p : obj_.programs) {
@@ -1021,7 +1033,13 @@ void Emitter::inlineLoop(const Insn &in, const std::string &callback) {
   uint32_t einval = a_.jcc(CC_NE);
   a_.aluImm(true, ALU_CMP, RDI, 1 << 23);
   uint32_t e2big = a_.jcc(CC_A);
-  a_.push(RBX), a_.push(R13), a_.push(R14);
+  // r6-r8 kept: pushed, or (stack-switch: nothing below the frame) in the
+  // frame's 24 bytes below BPF's
+  const int32_t spill = -bpfBytes();
+  if (ss())
+    a_.store(8, RBP, spill - 8, RBX), a_.store(8, RBP, spill - 16, R13), a_.store(8, RBP, spill - 24, R14);
+  else
+    a_.push(RBX), a_.push(R13), a_.push(R14);
   a_.movRR(true, R13, RDI);
   a_.movRR(true, R14, RDX);
   a_.alu(false, ALU_XOR, RBX, RBX);
@@ -1036,7 +1054,10 @@ void Emitter::inlineLoop(const Insn &in, const std::string &callback) {
   a_.bind(a_.jcc(CC_E), loop);
   a_.bind(done, a_.pos());
   a_.movRR(true, RAX, RBX);
-  a_.pop(R14), a_.pop(R13), a_.pop(RBX);
+  if (ss())
+    a_.load(8, R14, RBP, spill - 24), a_.load(8, R13, RBP, spill - 16), a_.load(8, RBX, RBP, spill - 8);
+  else
+    a_.pop(R14), a_.pop(R13), a_.pop(RBX);
   uint32_t end = a_.jmp();
   a_.bind(einval, a_.pos());
   a_.movImm(true, RAX, -22);

@@ -311,13 +311,24 @@ bool System::placeAbsolute(FrameState &f, size_t node, int64_t ksBelow) const {
   return false;
 }
 
+// stack-switch: the bytes an inlined bpf_loop keeps in its caller's frame
+// (jitgen/emit.cpp emits them there; it refuses a layout whose frames are
+// not what it emits)
+constexpr uint32_t kStackSwitchLoopBytes = 24;
+
 void System::stackSwitchCosts() {
   const StackSwitchCosts &c = opts.env.stackSwitch;
   activationBase = c.linkBytes;
   for (size_t n = 0; n < nodes.size(); ++n) {
     const Function &fn = function(n);
-    // the x86 JIT rounds a frame up to 8 bytes (round_up(stack_depth, 8))
-    nodes[n].frame = ((fn.frame.bytes + 7) & ~uint32_t(7)) + c.frameOverhead;
+    // the x86 JIT rounds a frame up to 8 bytes (round_up(stack_depth, 8));
+    // an inlined bpf_loop keeps its counter, bound and context (r6-r8 of
+    // the caller saved) in 24 bytes of the frame, as 6.12+ kernels do
+    bool loop = false;
+    for (auto &cb : fn.callbacks)
+      loop |= cb.via == "bpf_loop";
+    nodes[n].frame = ((fn.frame.bytes + 7) & ~uint32_t(7)) + (loop ? kStackSwitchLoopBytes : 0) +
+                     c.frameOverhead;
     uint32_t callOut = 0;
     if (c.helpersOnBuffer)
       for (const CallSite &cs : fn.calls) {

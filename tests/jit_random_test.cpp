@@ -90,9 +90,9 @@ TEST(JitDifferential, ThousandsOfRandomProgramsRunLikeTheInterpreter) {
 // stack-switch, both helper variants: the same random objects, emitted
 // with rsp on the programs' buffers, validated, run beside the interpreter
 // with every guard intact, and the frame-pointer unwinder's backtrace equal
-// to the interpreter's call chain at every helper and kfunc call. Objects
-// with what the scheme's JIT refuses by name (an inlined bpf_loop, a
-// callback entered from a helper) are counted, not run.
+// to the interpreter's call chain at every helper and kfunc call (inlined
+// bpf_loop callbacks included). Objects with what the scheme's JIT refuses
+// by name (a callback entered from a helper) are counted, not run.
 TEST(JitDifferential, StackSwitchRunsLikeTheInterpreterAndUnwinds) {
   uint64_t n = 700;
   if (const char *e = getenv("PSTACK_DIFF_SEEDS"))
@@ -119,9 +119,7 @@ TEST(JitDifferential, StackSwitchRunsLikeTheInterpreterAndUnwinds) {
       img = jitCompile(obj, rep.layout);
     } catch (const JitError &e) {
       std::string w = e.what();
-      ASSERT_TRUE(w.find("calls bpf_loop") != std::string::npos ||
-                  w.find("entered from a helper") != std::string::npos)
-          << w << "\n" << ro.asmText;
+      ASSERT_NE(w.find("entered from a helper"), std::string::npos) << w << "\n" << ro.asmText;
       ++refused;
       continue;
     }
@@ -151,8 +149,8 @@ TEST(JitDifferential, StackSwitchRunsLikeTheInterpreterAndUnwinds) {
   std::cerr << "stack-switch: " << objects << " objects, " << runs << " program runs, " << tailCalls
             << " tail calls, " << backtraces << " backtraces matched; " << refused
             << " refused by name, " << unproved << " not proved safe in time\n";
-  EXPECT_GE(objects, n / 4);
-  EXPECT_GT(backtraces, objects);
+  EXPECT_GE(objects, n * 8 / 10);
+  EXPECT_GT(backtraces, 100 * objects);
   EXPECT_GT(tailCalls, objects / 2);
 }
 
