@@ -89,9 +89,10 @@ std::string Linked::link() {
   std::map<std::string, size_t> tramp;
   for (auto &f : img_.functions)
     for (auto &x : f.fixups) {
-      std::string key = x.kind == JitFixup::Kind::Helper  ? "h" + std::to_string(x.id)
-                        : x.kind == JitFixup::Kind::Kfunc ? "k" + x.name
-                                                          : "";
+      std::string key = x.kind == JitFixup::Kind::Helper         ? "h" + std::to_string(x.id)
+                        : x.kind == JitFixup::Kind::Kfunc        ? "k" + x.name
+                        : x.kind == JitFixup::Kind::KernelFunc ? "f" + x.name
+                                                                 : "";
       if (!key.empty() && !tramp.count(key)) {
         tramp[key] = at;
         at += 16;
@@ -120,8 +121,22 @@ std::string Linked::link() {
   }
   for (auto &[key, off] : tramp) {
     uint8_t *t = code_ + off;
-    uint64_t target = key[0] == 'h' ? uint64_t(uintptr_t(Runtime::helperEntry(std::stoi(key.substr(1)))))
-                                    : uint64_t(uintptr_t(Runtime::kfuncEntry()));
+    uint64_t target = 0;
+    if (key[0] == 'h') {
+      target = uint64_t(uintptr_t(Runtime::helperEntry(std::stoi(key.substr(1)))));
+    } else if (key[0] == 'k') {
+      target = uint64_t(uintptr_t(Runtime::kfuncEntry()));
+    } else {
+      // the kernel functions the JIT calls: LD_ABS/LD_IND's skb loads
+      const std::string name = key.substr(1);
+      uint32_t bytes = name == "bpf_skb_load_helper_8_no_cache"    ? 1
+                       : name == "bpf_skb_load_helper_16_no_cache" ? 2
+                       : name == "bpf_skb_load_helper_32_no_cache" ? 4
+                                                                   : 0;
+      if (!bytes)
+        return "the emitted code calls kernel function " + name + ", which the harness lacks";
+      target = uint64_t(uintptr_t(Runtime::skbLoadEntry(bytes)));
+    }
     const uint8_t jmp[6] = {0xff, 0x25, 0, 0, 0, 0};
     std::memcpy(t, jmp, 6);
     std::memcpy(t + 6, &target, 8);
@@ -150,6 +165,9 @@ std::string Linked::link() {
         break;
       case JitFixup::Kind::Kfunc:
         rel(base + tramp["k" + x.name]);
+        break;
+      case JitFixup::Kind::KernelFunc:
+        rel(base + tramp["f" + x.name]);
         break;
       case JitFixup::Kind::MapAddr: {
         uint64_t a = rt_.mapAddress(x.name);
@@ -240,6 +258,7 @@ RunResult runJit(const Object &obj, const JitImage &img, const RunRequest &req) 
   std::vector<uint8_t> ctx = req.ctx;
   if (ctx.size() < 256)
     ctx.resize(256, 0);
+  rt.packets.push_back({uint64_t(uintptr_t(ctx.data())), ctx.size()});
 
   // faults in emitted code (a broken emitter) end the run, not the process
   struct sigaction sa {}, oldSegv{}, oldBus{}, oldIll{}, oldFpe{};
