@@ -194,6 +194,8 @@ std::vector<State> Machine::run(State s0, const std::set<uint32_t> &stops, CallC
     State s = std::move(work.back());
     work.pop_back();
     for (;;) {
+      if (!s.stop.empty())
+        break; // a fork that already ended (a fault)
       if (stops.count(s.pc)) {
         s.stop = "at:" + std::to_string(s.pc);
         break;
@@ -465,8 +467,10 @@ void Machine::step(State &s, std::vector<State> &forks, CallContract contract) {
     if (feasible(o.path))
       forks.push_back(o);
     s.path = (s.path && src != zero && !(lo == intMin && src == minusOne)).simplify();
-    writeReg(s, ax, sdivUF(lo, src));
-    writeReg(s, dx, sremUF(lo, src));
+    // by -1 (INT_MIN aside, which traps): the negation and 0, as the SDM's
+    // truncating division gives them; other divisors stay uninterpreted
+    writeReg(s, ax, z3::ite(src == minusOne, -lo, sdivUF(lo, src)));
+    writeReg(s, dx, z3::ite(src == minusOne, zero, sremUF(lo, src)));
     freshFlags();
     s.pc = next;
     return;
