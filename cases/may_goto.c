@@ -42,7 +42,10 @@ int mg_loop(void *ctx)
 	long s = 0;
 	int i = 0;
 
-	v[0] = 1;
+	/* every slot written before the loop reads it: a JIT's stack is not
+	 * zeroed, the interpreter's is, and both must agree */
+	for (int k = 0; k < 8; k++)
+		v[k] = k == 0;
 	while (i < 1000 && can_loop) {
 		s += v[i & 7];
 		i++;
@@ -56,6 +59,7 @@ static __noinline int mg_sub(int n)
 	int s = 0;
 
 	v[0] = n;
+	v[1] = 0;
 	for (int i = 0; i < n; i++) {
 		s += v[i & 1];
 		cond_break;

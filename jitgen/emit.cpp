@@ -139,8 +139,17 @@ private:
     return false;
   }
   int32_t bpfBytes() const { return int32_t((cur_->fn->frame.bytes + 7) & ~7u); }
+  // may_goto's counter: 8 bytes at the bottom of the normal stack, as the
+  // kernel places it below the frame (do_misc_fixups)
+  bool hasMayGoto() const {
+    for (auto &in : cur_->fn->insns)
+      if (isa::form(in) == isa::Form::MayGoto)
+        return true;
+    return false;
+  }
   uint32_t normalStack() const {
-    return r9() ? 0 : ((cur_->fn->frame.bytes + 7) & ~7u) + (loopSpill() ? kStackSwitchLoopBytes : 0);
+    return (r9() ? 0 : ((cur_->fn->frame.bytes + 7) & ~7u) + (loopSpill() ? kStackSwitchLoopBytes : 0)) +
+           (hasMayGoto() ? 8 : 0);
   }
   int32_t tccDisp() const { return -int32_t(normalStack()) - 8; }
   int32_t frameDisp(uint8_t base, int16_t off) const {
@@ -160,6 +169,9 @@ private:
     return it->second;
   }
 
+  bool wanted(const std::string &program) const {
+    return opts_.programs.empty() || opts_.programs.count(program) > 0;
+  }
   void prepare();
   void emitFunction(const NodeCtx &n);
   void prologue();
@@ -170,6 +182,9 @@ private:
   void alu(const Insn &in);
   void divmod(const Insn &in, bool is64, bool mod);
   void divmodNoPush(const Insn &in, bool is64, bool mod);
+  void signedDivMod(const Insn &in, bool is64, bool mod);
+  void mayGoto(const Insn &in);
+  void legacyLoad(const Insn &in);
   void shift(const Insn &in, bool is64, uint8_t digit);
   void jump(const Insn &in);
   void memory(const Insn &in, isa::Form form);
@@ -276,7 +291,7 @@ void Emitter::prepare() {
     }
   }
   for (auto &p : obj_.programs) {
-    if (opts_.allowUnproved || layout_.proved.count(p.name))
+    if (!wanted(p.name) || opts_.allowUnproved || layout_.proved.count(p.name))
       continue;
     auto v = layout_.unproved.find(p.name);
     throw JitError("jit: program " + p.name + " is " +
@@ -406,6 +421,9 @@ void Emitter::prologue() {
     a_.modrmReg(5, RSP);
     a_.imm32(int32_t(s));
   }
+  // may_goto's budget, after the landing: a tail call starts it afresh
+  if (out_->mayGotoSlot)
+    a_.storeImm(8, RBP, out_->mayGotoSlot, 8 << 20);
   if (cur_->tailReachable)
     a_.push(RAX);
   for (uint8_t r : out_->savedRegs)
@@ -435,6 +453,8 @@ void Emitter::emitFunction(const NodeCtx &n) {
   jf.tailCallReachable = n.tailReachable;
   jf.normalStack = normalStack();
   jf.stackSwitch = n.stackSwitch;
+  if (hasMayGoto())
+    jf.mayGotoSlot = -int32_t(jf.normalStack);
   out_ = &jf;
   jf.savedRegs = savedRegs();
   if (!n.fn->frame.bounded)
@@ -469,7 +489,7 @@ void Emitter::insn(const Insn &in, const Insn *next) {
   const isa::Form form = isa::form(in);
   switch (form) {
   case isa::Form::LegacyLoad:
-    fail(&in, "legacy packet loads (LD_ABS/LD_IND) are not emitted");
+    return legacyLoad(in);
   case isa::Form::LdImm64: {
     auto ref = cur_->fn->loadImms.find(in.index);
     uint8_t d = reg(in.dst);
@@ -494,14 +514,30 @@ void Emitter::insn(const Insn &in, const Insn *next) {
     return;
   }
   case isa::Form::Load:
+  case isa::Form::LoadSx:
+  case isa::Form::LoadAcquire:
   case isa::Form::Store:
   case isa::Form::StoreImm:
+  case isa::Form::StoreRelease:
     return memory(in, form);
   case isa::Form::Atomic:
     return atomic(in);
   case isa::Form::Alu:
   case isa::Form::ByteSwap:
+  case isa::Form::Bswap:
     return alu(in);
+  case isa::Form::SignedDivMod:
+    return signedDivMod(in, in.cls() == isa::ALU64, isa::op(in.opcode) == isa::MOD);
+  case isa::Form::MovSx: {
+    if (!(in.opcode & isa::SRC_X))
+      fail(&in, "movsx of an immediate");
+    unsigned from = unsigned(in.off);
+    if (opts_.mutant == JitMutant::SignExtendWidth && from == 8)
+      from = 16;
+    return a_.movsx(in.cls() == isa::ALU64, from, reg(in.dst), reg(in.src));
+  }
+  case isa::Form::MayGoto:
+    return mayGoto(in);
   case isa::Form::Exit:
     if (!epilogue_) {
       epilogue_ = a_.pos();
@@ -513,9 +549,11 @@ void Emitter::insn(const Insn &in, const Insn *next) {
   case isa::Form::Call:
     return call(in);
   case isa::Form::Ja:
+  case isa::Form::Gotol:
   case isa::Form::CondJump:
     return jump(in);
-  default:
+  case isa::Form::AddrSpaceCast: // arena pointers: out of scope, refused by name
+  case isa::Form::Unknown:
     break;
   }
   fail(&in, std::string(isa::formName(form)) + " is not emitted");
@@ -563,8 +601,8 @@ void Emitter::alu(const Insn &in) {
     else
       a_.movImm(w, d, imm);
     return;
-  case isa::END: { // to_le / to_be
-    bool be = x;
+  case isa::END: { // to_le / to_be; bswap (cpu v4) swaps as to_be does
+    bool be = x || isa::form(in) == isa::Form::Bswap;
     switch (imm) {
     case 16:
       if (be)
@@ -709,6 +747,125 @@ void Emitter::divmodNoPush(const Insn &in, bool w, bool mod) {
   }
 }
 
+// sdiv/smod (cpu v4) with BPF's meaning where x86's idiv would trap: a
+// zero divisor gives 0 (sdiv) or the dividend (smod); -1 gives the
+// negation (INT_MIN / -1 wraps) and 0. The kernel's verifier patches these
+// cases in as BPF instructions before its JIT runs; here they are part of
+// the sequence.
+void Emitter::signedDivMod(const Insn &in, bool w, bool mod) {
+  if (ss())
+    fail(&in, "sdiv/smod under stack-switch is not emitted: its sequence saves rax and rdx below "
+              "the frame, where the model leaves only the interrupt headroom");
+  const bool x = in.opcode & isa::SRC_X;
+  const uint8_t d = reg(in.dst), s = reg(in.src);
+  const int32_t imm = int32_t(in.imm);
+  if (!x && imm == 0) {
+    if (!mod)
+      a_.alu(false, ALU_XOR, d, d);
+    else if (!w)
+      a_.movRR(false, d, d);
+    return;
+  }
+  if (!x && imm == -1) {
+    if (mod)
+      a_.alu(false, ALU_XOR, d, d);
+    else
+      a_.grp3(w, 3, d); // neg (the 32-bit form zero-extends)
+    return;
+  }
+  if (d != RAX)
+    a_.push(RAX);
+  if (d != RDX)
+    a_.push(RDX);
+  if (x)
+    a_.movRR(true, R11, s);
+  else
+    a_.movImm(w, R11, imm);
+  a_.movRR(true, RAX, d);
+  std::optional<uint32_t> zero, minusOne;
+  if (x) {
+    a_.testRR(w, R11, R11);
+    zero = a_.jcc(CC_E);
+    if (opts_.mutant != JitMutant::SignedDivNoMinusOne) {
+      a_.aluImm(w, ALU_CMP, R11, -1);
+      minusOne = a_.jcc(CC_E);
+    }
+  }
+  a_.cqo(w);
+  a_.grp3(w, 7, R11); // idiv r11
+  a_.movRR(true, R11, mod ? RDX : RAX);
+  if (x) {
+    std::vector<uint32_t> done{a_.jmp()};
+    a_.bind(*zero, a_.pos());
+    if (mod)
+      a_.movRR(w, R11, RAX); // the dividend (zero-extended for 32 bits)
+    else
+      a_.alu(false, ALU_XOR, R11, R11);
+    if (minusOne) {
+      done.push_back(a_.jmp());
+      a_.bind(*minusOne, a_.pos());
+      if (mod) {
+        a_.alu(false, ALU_XOR, R11, R11);
+      } else {
+        a_.movRR(true, R11, RAX);
+        a_.grp3(w, 3, R11);
+      }
+    }
+    for (uint32_t at : done)
+      a_.bind(at, a_.pos());
+  }
+  if (d != RDX)
+    a_.pop(RDX);
+  if (d != RAX)
+    a_.pop(RAX);
+  a_.movRR(w, d, R11);
+}
+
+// may_goto (cpu v4): the kernel's rewrite (do_misc_fixups) over the
+// function's counter slot, which its prologue fills with BPF_MAX_LOOPS:
+// jump once the count is spent, else take one.
+void Emitter::mayGoto(const Insn &in) {
+  if (ss())
+    fail(&in, "may_goto under stack-switch is not emitted: its counter slot is not in the model's "
+              "frame");
+  if (!out_->mayGotoSlot)
+    fail(&in, "may_goto in a function without a counter slot");
+  a_.load(8, R11, RBP, out_->mayGotoSlot);
+  a_.testRR(true, R11, R11);
+  jumps_.push_back({a_.jcc(CC_E), uint32_t(*isa::jumpTarget(in))});
+  a_.aluImm(true, ALU_SUB, R11, 1);
+  a_.store(8, RBP, out_->mayGotoSlot, R11);
+}
+
+// LD_ABS / LD_IND, as the kernel's verifier rewrites them before its JIT
+// (bpf_gen_ld_abs): r2 = imm (+ src), r1 = r6 (the skb), a call of
+// bpf_skb_load_helper_{8,16,32}_no_cache, and a negative result returns 0
+// from the function.
+void Emitter::legacyLoad(const Insn &in) {
+  if (ss())
+    fail(&in, "LD_ABS/LD_IND under stack-switch is not emitted: its helper call is not among the "
+              "calls out the model reserves stack for");
+  const uint32_t size = isa::accessBytes(in.opcode);
+  if (size == 8)
+    fail(&in, "a legacy packet load of 8 bytes (the kernel has no helper for it)");
+  const int32_t imm = int32_t(in.imm);
+  if (isa::mode(in.opcode) == isa::IND) {
+    a_.movRR(true, RSI, reg(in.src));
+    if (imm)
+      a_.aluImm(true, ALU_ADD, RSI, imm);
+  } else {
+    a_.movImm(true, RSI, imm);
+  }
+  a_.movRR(true, RDI, reg(6));
+  callOut(in, JitFixup::Kind::KernelFunc,
+          "bpf_skb_load_helper_" + std::to_string(8 * size) + "_no_cache", 0);
+  a_.testRR(true, RAX, RAX);
+  uint32_t ok = a_.jcc(CC_NS);
+  a_.alu(false, ALU_XOR, RAX, RAX);
+  toExit_.push_back(a_.jmp());
+  a_.bind(ok, a_.pos());
+}
+
 void Emitter::shift(const Insn &in, bool w, uint8_t digit) {
   bool x = in.opcode & isa::SRC_X;
   uint8_t d = reg(in.dst), s = reg(in.src);
@@ -750,7 +907,9 @@ void Emitter::jump(const Insn &in) {
   bool w = in.cls() == isa::JMP;
   bool x = in.opcode & isa::SRC_X;
   uint32_t target = uint32_t(*isa::jumpTarget(in));
-  if (isa::form(in) == isa::Form::Ja) {
+  if (isa::form(in) == isa::Form::Gotol && opts_.mutant == JitMutant::GotolOffByOne)
+    ++target;
+  if (isa::form(in) == isa::Form::Ja || isa::form(in) == isa::Form::Gotol) {
     jumps_.push_back({a_.jmp(), target});
     return;
   }
@@ -789,11 +948,18 @@ void Emitter::jump(const Insn &in) {
   jumps_.push_back({a_.jcc(cc), target});
 }
 
+// Loads and stores. x86-64 keeps loads and stores in order (TSO), so
+// load-acquire and store-release are the plain moves, as the kernel's JIT
+// emits them.
 void Emitter::memory(const Insn &in, isa::Form form) {
   uint8_t size = uint8_t(isa::accessBytes(in.opcode));
-  if (form == isa::Form::Load) {
+  if (form == isa::Form::Load || form == isa::Form::LoadAcquire) {
     a_.load(size, reg(in.dst), reg(in.src), frameDisp(in.src, in.off));
-  } else if (form == isa::Form::Store) {
+  } else if (form == isa::Form::LoadSx) {
+    if (size == 8)
+      fail(&in, "a sign-extending load of 8 bytes");
+    a_.loadSx(size, reg(in.dst), reg(in.src), frameDisp(in.src, in.off));
+  } else if (form == isa::Form::Store || form == isa::Form::StoreRelease) {
     a_.store(size, reg(in.dst), frameDisp(in.dst, in.off), reg(in.src));
   } else { // st
     a_.storeImm(size, reg(in.dst), frameDisp(in.dst, in.off), int32_t(in.imm));
@@ -1075,6 +1241,8 @@ void Emitter::run() {
   // every program's functions, entry first, in the object's order
   for (auto &p : obj_.programs)
     for (size_t f : p.functions) {
+      if (!wanted(p.name))
+        continue;
       auto it = nodes_.find({p.name, obj_.functions[f].name});
       if (it == nodes_.end())
         throw JitError("jit: the layout has no frame for " + p.name + "/" + obj_.functions[f].name);

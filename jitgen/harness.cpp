@@ -171,8 +171,8 @@ void Linked::atCallOut() {
       ci.key < trampKeys_.size() && ci.rsp >= areaLo_ && ci.rsp < areaHi_) {
     const StackSwitchCosts &c = img_.stackSwitch;
     const std::string &key = trampKeys_[ci.key];
-    const char *hn = key[0] == 'k' ? nullptr : bpfHelperName(std::stoi(key.substr(1)));
-    std::string name = key[0] == 'k' ? key.substr(1) : hn ? hn : "";
+    const char *hn = key[0] == 'h' ? bpfHelperName(std::stoi(key.substr(1))) : nullptr;
+    std::string name = key[0] == 'h' ? (hn ? hn : "") : key.substr(1);
     auto it = c.helperReserveByName.find(name);
     uint64_t reserve = c.irqHeadroom + (it != c.helperReserveByName.end() ? it->second : c.helperReserve);
     uint64_t bottom = ci.rsp + 8; // the calling frame's bottom
@@ -195,9 +195,10 @@ std::string Linked::link() {
   std::map<std::string, size_t> tramp;
   for (auto &f : img_.functions)
     for (auto &x : f.fixups) {
-      std::string key = x.kind == JitFixup::Kind::Helper  ? "h" + std::to_string(x.id)
-                        : x.kind == JitFixup::Kind::Kfunc ? "k" + x.name
-                                                          : "";
+      std::string key = x.kind == JitFixup::Kind::Helper         ? "h" + std::to_string(x.id)
+                        : x.kind == JitFixup::Kind::Kfunc        ? "k" + x.name
+                        : x.kind == JitFixup::Kind::KernelFunc ? "f" + x.name
+                                                                 : "";
       if (!key.empty() && !tramp.count(key)) {
         tramp[key] = at;
         at += kTrampBytes;
@@ -227,8 +228,22 @@ std::string Linked::link() {
   }
   for (auto &[key, off] : tramp) {
     uint8_t *t = code_ + off;
-    uint64_t target = key[0] == 'h' ? uint64_t(uintptr_t(Runtime::helperEntry(std::stoi(key.substr(1)))))
-                                    : uint64_t(uintptr_t(Runtime::kfuncEntry()));
+    uint64_t target = 0;
+    if (key[0] == 'h') {
+      target = uint64_t(uintptr_t(Runtime::helperEntry(std::stoi(key.substr(1)))));
+    } else if (key[0] == 'k') {
+      target = uint64_t(uintptr_t(Runtime::kfuncEntry()));
+    } else {
+      // the kernel functions the JIT calls: LD_ABS/LD_IND's skb loads
+      const std::string name = key.substr(1);
+      uint32_t bytes = name == "bpf_skb_load_helper_8_no_cache"    ? 1
+                       : name == "bpf_skb_load_helper_16_no_cache" ? 2
+                       : name == "bpf_skb_load_helper_32_no_cache" ? 4
+                                                                   : 0;
+      if (!bytes)
+        return "the emitted code calls kernel function " + name + ", which the harness lacks";
+      target = uint64_t(uintptr_t(Runtime::skbLoadEntry(bytes)));
+    }
     X86 a;
     a.movabs(R11, uint64_t(uintptr_t(&callInfo)));
     a.store(8, R11, 0, RBP);      // mov [r11], rbp
@@ -283,6 +298,9 @@ std::string Linked::link() {
         break;
       case JitFixup::Kind::Kfunc:
         rel(base + tramp["k" + x.name]);
+        break;
+      case JitFixup::Kind::KernelFunc:
+        rel(base + tramp["f" + x.name]);
         break;
       case JitFixup::Kind::MapAddr: {
         uint64_t a = rt_.mapAddress(x.name);
@@ -397,6 +415,7 @@ RunResult runJit(const Object &obj, const JitImage &img, const RunRequest &req) 
   std::vector<uint8_t> ctx = req.ctx;
   if (ctx.size() < 256)
     ctx.resize(256, 0);
+  rt.packets.push_back({uint64_t(uintptr_t(ctx.data())), ctx.size()});
 
   // faults in emitted code (a broken emitter) end the run, not the process
   struct sigaction sa {}, oldSegv{}, oldBus{}, oldIll{}, oldFpe{};

@@ -58,6 +58,31 @@ template <class U> U aluOp(uint8_t aop, U d, U s, bool &known) {
   return d;
 }
 
+// sdiv/smod (cpu v4) at the width of U, as BPF defines them: a zero
+// divisor gives 0 (sdiv) or the dividend (smod); -1 gives the negation
+// (INT_MIN / -1 wraps to INT_MIN) and 0, never a trap.
+template <class U> U signedDivMod(bool mod, U d, U s) {
+  using S = std::make_signed_t<U>;
+  if (s == 0)
+    return mod ? d : U(0);
+  if (S(s) == S(-1))
+    return mod ? U(0) : U(U(0) - d);
+  return mod ? U(S(d) % S(s)) : U(S(d) / S(s));
+}
+
+// The low `bits` of v, sign-extended to 64 bits.
+uint64_t signExtend(uint64_t v, unsigned bits) {
+  if (bits >= 64)
+    return v;
+  const unsigned shift = 64 - bits;
+  return uint64_t(int64_t(v << shift) >> shift);
+}
+
+// may_goto's per-activation budget (BPF_MAX_LOOPS): the count the kernel
+// stores in the counter slot at a function's entry; each may_goto takes one
+// and jumps once none is left.
+constexpr uint64_t kMayGotoBudget = 8u << 20;
+
 // A conditional jump's test at the width of U (64-bit JMP, 32-bit JMP32).
 template <class U> bool jumpTaken(uint8_t jop, U a, U b, bool &known) {
   using S = std::make_signed_t<U>;
@@ -223,9 +248,11 @@ private:
     auto stack = std::make_unique<std::array<uint64_t, kStackBytes / 8>>();
     stack->fill(0);
     uint64_t r[11] = {};
+    uint64_t mayGoto = kMayGotoBudget;
     auto resetFrame = [&] {
       stack->fill(0);
       r[10] = uint64_t(uintptr_t(stack->data())) + kStackBytes;
+      mayGoto = kMayGotoBudget; // a tail call lands before the slot's set-up
     };
     resetFrame();
     for (int i = 0; i < 5; ++i)
@@ -250,8 +277,6 @@ private:
       };
       uint8_t op = in.opcode;
       const uint8_t cls = isa::cls(op);
-      // the forms of cpu v4 are refused by name, never run as the plain
-      // form they resemble (sdiv as div, movsx as mov)
       const isa::Form form = isa::form(in);
       if (in.dst > 10)
         bad("register r" + std::to_string(in.dst) + " does not exist");
@@ -262,7 +287,9 @@ private:
       // r10 is read-only: a write would move the frame under the program
       if (isa::writes(in) & (1u << 10))
         bad("write to r10");
-      if (isa::isV4(form))
+      // arena pointers are out of scope: refused by name, never run as the
+      // plain mov it resembles
+      if (form == isa::Form::AddrSpaceCast)
         bad(std::string(isa::formName(form)) + " is not interpreted (opcode " + hex(op) + ")");
       if (form == isa::Form::Unknown)
         bad("unknown opcode " + hex(op) + " (off " + std::to_string(in.off) + ")");
@@ -276,13 +303,32 @@ private:
           uint64_t v = dst;
           if (in.imm != 16 && in.imm != 32 && in.imm != 64)
             bad("byte swap of " + std::to_string(in.imm) + " bits");
-          if (!x) { // to_le: truncate
+          if (form == isa::Form::Bswap) { // unconditional, then zero-extended
+            dst = in.imm == 16   ? uint64_t(__builtin_bswap16(uint16_t(v)))
+                  : in.imm == 32 ? uint64_t(__builtin_bswap32(uint32_t(v)))
+                                 : __builtin_bswap64(v);
+          } else if (!x) { // to_le: truncate
             dst = in.imm == 16 ? uint16_t(v) : in.imm == 32 ? uint32_t(v) : v;
           } else { // to_be: swap
             dst = in.imm == 16   ? uint64_t(__builtin_bswap16(uint16_t(v)))
                   : in.imm == 32 ? uint64_t(__builtin_bswap32(uint32_t(v)))
                                  : __builtin_bswap64(v);
           }
+          ++pc;
+          break;
+        }
+        if (form == isa::Form::SignedDivMod) {
+          const bool mod = aop == isa::MOD;
+          if (is64)
+            dst = signedDivMod<uint64_t>(mod, dst, x ? srcv : uint64_t(in.imm));
+          else
+            dst = signedDivMod<uint32_t>(mod, uint32_t(dst), x ? uint32_t(srcv) : uint32_t(in.imm));
+          ++pc;
+          break;
+        }
+        if (form == isa::Form::MovSx) { // movsx: the source's low off bits
+          const uint64_t v = signExtend(srcv, unsigned(in.off));
+          dst = is64 ? v : uint64_t(uint32_t(v));
           ++pc;
           break;
         }
@@ -373,6 +419,19 @@ private:
           jumpTo(in.off);
           break;
         }
+        if (form == isa::Form::Gotol) {
+          jumpTo(int32_t(in.imm));
+          break;
+        }
+        if (form == isa::Form::MayGoto) {
+          if (mayGoto == 0) {
+            jumpTo(in.off);
+          } else {
+            --mayGoto;
+            ++pc;
+          }
+          break;
+        }
         bool known = true;
         const bool taken = is64 ? jumpTaken<uint64_t>(jop, dst, x ? srcv : uint64_t(in.imm), known)
                                 : jumpTaken<uint32_t>(jop, uint32_t(dst),
@@ -385,7 +444,22 @@ private:
           ++pc;
         break;
       }
-      case isa::LD: { // only ld_imm64 (legacy packet loads: refused above)
+      case isa::LD: {
+        if (form == isa::Form::LegacyLoad) {
+          // LD_ABS/LD_IND as the kernel rewrites them (bpf_gen_ld_abs): a
+          // call of the skb load helper on r6 at imm (+ src), r1-r5
+          // clobbered, and a failed load returns 0 from this function
+          const uint64_t offset = uint64_t(int64_t(int32_t(in.imm))) +
+                                  (isa::mode(op) == isa::IND ? srcv : 0);
+          bool loaded = false;
+          r[0] = rt_.skbLoad(r[6], int32_t(offset), isa::accessBytes(op), loaded);
+          if (!rt_.error.empty())
+            bad(rt_.error);
+          if (!loaded)
+            return 0;
+          ++pc;
+          break;
+        }
         if (form != isa::Form::LdImm64 || !in.wide)
           bad("unknown opcode " + hex(op));
         const LoadImmRef *ref = fi->immAt[pc];
@@ -444,11 +518,15 @@ private:
           ++pc;
           break;
         }
-        if (form == isa::Form::Load) {
+        if (form == isa::Form::Load || form == isa::Form::LoadSx || form == isa::Form::LoadAcquire) {
+          // load-acquire: a plain load at this one-CPU level
           auto *p = reinterpret_cast<const uint8_t *>(uintptr_t(srcv + uint64_t(int64_t(in.off))));
           uint64_t v = 0;
           std::memcpy(&v, p, bytes);
-          dst = v;
+          dst = form == isa::Form::LoadSx ? signExtend(v, 8 * bytes) : v;
+        } else if (form == isa::Form::StoreRelease) {
+          auto *p = reinterpret_cast<uint8_t *>(uintptr_t(dst + uint64_t(int64_t(in.off))));
+          std::memcpy(p, &srcv, bytes);
         } else {
           auto *p = reinterpret_cast<uint8_t *>(uintptr_t(dst + uint64_t(int64_t(in.off))));
           uint64_t v = form == isa::Form::StoreImm ? uint64_t(in.imm) : srcv;
@@ -493,6 +571,7 @@ RunResult interpret(const Object &obj, const RunRequest &req) {
     if (!obj.program(req.program))
       throw Abort{"no program named " + req.program + " in " + obj.path};
     if (rt.error.empty()) {
+      rt.packets.push_back({uint64_t(uintptr_t(ctx.data())), req.ctx.size() < 256 ? 256 : req.ctx.size()});
       rt.programStack.push_back(req.program);
       res.r0 = interp.runTop(req.program, uint64_t(uintptr_t(ctx.data())));
       rt.programStack.pop_back();

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -37,7 +38,10 @@ enum class JitMutant {
   FrameOffBy8,          // every r9-relative access 8 bytes lower
   TailCountNotIncremented,
   LinkOffBy8,           // stack-switch: the link frame 8 bytes below the buffer's top
-  NoSwitchBack          // stack-switch: the entry returns without moving rsp back
+  NoSwitchBack,         // stack-switch: the entry returns without moving rsp back
+  SignExtendWidth,      // movsx from 8 bits sign-extends 16
+  SignedDivNoMinusOne,  // sdiv/smod by a register without the -1 case
+  GotolOffByOne         // gotol lands one BPF instruction further
 };
 
 struct JitOptions {
@@ -45,6 +49,8 @@ struct JitOptions {
   // counterexample (--replay), never for use.
   bool allowUnproved = false;
   JitMutant mutant = JitMutant::None;
+  // The programs to emit (with their functions); empty: every program.
+  std::set<std::string> programs;
 };
 
 // A place in emitted code that the linker fills in: absolute addresses are
@@ -54,6 +60,8 @@ struct JitFixup {
     Call,       // rel32 to the start of `name` (program/function) in the image
     Helper,     // rel32 to the helper's trampoline; `id`
     Kfunc,      // rel32 to the kfunc's trampoline; `name`
+    KernelFunc, // rel32 to a kernel function the JIT itself calls; `name`
+                // (LD_ABS/LD_IND: bpf_skb_load_helper_{8,16,32}_no_cache)
     MapAddr,    // imm64: the address of map `name`
     FuncAddr,   // imm64: the entry of function `name` (program/function)
     DataAddr,   // imm64: the address of data `name` (globals, externs)
@@ -81,6 +89,7 @@ struct JitFunction {
   bool usesR9 = false;
   bool tailCallReachable = false; // keeps the tail-call count in its frame
   uint32_t normalStack = 0;       // bytes below rbp for BPF (kernel stack)
+  int32_t mayGotoSlot = 0;        // rbp displacement of may_goto's counter (0: none)
   std::vector<uint8_t> savedRegs; // x86 callee-saved registers it pushes
   // stack-switch: an x86 frame on the program's buffer; in an entry, the
   // offset right after its `call body` (the switch's own return address,

@@ -24,6 +24,7 @@ const char *fixupName(JitFixup::Kind k) {
   case JitFixup::Kind::Call: return "call";
   case JitFixup::Kind::Helper: return "helper";
   case JitFixup::Kind::Kfunc: return "kfunc";
+  case JitFixup::Kind::KernelFunc: return "kernel";
   case JitFixup::Kind::MapAddr: return "map";
   case JitFixup::Kind::FuncAddr: return "func";
   case JitFixup::Kind::DataAddr: return "data";

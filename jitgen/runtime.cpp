@@ -358,9 +358,31 @@ uint64_t Runtime::kfunc(const std::string &name) {
     return 0;
   for (auto &q : it->second) {
     std::vector<uint64_t> ctx(32, 0); // 256 zero bytes
+    packets.push_back({uint64_t(uintptr_t(ctx.data())), 256});
     exec->runProgram(q, ctx.data());
+    packets.pop_back();
   }
   return 0;
+}
+
+uint64_t Runtime::skbLoad(uint64_t skb, int32_t offset, uint32_t bytes, bool &loaded) {
+  loaded = false;
+  const Packet *pkt = nullptr;
+  for (auto &p : packets)
+    if (p.addr == skb)
+      pkt = &p;
+  if (!pkt) {
+    fail("LD_ABS/LD_IND on r6 = " + std::to_string(skb) + ", which is no context of this run");
+    return neg(EFAULT);
+  }
+  if (offset < 0 || uint64_t(offset) + bytes > pkt->bytes)
+    return neg(EFAULT);
+  const auto *p = reinterpret_cast<const uint8_t *>(uintptr_t(skb)) + offset;
+  uint64_t v = 0;
+  for (uint32_t i = 0; i < bytes; ++i)
+    v = (v << 8) | p[i];
+  loaded = true;
+  return v;
 }
 
 void Runtime::runPending() {
@@ -401,12 +423,32 @@ __attribute__((force_align_arg_pointer)) uint64_t kfuncStub(uint64_t, uint64_t, 
     return 0;
   }
 }
+template <uint32_t Bytes>
+__attribute__((force_align_arg_pointer)) uint64_t skbLoadStub(uint64_t skb, uint64_t offset) noexcept {
+  Runtime *rt = Runtime::current;
+  if (!rt)
+    return uint64_t(-int64_t(EFAULT));
+  try {
+    bool loaded = false;
+    return rt->skbLoad(skb, int32_t(offset), Bytes, loaded);
+  } catch (...) {
+    rt->fail("skb load threw");
+    return uint64_t(-int64_t(EFAULT));
+  }
+}
+
 constexpr int kHelpers = 212;
 template <int... I> constexpr auto stubTable(std::integer_sequence<int, I...>) {
   using Fn = uint64_t (*)(uint64_t, uint64_t, uint64_t, uint64_t, uint64_t) noexcept;
   return std::array<Fn, sizeof...(I)>{&helperStub<I>...};
 }
 } // namespace
+
+void *Runtime::skbLoadEntry(uint32_t bytes) {
+  return bytes == 1   ? reinterpret_cast<void *>(&skbLoadStub<1>)
+         : bytes == 2 ? reinterpret_cast<void *>(&skbLoadStub<2>)
+                      : reinterpret_cast<void *>(&skbLoadStub<4>);
+}
 
 void *Runtime::helperEntry(int32_t id) {
   static const auto table = stubTable(std::make_integer_sequence<int, kHelpers>{});

@@ -66,6 +66,23 @@ public:
   // Helper `id` (never 12, bpf_tail_call: the executors do it). Records an
   // error (see `error`) and returns 0 for a helper the harness lacks.
   uint64_t helper(int32_t id, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5);
+  // LD_ABS/LD_IND's skb load (bpf_skb_load_helper_{8,16,32}_no_cache):
+  // `bytes` at `offset` of the packet `skb` points at, big-endian, zero-
+  // extended. In the harness a program's packet is its context's bytes
+  // (see addPacket); an offset outside it (negative ones included: no
+  // link- or network-layer base here) is the helper's -EFAULT, `loaded`
+  // false. An skb that is no context is an error of the run.
+  uint64_t skbLoad(uint64_t skb, int32_t offset, uint32_t bytes, bool &loaded);
+  // The C-ABI entry JITed code calls for an skb load of `bytes` (1, 2, 4):
+  // (skb, offset) -> value or a negative error, as the kernel's helpers.
+  static void *skbLoadEntry(uint32_t bytes);
+  // Contexts the executors pass to programs, which skbLoad reads as packets.
+  struct Packet {
+    uint64_t addr;
+    size_t bytes;
+  };
+  std::vector<Packet> packets;
+
   // A kfunc: runs the nested programs the request names for the program on
   // top, to nestDepth levels; every kfunc returns 0.
   uint64_t kfunc(const std::string &name);

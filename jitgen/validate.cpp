@@ -447,6 +447,8 @@ void Validator::check(const JitFunction &f) {
     } else if ((m->base == "rbp" || m->base == "rsp") && !lea) {
       if (f.tailCallReachable && m->base == "rbp" && m->disp == tcc && x.memBytes <= 8)
         continue; // the tail count
+      if (f.mayGotoSlot && m->base == "rbp" && m->disp == f.mayGotoSlot && x.memBytes == 8)
+        continue; // may_goto's counter
       if (priv) {
         report(f, &x, "stack access through " + m->base + " in a function whose frame is private");
       } else if (m->base == "rbp") {

@@ -15,7 +15,7 @@ enum Reg : uint8_t {
 // Condition codes (the low nibble of Jcc / SETcc).
 enum Cond : uint8_t {
   CC_B = 0x2, CC_AE = 0x3, CC_E = 0x4, CC_NE = 0x5, CC_BE = 0x6, CC_A = 0x7,
-  CC_L = 0xc, CC_GE = 0xd, CC_LE = 0xe, CC_G = 0xf
+  CC_S = 0x8, CC_NS = 0x9, CC_L = 0xc, CC_GE = 0xd, CC_LE = 0xe, CC_G = 0xf
 };
 
 // ALU operation numbers: the /digit of 81/83 and (x << 3) | 1 the r/m,reg form.
@@ -143,7 +143,7 @@ public:
       imm32(imm);
     }
   }
-  // F7 /digit r: not 2, neg 3, mul 4, div 6
+  // F7 /digit r: not 2, neg 3, mul 4, div 6, idiv 7
   void grp3(bool w, uint8_t digit, uint8_t r) {
     rex(w, 0, 0, r);
     byte(0xf7);
@@ -183,6 +183,36 @@ public:
     rex(w, 0, 0, r);
     byte(0x0f);
     byte(uint8_t(0xc8 + (r & 7)));
+  }
+  // movsx dst, src: the low `from` bits (8, 16, 32) sign-extended to 64
+  // bits (w) or to 32 and zero-extended (not w; from 8 or 16). Byte
+  // sources 4-7 need a REX (sil/dil, not ah/bh).
+  void movsx(bool w, unsigned from, uint8_t dst, uint8_t src) {
+    rex(w, dst, 0, src, from == 8 && src >= 4 && src < 8);
+    if (from == 32) {
+      byte(0x63); // movsxd
+    } else {
+      byte(0x0f);
+      byte(from == 8 ? 0xbe : 0xbf);
+    }
+    modrmReg(dst, src);
+  }
+  // loads, sign-extending to 64 bits: size 1, 2, 4
+  void loadSx(uint8_t size, uint8_t dst, uint8_t base, int32_t disp) {
+    rex(true, dst, 0, base);
+    if (size == 4) {
+      byte(0x63);
+    } else {
+      byte(0x0f);
+      byte(size == 1 ? 0xbe : 0xbf);
+    }
+    modrmMem(dst, base, disp);
+  }
+  // cqo (w) / cdq: rdx:rax = sign-extended rax (edx:eax from eax)
+  void cqo(bool w) {
+    if (w)
+      byte(0x48);
+    byte(0x99);
   }
   // loads, zero-extending: size 1, 2, 4, 8
   void load(uint8_t size, uint8_t dst, uint8_t base, int32_t disp) {

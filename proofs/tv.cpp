@@ -124,14 +124,18 @@ bool hasBpfMeaning(isa::Form f) {
   switch (f) {
   case isa::Form::Alu: case isa::Form::ByteSwap: case isa::Form::LdImm64: case isa::Form::Load:
   case isa::Form::Store: case isa::Form::StoreImm: case isa::Form::Atomic: case isa::Form::Ja:
-  case isa::Form::CondJump:
+  case isa::Form::CondJump: case isa::Form::SignedDivMod: case isa::Form::MovSx:
+  case isa::Form::Bswap: case isa::Form::LoadSx: case isa::Form::LoadAcquire:
+  case isa::Form::StoreRelease: case isa::Form::Gotol: case isa::Form::MayGoto:
     return true;
   default:
     return false;
   }
 }
 
-Bpf bpfMeaning(z3::context &c, const Machine &m, const Insn &in, Bpf s) {
+// `counter`: where may_goto's count lives (the layout's slot), for may_goto
+Bpf bpfMeaning(z3::context &c, const Machine &m, const Insn &in, Bpf s,
+               const std::optional<z3::expr> &counter = std::nullopt) {
   auto bv = [&](uint64_t v, unsigned bits) { return c.bv_val(v, bits); };
   const uint8_t cls = in.cls(), op = isa::op(in.opcode);
   const bool x = in.opcode & isa::SRC_X;
@@ -144,6 +148,21 @@ Bpf bpfMeaning(z3::context &c, const Machine &m, const Insn &in, Bpf s) {
     z3::expr b = x ? (w ? s.r[in.src] : s.r[in.src].extract(31, 0)) : (w ? imm64 : imm64.extract(31, 0));
     z3::expr zero = bv(0, n);
     z3::expr res(c);
+    if (form == isa::Form::SignedDivMod) {
+      // a zero divisor: 0 (sdiv) or the dividend (smod); -1: the negation
+      // (INT_MIN / -1 wraps) and 0; else truncating signed division
+      z3::expr minusOne = bv(uint64_t(-1), n);
+      res = op == isa::DIV ? z3::ite(b == zero, zero, z3::ite(b == minusOne, -a, sdivUF(a, b)))
+                           : z3::ite(b == zero, a, z3::ite(b == minusOne, zero, sremUF(a, b)));
+      s.r[in.dst] = w ? res : z3::zext(res, 32);
+      return s;
+    }
+    if (form == isa::Form::MovSx) {
+      unsigned from = unsigned(in.off);
+      res = z3::sext(s.r[in.src].extract(from - 1, 0), n - from);
+      s.r[in.dst] = w ? res : z3::zext(res, 32);
+      return s;
+    }
     switch (op) {
     case isa::ADD: res = a + b; break;
     case isa::SUB: res = a - b; break;
@@ -161,13 +180,21 @@ Bpf bpfMeaning(z3::context &c, const Machine &m, const Insn &in, Bpf s) {
     case isa::END: {
       unsigned bits = unsigned(in.imm);
       z3::expr v = s.r[in.dst].extract(bits - 1, 0);
-      if (x)
+      if (x || form == isa::Form::Bswap) // to_be, and bswap (cpu v4)
         v = bswap(c, v, bits / 8);
       s.r[in.dst] = bits == 64 ? v : z3::zext(v, 64 - bits);
       return s;
     }
     }
     s.r[in.dst] = w ? res : z3::zext(res, 32);
+    return s;
+  }
+  if (form == isa::Form::MayGoto) {
+    // the count in its slot: none left, the jump; else one taken
+    z3::expr cnt = m.load(s.mem, *counter, 8);
+    s.accesses.push_back({*counter, 8});
+    s.taken = cnt == bv(0, 64);
+    s.mem = z3::ite(cnt == bv(0, 64), s.mem, m.store(s.mem, *counter, cnt - bv(1, 64), 8));
     return s;
   }
   if (cls == isa::JMP || cls == isa::JMP32) {
@@ -197,11 +224,13 @@ Bpf bpfMeaning(z3::context &c, const Machine &m, const Insn &in, Bpf s) {
     s.r[in.dst] = bv(uint64_t(in.imm), 64);
     return s;
   }
-  if (form == isa::Form::Load) {
+  if (form == isa::Form::Load || form == isa::Form::LoadSx || form == isa::Form::LoadAcquire) {
     z3::expr a = s.r[in.src] + bv(uint64_t(int64_t(in.off)), 64);
     s.accesses.push_back({a, size});
     z3::expr v = m.load(s.mem, a, size);
-    s.r[in.dst] = size == 8 ? v : z3::zext(v, 64 - 8 * size);
+    s.r[in.dst] = size == 8                      ? v
+                  : form == isa::Form::LoadSx ? z3::sext(v, 64 - 8 * size)
+                                              : z3::zext(v, 64 - 8 * size);
     return s;
   }
   z3::expr a = s.r[in.dst] + bv(uint64_t(int64_t(in.off)), 64);
@@ -210,7 +239,7 @@ Bpf bpfMeaning(z3::context &c, const Machine &m, const Insn &in, Bpf s) {
     s.mem = m.store(s.mem, a, imm64.extract(8 * size - 1, 0), size);
     return s;
   }
-  if (form == isa::Form::Store) {
+  if (form == isa::Form::Store || form == isa::Form::StoreRelease) {
     s.mem = m.store(s.mem, a, s.r[in.src].extract(8 * size - 1, 0), size);
     return s;
   }
@@ -330,6 +359,7 @@ struct Prover {
   void callSite(const std::string &name, std::vector<FramePlan> plans, bool helper, bool tailCaller);
   void tailCall(const std::string &name, FramePlan::Place pl);
   void prologue(const std::string &name, FramePlan plan, bool landing);
+  void legacyLoad(const std::string &name, const Insn &ld, FramePlan::Place pl);
 };
 
 std::string hex(uint64_t v) {
@@ -356,11 +386,13 @@ void Prover::insnForm(const std::string &group, const std::string &name, const I
   };
   bool jump = in0.cls() == 5 || in0.cls() == 6;
   std::vector<Insn> body{in0};
-  if (jump)
+  if (jump && isa::form(in0) == isa::Form::Gotol)
+    body.front().imm = 1; // gotol's offset is its imm
+  else if (jump)
     body.front().off = 1;
   body.push_back(mk(0x95, 0, 0, 0, 0));
-  if (jump)
-    body.push_back(mk(0x95, 0, 0, 0, 0));
+  if (jump) // the target, and one more: a jump one too far lands there
+    body.push_back(mk(0x95, 0, 0, 0, 0)), body.push_back(mk(0x95, 0, 0, 0, 0));
   FramePlan plan = place(pl, pl == FramePlan::Place::KernelStack ? "" : "tv/tv");
   Synthetic sy = synth({body}, {plan});
   JitImage img;
@@ -394,7 +426,10 @@ void Prover::insnForm(const std::string &group, const std::string &name, const I
   for (unsigned i = 0; i < 10; ++i)
     b.r[i] = s.r[kMap[i]];
   b.r[10] = s.r[fp];
-  Bpf after = bpfMeaning(c, mc, in, b);
+  std::optional<z3::expr> counter;
+  if (f.mayGotoSlot)
+    counter = s.r[5] + c.bv_val(uint64_t(int64_t(f.mayGotoSlot)), 64);
+  Bpf after = bpfMeaning(c, mc, in, b, counter);
   std::set<uint32_t> stops{next};
   if (takenAt)
     stops.insert(*takenAt);
@@ -478,7 +513,7 @@ void Prover::insnForm(const std::string &group, const std::string &name, const I
 std::string Prover::replay(const Insn &in, const z3::model &mdl, const std::vector<z3::expr> &regs) {
   uint8_t cls = in.cls();
   bool jump = cls == 5 || cls == 6;
-  if (!(cls == 4 || cls == 7 || jump))
+  if (!(cls == 4 || cls == 7 || jump) || isa::form(in) == isa::Form::MayGoto)
     return "replay: memory forms are not replayed";
   std::vector<Insn> body;
   for (uint8_t r : {in.dst, in.src})
@@ -488,7 +523,10 @@ std::string Prover::replay(const Insn &in, const z3::model &mdl, const std::vect
     body.push_back(mk(0x18, 0, 0, 0, int64_t(val(mdl, regs[0]))));
   Insn form = in;
   if (jump) {
-    form.off = 2;
+    if (isa::form(in) == isa::Form::Gotol)
+      form.imm = 2;
+    else
+      form.off = 2;
     body.push_back(form);
     body.push_back(mk(0xb7, 0, 0, 0, 0));
     body.push_back(mk(0x95, 0, 0, 0, 0));
@@ -1041,6 +1079,88 @@ void Prover::ssCallSite(const std::string &name, bool helper) {
       detail);
 }
 
+// LD_ABS / LD_IND as the kernel rewrites them (bpf_gen_ld_abs): one call,
+// with rdi the skb (BPF r6) and esi the offset (imm, or src + imm, as an
+// int); BPF's r6-r9, the frame register and rsp kept across it; a
+// non-negative result is r0 at the next instruction, a negative one reaches
+// the function's exit with r0 = 0.
+void Prover::legacyLoad(const std::string &name, const Insn &ld, FramePlan::Place pl) {
+  if (!wanted("ld_abs", name))
+    return;
+  auto t0 = std::chrono::steady_clock::now();
+  auto finish = [&](TvStatus st, const std::string &d) {
+    add("ld_abs", name, st, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), d);
+  };
+  std::vector<Insn> body{ld, mk(0xbf, 0, 0, 0, 0), mk(0x95, 0, 0, 0, 0)};
+  Synthetic sy = synth({body}, {place(pl, pl == FramePlan::Place::KernelStack ? "" : "tv/tv")});
+  JitImage img;
+  try {
+    img = emit(sy);
+  } catch (const JitError &e) {
+    return finish(TvStatus::Failed, std::string("not emitted: ") + e.what());
+  }
+  const JitFunction &f = img.functions.at(0);
+  auto code = decodeX86(f.code);
+  z3::context c;
+  Machine mc(c, code, c.bv_const("gsbase", 64));
+  State s = mc.initial("x86_");
+  s.pc = f.insnOffsets.at(0);
+  s.r[4] = c.bv_val(uint64_t(0x00007fff00000000ULL), 64);
+  const uint32_t next = f.insnOffsets.at(1), exitAt = f.insnOffsets.at(2);
+  std::vector<State> ends;
+  try {
+    ends = mc.run(s, {next, exitAt}, CallContract::Clobbers);
+  } catch (const std::exception &e) {
+    return finish(TvStatus::Unknown, e.what());
+  }
+  auto bv = [&](uint64_t v) { return c.bv_val(v, 64); };
+  const unsigned fp = pl == FramePlan::Place::KernelStack ? 5 : 9;
+  z3::expr offset = bv(uint64_t(int64_t(int32_t(ld.imm))));
+  if (isa::mode(ld.opcode) == isa::IND)
+    offset = s.r[kMap[ld.src]] + offset;
+  z3::expr pre = c.bool_val(true);
+  TvStatus worst = TvStatus::Proved;
+  std::string detail;
+  std::vector<State> some[2];
+  for (auto &e : ends)
+    if (e.stop == "at:" + std::to_string(next) || e.stop == "at:" + std::to_string(exitAt))
+      some[e.stop == "at:" + std::to_string(exitAt)].push_back(e);
+  for (int k = 0; k < 2; ++k)
+    if (vacuous(c, pre, some[k]))
+      return finish(TvStatus::Failed, std::string("vacuous: no input reaches the ") +
+                                          (k ? "exit (a failed load)" : "next instruction"));
+  for (auto &e : ends) {
+    z3::expr bad = c.bool_val(true);
+    std::string what = "path ends " + e.stop;
+    if ((e.stop == "at:" + std::to_string(next) || e.stop == "at:" + std::to_string(exitAt)) &&
+        e.argsAtCall.size() == 1) {
+      z3::expr result = e.resultOfCall[0];
+      bool ok = e.stop == "at:" + std::to_string(next);
+      bad = e.argsAtCall[0].rdi != s.r[kMap[6]] ||
+            e.argsAtCall[0].rsi.extract(31, 0) != offset.extract(31, 0) ||
+            e.r[4] != s.r[4] || e.r[fp] != s.r[fp];
+      for (unsigned r = 6; r <= 9; ++r)
+        bad = bad || e.r[kMap[r]] != s.r[kMap[r]];
+      if (ok)
+        bad = bad || !(result >= bv(0)) || e.r[0] != result;
+      else
+        bad = bad || !(result < bv(0)) || e.r[0] != bv(0);
+      what = ok ? "the loaded value is not r0, or r6-r9, the frame or the call's arguments differ"
+                : "a failed load does not return 0, or r6-r9, the frame or the call's arguments differ";
+    }
+    std::string d;
+    TvStatus st = check(c, pre && e.path && bad, d, [&](const z3::model &mdl) {
+      return what + " (r6=" + hex(val(mdl, s.r[kMap[6]])) + ")";
+    });
+    if (st != TvStatus::Proved) {
+      worst = st;
+      detail = d;
+      break;
+    }
+  }
+  finish(worst, detail);
+}
+
 std::string regName(uint8_t r) { return "r" + std::to_string(r); }
 
 } // namespace
@@ -1126,6 +1246,60 @@ std::vector<TvObligation> validateTranslation(const TvOptions &opts) {
       for (auto [base, src] : std::initializer_list<std::pair<uint8_t, uint8_t>>{{10, 1}, {2, 0}, {0, 1}, {1, 1}})
         pv.insnForm("atomic", std::string(nm) + (sz ? "64" : "32") + " *(" + regName(base) + " - 8) " + regName(src),
                     mk(uint8_t(0xc3 | sz), base, src, -8, aop), P::OwnBuffer);
+  // cpu v4: signed division and modulo (0 and -1 included), sign-extending
+  // moves and loads, bswap, load-acquire / store-release, gotol, may_goto
+  for (uint8_t cls : {7, 4}) {
+    std::string grp = cls == 7 ? "alu64" : "alu32";
+    for (uint8_t op : {0x30, 0x90}) {
+      const char *nm = op == 0x30 ? "s/=" : "s%=";
+      for (uint8_t d : regs) {
+        for (uint8_t s : regs)
+          pv.insnForm(grp, regName(d) + " " + nm + " " + regName(s), mk(uint8_t(op | 0x08 | cls), d, s, 1, 0),
+                      P::OwnBuffer);
+        for (int32_t k : {0, 1, -1, 3, -7, 0x7fffffff, INT32_MIN})
+          pv.insnForm(grp, regName(d) + " " + nm + " " + std::to_string(k), mk(uint8_t(op | cls), d, 0, 1, k),
+                      P::OwnBuffer);
+      }
+    }
+    std::vector<int16_t> widths = cls == 7 ? std::vector<int16_t>{8, 16, 32} : std::vector<int16_t>{8, 16};
+    for (int16_t from : widths)
+      for (uint8_t d : {0, 1, 4})
+        for (uint8_t s : {0, 1, 2, 4})
+          pv.insnForm(grp, regName(d) + " = (s" + std::to_string(from) + ") " + regName(s),
+                      mk(uint8_t(0xb8 | cls), d, s, from, 0), P::OwnBuffer);
+  }
+  for (uint8_t d : {0, 1})
+    for (int bits : {16, 32, 64})
+      pv.insnForm("alu64", regName(d) + " = bswap" + std::to_string(bits) + " " + regName(d),
+                  mk(0xd7, d, 0, 0, bits), P::OwnBuffer);
+  static const std::pair<uint8_t, const char *> sxSizes[] = {{0x10, "s8"}, {0x08, "s16"}, {0x00, "s32"}};
+  for (auto [sz, nm] : sxSizes) {
+    for (P pl : {P::OwnBuffer, P::KernelStack}) {
+      std::string where = pl == P::KernelStack ? " (kernel stack)" : " (private)";
+      pv.insnForm("ldx", std::string("r1 = *(") + nm + " *)(r10 - 16)" + where, mk(uint8_t(0x81 | sz), 1, 10, -16, 0), pl);
+    }
+    pv.insnForm("ldx", std::string("r0 = *(") + nm + " *)(r2 + 8)", mk(uint8_t(0x81 | sz), 0, 2, 8, 0), P::OwnBuffer);
+  }
+  for (auto [sz, nm] : sizes) {
+    pv.insnForm("atomic", std::string("r0 = load_acquire((") + nm + " *)(r2 + 8))",
+                mk(uint8_t(0xc3 | sz), 0, 2, 8, isa::LOAD_ACQ), P::OwnBuffer);
+    pv.insnForm("atomic", std::string("store_release((") + nm + " *)(r2 - 4), r1)",
+                mk(uint8_t(0xc3 | sz), 2, 1, -4, isa::STORE_REL), P::OwnBuffer);
+    pv.insnForm("atomic", std::string("store_release((") + nm + " *)(r10 - 16), r1) (private)",
+                mk(uint8_t(0xc3 | sz), 10, 1, -16, isa::STORE_REL), P::OwnBuffer);
+  }
+  pv.insnForm("jmp32", "gotol", mk(0x06, 0, 0, 0, 0), P::OwnBuffer);
+  pv.insnForm("jmp", "may_goto (private)", mk(0xe5, 0, 0, 0, 0), P::OwnBuffer);
+  pv.insnForm("jmp", "may_goto (kernel stack)", mk(0xe5, 0, 0, 0, 0), P::KernelStack);
+  // LD_ABS / LD_IND: the kernel's rewrite into a helper call
+  static const std::pair<uint8_t, const char *> ldSizes[] = {{0x10, "b"}, {0x08, "h"}, {0x00, "w"}};
+  for (auto [sz, nm] : ldSizes)
+    for (P pl : {P::OwnBuffer, P::KernelStack}) {
+      std::string where = pl == P::KernelStack ? " (kernel stack)" : " (private)";
+      pv.legacyLoad(std::string("ldabs") + nm + " 14" + where, mk(uint8_t(0x20 | sz), 0, 0, 0, 14), pl);
+      pv.legacyLoad(std::string("ldind") + nm + " r7 - 2" + where, mk(uint8_t(0x40 | sz), 0, 7, 0, -2), pl);
+      pv.legacyLoad(std::string("ldind") + nm + " r1" + where, mk(uint8_t(0x40 | sz), 0, 1, 0, 0), pl);
+    }
   // frame sequences
   pv.prologue("prologue: kernel stack frame (rbp)", place(P::KernelStack), false);
   pv.prologue("prologue: own buffer (kernel, per-subprog)", place(P::OwnBuffer, "tv/tv"), false);

@@ -36,6 +36,17 @@ z3::expr uremUF(const z3::expr &a, const z3::expr &b) {
   return c.function(("urem" + std::to_string(n)).c_str(), c.bv_sort(n), c.bv_sort(n), c.bv_sort(n))(a, b);
 }
 
+z3::expr sdivUF(const z3::expr &a, const z3::expr &b) {
+  unsigned n = a.get_sort().bv_size();
+  z3::context &c = a.ctx();
+  return c.function(("sdiv" + std::to_string(n)).c_str(), c.bv_sort(n), c.bv_sort(n), c.bv_sort(n))(a, b);
+}
+z3::expr sremUF(const z3::expr &a, const z3::expr &b) {
+  unsigned n = a.get_sort().bv_size();
+  z3::context &c = a.ctx();
+  return c.function(("srem" + std::to_string(n)).c_str(), c.bv_sort(n), c.bv_sort(n), c.bv_sort(n))(a, b);
+}
+
 namespace {
 // "ADD64ri8" -> mnemonic ADD, width 64, form "ri8"
 struct OpName {
@@ -183,6 +194,8 @@ std::vector<State> Machine::run(State s0, const std::set<uint32_t> &stops, CallC
     State s = std::move(work.back());
     work.pop_back();
     for (;;) {
+      if (!s.stop.empty())
+        break; // a fork that already ended (a fault)
       if (stops.count(s.pc)) {
         s.stop = "at:" + std::to_string(s.pc);
         break;
@@ -326,6 +339,22 @@ void Machine::step(State &s, std::vector<State> &forks, CallContract contract) {
     s.pc = next;
     return;
   }
+  if (mn == "MOVSX") {
+    // MOVSX64rr8, MOVSX64rm16, MOVSX64rr32 (movsxd), MOVSX32rr8, ...
+    unsigned from = unsigned(std::stoul(fm.substr(2)));
+    z3::expr v = fm.rfind("rm", 0) == 0 ? load(s.mem, addr(s, *m), from / 8)
+                                        : readReg(s, regName(regs.back())).extract(from - 1, 0);
+    writeReg(s, regName(regs.front()), z3::sext(v, w - from));
+    s.pc = next;
+    return;
+  }
+  if (x.opcode == "CQO" || x.opcode == "CDQ") {
+    // rdx:rax = rax sign-extended (edx:eax from eax)
+    unsigned n = x.opcode == "CQO" ? 64 : 32;
+    writeReg(s, nameOfWidth(2, n), z3::ashr(readReg(s, nameOfWidth(0, n)), c.bv_val(n - 1, n)));
+    s.pc = next;
+    return;
+  }
   if (mn == "LEA") {
     writeReg(s, regName(regs.front()), addr(s, *m));
     s.pc = next;
@@ -412,6 +441,36 @@ void Machine::step(State &s, std::vector<State> &forks, CallContract contract) {
     }
     writeReg(s, ax, q);
     writeReg(s, dx, r);
+    freshFlags();
+    s.pc = next;
+    return;
+  }
+  if (mn == "IDIV") {
+    // rdx:rax / src, signed (edx:eax for 32 bits); #DE on a zero divisor
+    // or a quotient that does not fit (INT_MIN / -1). Only the form after
+    // cqo/cdq (rdx the sign of rax) is given a meaning.
+    z3::expr src = fm == "r" ? readReg(s, regName(regs.front())) : load(s.mem, addr(s, *m), bytes);
+    std::string ax = nameOfWidth(0, w), dx = nameOfWidth(2, w);
+    z3::expr lo = readReg(s, ax), hi = readReg(s, dx);
+    if (feasible(s.path && hi != z3::ashr(lo, c.bv_val(w - 1, w))))
+      throw std::runtime_error("tv: idiv with " + dx + " not the sign of " + ax + " (" + x.text + ")");
+    z3::expr zero = c.bv_val(0, w), minusOne = c.bv_val(uint64_t(-1), w);
+    z3::expr intMin = c.bv_val(uint64_t(1) << (w - 1), w);
+    State f = s;
+    f.path = (s.path && src == zero).simplify();
+    f.stop = "fault:division by zero (#DE)";
+    if (feasible(f.path))
+      forks.push_back(f);
+    State o = s;
+    o.path = (s.path && lo == intMin && src == minusOne).simplify();
+    o.stop = "fault:quotient overflow (#DE)";
+    if (feasible(o.path))
+      forks.push_back(o);
+    s.path = (s.path && src != zero && !(lo == intMin && src == minusOne)).simplify();
+    // by -1 (INT_MIN aside, which traps): the negation and 0, as the SDM's
+    // truncating division gives them; other divisors stay uninterpreted
+    writeReg(s, ax, z3::ite(src == minusOne, -lo, sdivUF(lo, src)));
+    writeReg(s, dx, z3::ite(src == minusOne, zero, sremUF(lo, src)));
     freshFlags();
     s.pc = next;
     return;
@@ -538,10 +597,12 @@ void Machine::step(State &s, std::vector<State> &forks, CallContract contract) {
   if (x.opcode == "CALL64pcrel32") {
     s.r9AtCall.push_back(s.r[9]);
     s.rspAtCall.push_back(s.r[4]);
+    s.argsAtCall.push_back({s.r[7], s.r[6]});
     for (unsigned r : {0u, 1u, 2u, 6u, 7u, 8u, 10u, 11u})
       s.r[r] = freshBv("callclob");
     if (contract == CallContract::Clobbers)
       s.r[9] = freshBv("callr9");
+    s.resultOfCall.push_back(s.r[0]);
     freshFlags();
     s.pc = next;
     return;

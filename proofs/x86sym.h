@@ -28,6 +28,10 @@ std::optional<RegRef> regRef(const std::string &name);
 // divide the same operands, and the solver never bit-blasts a divider. A
 // proof that needed more of division would fail, never pass wrongly.
 z3::expr udivUF(const z3::expr &a, const z3::expr &b);
+// x86 idiv's quotient and remainder where they do not trap (truncating
+// toward zero), as uninterpreted functions like the unsigned ones
+z3::expr sdivUF(const z3::expr &a, const z3::expr &b);
+z3::expr sremUF(const z3::expr &a, const z3::expr &b);
 z3::expr uremUF(const z3::expr &a, const z3::expr &b);
 
 // What a `call` does, as the caller may assume.
@@ -48,6 +52,11 @@ struct State {
   std::string stop; // why the path ended: "at:<offset>", "jmp-reg", "ret", "fault:<why>"
   std::vector<z3::expr> r9AtCall; // r9 at each call, in order
   std::vector<z3::expr> rspAtCall; // rsp at each call, in order
+  struct CallArgs {
+    z3::expr rdi, rsi;
+  };
+  std::vector<CallArgs> argsAtCall;    // the first two arguments of each call
+  std::vector<z3::expr> resultOfCall;  // rax each call returned
   std::vector<z3::expr> raxAtJmpReg;
   unsigned steps = 0;
   std::map<uint32_t, unsigned> visits;

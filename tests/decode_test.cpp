@@ -150,7 +150,7 @@ TEST(DecodeV4, StoresOfImmediatesLoadsJumpsAndCasts) {
   EXPECT_EQ(cast.off, 1);
   EXPECT_EQ(cast.imm, 1); // dst address space 0 << 16 | src address space 1
   Object mg = test::loadCase("may_goto");
-  const Insn &may = insnOf(mg, "mg_loop", 3);
+  const Insn &may = insnOf(mg, "mg_loop", 10);
   EXPECT_EQ(may.text, "may_goto +11");
   EXPECT_EQ(may.opcode, 0xe5); // BPF_JMP | BPF_JCOND
   EXPECT_EQ(may.off, 11);
