@@ -273,10 +273,13 @@ void Emitter::prepare() {
                      std::to_string(kFrameOverhead) + " bytes over BPF's: refusing to emit");
     for (auto &[k, n] : nodes_) {
       n.stackSwitch = true;
-      bool loop = false;
+      bool loop = false, mayGoto = false;
       for (auto &cb : n.fn->callbacks)
         loop |= cb.via == "bpf_loop";
-      uint32_t want = ((n.fn->frame.bytes + 7) & ~7u) + (loop ? kStackSwitchLoopBytes : 0) + kFrameOverhead;
+      for (auto &in : n.fn->insns)
+        mayGoto |= isa::form(in) == isa::Form::MayGoto;
+      uint32_t want = ((n.fn->frame.bytes + 7) & ~7u) + (loop ? kStackSwitchLoopBytes : 0) +
+                      (mayGoto ? 8 : 0) + kFrameOverhead;
       if (n.plan.place != FramePlan::Place::ProgramBuffer || n.plan.frame != want)
         throw JitError("jit: stack-switch: the layout gives " + k.first + "/" + k.second + " a " +
                        placeName(n.plan.place) + " frame of " + std::to_string(n.plan.frame) +
@@ -401,6 +404,8 @@ void Emitter::prologue() {
     a_.byte(0x81);
     a_.modrmReg(5, RSP);
     a_.imm32(int32_t(normalStack()));
+    if (out_->mayGotoSlot) // its budget, after the landing as below
+      a_.storeImm(8, RBP, out_->mayGotoSlot, 8 << 20);
     a_.push(RAX); // the tail count's slot, in every frame
     for (uint8_t r : out_->savedRegs)
       a_.push(r);
@@ -825,9 +830,6 @@ void Emitter::signedDivMod(const Insn &in, bool w, bool mod) {
 // function's counter slot, which its prologue fills with BPF_MAX_LOOPS:
 // jump once the count is spent, else take one.
 void Emitter::mayGoto(const Insn &in) {
-  if (ss())
-    fail(&in, "may_goto under stack-switch is not emitted: its counter slot is not in the model's "
-              "frame");
   if (!out_->mayGotoSlot)
     fail(&in, "may_goto in a function without a counter slot");
   a_.load(8, R11, RBP, out_->mayGotoSlot);

@@ -184,6 +184,8 @@ void Validator::checkStackSwitch(const JitFunction &f, const std::vector<X86Insn
     report(f, &code[i], "the tail-call landing is at +" + std::to_string(f.tailLanding) +
                             ", after the frame record at +" + std::to_string(code[i].offset));
   expect("subq $" + std::to_string(S) + ", %rsp", "BPF's frame, rounded to 8");
+  if (f.mayGotoSlot)
+    expect("movq $8388608, " + std::to_string(f.mayGotoSlot) + "(%rbp)", "may_goto's budget in its slot");
   expect("pushq %rax", "the tail count's slot");
   for (const char *r : {"rbx", "r13", "r14", "r15"})
     expect(std::string("pushq %") + r, "every frame saves rbx r13 r14 r15 (frame_overhead)");

@@ -1,4 +1,5 @@
 #include "model/system.h"
+#include "frontend/isa.h"
 
 #include <algorithm>
 #include <functional>
@@ -324,11 +325,14 @@ void System::stackSwitchCosts() {
     // the x86 JIT rounds a frame up to 8 bytes (round_up(stack_depth, 8));
     // an inlined bpf_loop keeps its counter, bound and context (r6-r8 of
     // the caller saved) in 24 bytes of the frame, as 6.12+ kernels do
-    bool loop = false;
+    // (and may_goto's counter, 8 bytes, as the kernel keeps it in the frame)
+    bool loop = false, mayGoto = false;
     for (auto &cb : fn.callbacks)
       loop |= cb.via == "bpf_loop";
+    for (auto &in : fn.insns)
+      mayGoto |= isa::form(in) == isa::Form::MayGoto;
     nodes[n].frame = ((fn.frame.bytes + 7) & ~uint32_t(7)) + (loop ? kStackSwitchLoopBytes : 0) +
-                     c.frameOverhead;
+                     (mayGoto ? 8 : 0) + c.frameOverhead;
     uint32_t callOut = 0;
     if (c.helpersOnBuffer)
       for (const CallSite &cs : fn.calls) {

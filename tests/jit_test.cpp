@@ -383,7 +383,7 @@ std::vector<SsCase> stackSwitchCases() {
   std::vector<SsCase> out;
   for (const char *k : {"nested+nested.env.json", "kfuncs", "frames", "tailcalls", "recursion",
                         "kprobe_chain", "clobber", "rounding", "pinned", "multi_section",
-                        "tail_256", "struct_ops_deep", "over_limit_chain", "scx_pick"})
+                        "tail_256", "struct_ops_deep", "over_limit_chain", "scx_pick", "may_goto"})
     for (bool b : {true, false})
       out.push_back({k, b});
   return out;
@@ -601,4 +601,24 @@ TEST(JitStackSwitchCode, BacktracesThroughSubprogFrames) {
   BacktraceMatch m = compareBacktraces(ref, jit);
   EXPECT_GT(m.total, 0u);
   EXPECT_EQ(m.matched, m.total) << m.firstMismatch;
+}
+
+// What stack-switch's JIT does not emit is refused by name, never emitted
+// as it would be under another scheme: sdiv/smod (their sequence saves rax
+// and rdx below the frame).
+TEST(JitStackSwitchCode, RefusesFormsWhoseStackUseTheModelDoesNotCount) {
+  for (auto [key, what] : std::initializer_list<std::pair<const char *, const char *>>{
+           {"v4_forms", "sdiv/smod under stack-switch is not emitted: its sequence saves rax and rdx "
+                        "below the frame"}}) {
+    auto v = verifyCase(key, Scheme::StackSwitch);
+    JitOptions o;
+    o.allowUnproved = true;
+    o.programs = {"v4_arith"}; // its subprog arith has sdiv and smod
+    try {
+      jitCompile(v->obj, v->rep.layout, o);
+      ADD_FAILURE() << key << ": emitted";
+    } catch (const JitError &e) {
+      EXPECT_NE(std::string(e.what()).find(what), std::string::npos) << key << ": " << e.what();
+    }
+  }
 }
