@@ -214,6 +214,20 @@ void Validator::checkStackSwitch(const JitFunction &f, const std::vector<X86Insn
       report(f, &x, "returns without leave: the frame is not left before the return");
     if (k < bodyI)
       continue;
+    // nothing is pushed below a frame (the model leaves only the interrupt
+    // headroom there); pops only as the exit or the tail call restores the
+    // callee-saved registers, right before leave or mov rsp, rbp
+    if (x.opcode.rfind("PUSH", 0) == 0)
+      report(f, &x, "pushes below the frame (the model counts nothing there but the interrupt "
+                    "headroom)");
+    if (x.opcode.rfind("POP", 0) == 0) {
+      size_t j = k;
+      while (j < code.size() && code[j].opcode.rfind("POP64r", 0) == 0)
+        ++j;
+      if (j >= code.size() ||
+          !(code[j].opcode.rfind("LEAVE", 0) == 0 || code[j].text == "movq %rbp, %rsp"))
+        report(f, &x, "pops outside a frame's exit or tail call");
+    }
     // calls out
     if (x.isCall) {
       const JitFixup *fx = fixupAt(x);
