@@ -141,7 +141,7 @@ inline const char *formName(Form f) {
   return "unknown instruction";
 }
 
-// Forms of cpu v4 (and newer) that jitgen does not emit or interpret yet.
+// Forms of cpu v4 (and newer): what -mcpu=v3 and older never emit.
 inline bool isV4(Form f) {
   return f == Form::SignedDivMod || f == Form::MovSx || f == Form::AddrSpaceCast ||
          f == Form::Bswap || f == Form::LoadSx || f == Form::LoadAcquire ||

@@ -219,6 +219,21 @@ private:
   std::vector<FnInfo> fns_;
   uint32_t depth_ = 0;
   const std::string *currentProgram_ = nullptr;
+  std::vector<uint64_t> stacks_; // the live activations' 512-byte stacks
+
+public:
+  // r0 at the last exit held no value (it came from a failed tail call)
+  bool lastExitUndefined_ = false;
+
+private:
+
+  // memory an instruction may touch: a live stack, or what the runtime owns
+  bool owned(uint64_t addr, uint64_t bytes) const {
+    for (uint64_t s : stacks_)
+      if (addr >= s && bytes <= kStackBytes && addr - s <= kStackBytes - bytes)
+        return true;
+    return rt_.owns(addr, bytes);
+  }
 
   [[noreturn]] void abort(const std::string &prog, const Function &f, uint32_t index,
                           const std::string &why) {
@@ -247,8 +262,14 @@ private:
 
     auto stack = std::make_unique<std::array<uint64_t, kStackBytes / 8>>();
     stack->fill(0);
+    stacks_.push_back(uint64_t(uintptr_t(stack->data())));
+    struct StackGuard {
+      std::vector<uint64_t> &v;
+      ~StackGuard() { v.pop_back(); }
+    } stackGuard{stacks_};
     uint64_t r[11] = {};
     uint64_t mayGoto = kMayGotoBudget;
+    bool r0Undefined = false;
     auto resetFrame = [&] {
       stack->fill(0);
       r[10] = uint64_t(uintptr_t(stack->data())) + kStackBytes;
@@ -287,6 +308,8 @@ private:
       // r10 is read-only: a write would move the frame under the program
       if (isa::writes(in) & (1u << 10))
         bad("write to r10");
+      if (isa::writes(in) & 1u)
+        r0Undefined = false; // (a failed tail call sets it again below)
       // arena pointers are out of scope: refused by name, never run as the
       // plain mov it resembles
       if (form == isa::Form::AddrSpaceCast)
@@ -347,8 +370,10 @@ private:
         bool is64 = cls == isa::JMP;
         uint8_t jop = isa::op(op);
         bool x = op & isa::SRC_X;
-        if (form == isa::Form::Exit)
+        if (form == isa::Form::Exit) {
+          lastExitUndefined_ = r0Undefined;
           return r[0];
+        }
         if (form == isa::Form::Call) {
           const CallSite *cs = fi->callAt[pc];
           if (!cs)
@@ -361,6 +386,7 @@ private:
             size_t idx = size_t(callee - obj_.functions.data());
             uint64_t a[5] = {r[1], r[2], r[3], r[4], r[5]};
             r[0] = run(idx, a, tailCount, prog);
+            r0Undefined = lastExitUndefined_;
             ++pc;
             break;
           }
@@ -381,6 +407,9 @@ private:
               uint32_t slot = uint32_t(r[3]);
               if (!pa || slot >= pa->maxEntries || pa->slots[slot] == 0 ||
                   tailCount >= jit::kMaxTailCalls) {
+                // a tail call that fails falls through; bpf_tail_call
+                // returns nothing (RET_VOID): r0 holds no value after it
+                r0Undefined = true;
                 ++pc;
                 break;
               }
@@ -495,6 +524,8 @@ private:
           if (bytes != 4 && bytes != 8)
             bad("atomic of " + std::to_string(bytes) + " bytes");
           auto *p = reinterpret_cast<uint8_t *>(uintptr_t(dst + uint64_t(int64_t(in.off))));
+          if (!owned(uint64_t(uintptr_t(p)), bytes))
+            bad("atomic at " + hex(uint64_t(uintptr_t(p))) + ", outside any memory of this run");
           uint64_t old = 0;
           std::memcpy(&old, p, bytes); // little endian: a W read zero-extends
           uint64_t s = srcv;
@@ -521,14 +552,17 @@ private:
         if (form == isa::Form::Load || form == isa::Form::LoadSx || form == isa::Form::LoadAcquire) {
           // load-acquire: a plain load at this one-CPU level
           auto *p = reinterpret_cast<const uint8_t *>(uintptr_t(srcv + uint64_t(int64_t(in.off))));
+          if (!owned(uint64_t(uintptr_t(p)), bytes))
+            bad("load of " + std::to_string(bytes) + " bytes at " + hex(uint64_t(uintptr_t(p))) +
+                ", outside any memory of this run");
           uint64_t v = 0;
           std::memcpy(&v, p, bytes);
           dst = form == isa::Form::LoadSx ? signExtend(v, 8 * bytes) : v;
-        } else if (form == isa::Form::StoreRelease) {
-          auto *p = reinterpret_cast<uint8_t *>(uintptr_t(dst + uint64_t(int64_t(in.off))));
-          std::memcpy(p, &srcv, bytes);
         } else {
           auto *p = reinterpret_cast<uint8_t *>(uintptr_t(dst + uint64_t(int64_t(in.off))));
+          if (!owned(uint64_t(uintptr_t(p)), bytes))
+            bad("store of " + std::to_string(bytes) + " bytes at " + hex(uint64_t(uintptr_t(p))) +
+                ", outside any memory of this run");
           uint64_t v = form == isa::Form::StoreImm ? uint64_t(in.imm) : srcv;
           std::memcpy(p, &v, bytes);
         }
@@ -574,6 +608,7 @@ RunResult interpret(const Object &obj, const RunRequest &req) {
       rt.packets.push_back({uint64_t(uintptr_t(ctx.data())), req.ctx.size() < 256 ? 256 : req.ctx.size()});
       rt.programStack.push_back(req.program);
       res.r0 = interp.runTop(req.program, uint64_t(uintptr_t(ctx.data())));
+      res.r0Defined = !interp.lastExitUndefined_;
       rt.programStack.pop_back();
       rt.runPending();
     }

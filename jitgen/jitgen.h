@@ -179,6 +179,10 @@ struct RunResult {
   bool ok = false;
   std::string error;   // why the run could not finish
   uint64_t r0 = 0;
+  // (interpreter) false when r0 at the exit held no value: BPF leaves r0
+  // undefined after a tail call that fails, and a JIT returns whatever the
+  // register holds
+  bool r0Defined = true;
   std::map<std::string, std::vector<uint8_t>> maps; // final contents
   std::vector<std::string> guardsBroken; // buffers whose guard words changed
   uint64_t insns = 0;  // BPF instructions executed (interpreter)

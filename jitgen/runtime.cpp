@@ -2,9 +2,12 @@
 // interpreter and the JIT harness (see runtime.h).
 #include "jitgen/runtime.h"
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
+#include <new>
 #include <utility>
 
 namespace pstack::jit {
@@ -28,9 +31,15 @@ int64_t neg(int e) { return -int64_t(e); }
 // order (semantics, not speed). Prog arrays: a ProgArrayMem.
 struct Runtime::MapMem {
   const Map *map = nullptr;
-  std::vector<uint64_t> words; // 8-byte aligned storage
+  // 8-byte aligned, zeroed storage: calloc maps a large map's pages only
+  // when touched (a corpus map of millions of entries costs nothing unused)
+  struct Free {
+    void operator()(uint64_t *p) const { std::free(p); }
+  };
+  std::unique_ptr<uint64_t[], Free> storage;
+  size_t words = 0;
   uint32_t elem = 0;           // bytes per entry
-  uint8_t *base() { return reinterpret_cast<uint8_t *>(words.data()); }
+  uint8_t *base() { return reinterpret_cast<uint8_t *>(storage.get()); }
 };
 
 Runtime::Runtime(const Object &o, const RunRequest &r) : obj(o), req(r) {
@@ -53,7 +62,10 @@ Runtime::Runtime(const Object &o, const RunRequest &r) : obj(o), req(r) {
       fail("map " + m.name + " needs " + std::to_string(bytes) + " bytes: too large for the harness");
       bytes = 64;
     }
-    mm->words.assign((bytes + 7) / 8 + 1, 0);
+    mm->words = (bytes + 7) / 8 + 1;
+    mm->storage.reset(static_cast<uint64_t *>(std::calloc(mm->words, sizeof(uint64_t))));
+    if (!mm->storage)
+      throw std::bad_alloc();
     if (m.isProgArray()) {
       auto *pa = reinterpret_cast<ProgArrayMem *>(mm->base());
       pa->maxEntries = m.maxEntries;
@@ -111,12 +123,33 @@ uint64_t Runtime::dataAddress(const std::string &name) {
   return uint64_t(reinterpret_cast<uintptr_t>(d->data()));
 }
 
+bool Runtime::owns(uint64_t addr, uint64_t bytes) const {
+  auto within = [&](uint64_t base, uint64_t size) {
+    return addr >= base && bytes <= size && addr - base <= size - bytes;
+  };
+  for (auto &p : packets)
+    if (within(p.addr, p.bytes))
+      return true;
+  for (auto &m : maps_)
+    if (within(uint64_t(uintptr_t(m->base())), 8 * m->words))
+      return true;
+  for (auto &[name, d] : data_)
+    if (within(uint64_t(uintptr_t(d->data())), d->size()))
+      return true;
+  for (auto &k : keys_)
+    if (within(uint64_t(uintptr_t(k.get())), sizeof(uint32_t)))
+      return true;
+  return false;
+}
+
 std::map<std::string, std::vector<uint8_t>> Runtime::snapshot() const {
   std::map<std::string, std::vector<uint8_t>> out;
   for (auto &m : maps_) {
     if (m->map->isProgArray())
       continue; // addresses differ between executors
-    size_t bytes = size_t(m->elem) * m->map->maxEntries;
+    // (a map too large for the harness has a stand-in of a few bytes: the
+    // run failed at its start, and only what exists is copied)
+    size_t bytes = std::min<size_t>(size_t(m->elem) * m->map->maxEntries, 8 * m->words);
     out[m->map->name].assign(m->base(), m->base() + bytes);
   }
   return out;

@@ -76,6 +76,11 @@ public:
   // The C-ABI entry JITed code calls for an skb load of `bytes` (1, 2, 4):
   // (skb, offset) -> value or a negative error, as the kernel's helpers.
   static void *skbLoadEntry(uint32_t bytes);
+  // Whether [addr, addr + bytes) lies in memory this run owns: a context,
+  // a map, a global's block, a key the runtime handed out (the executors'
+  // own stacks aside). The interpreter refuses any other access instead of
+  // following a pointer a real kernel would have given (skb->data, ...).
+  bool owns(uint64_t addr, uint64_t bytes) const;
   // Contexts the executors pass to programs, which skbLoad reads as packets.
   struct Packet {
     uint64_t addr;

@@ -4,6 +4,7 @@
 // model under each scheme in turn, JITed from that layout, validated over
 // the decoded bytes, and run in the harness beside the interpreter: r0 and
 // every map byte must agree, and no guard word may change.
+#include "frontend/isa.h"
 #include "jitgen/jitgen.h"
 #include "model/model.h"
 #include "tests/random_bpf.h"
@@ -16,16 +17,25 @@ using namespace pstack;
 namespace {
 
 struct Tally {
-  size_t objects = 0, runs = 0, tailCalls = 0, unproved = 0;
+  size_t objects = 0, runs = 0, tailCalls = 0, unproved = 0, v4 = 0;
+  size_t v4Insns = 0, legacyLoads = 0; // in the objects that ran
   std::map<Scheme, size_t> perScheme;
 };
+
+// The generator's options for a seed: every other run of four seeds (one
+// per scheme) with the cpu v4 forms and the legacy packet loads.
+test::RandomOptions optionsFor(uint64_t seed) {
+  test::RandomOptions ro;
+  ro.v4 = (seed / 4) % 2 == 1;
+  return ro;
+}
 
 // Seeds [from, to): each object under one scheme (the seed picks it).
 void differential(uint64_t from, uint64_t to, Tally &t) {
   const Scheme schemes[] = {Scheme::Kernel, Scheme::PerProg, Scheme::PerSubprog, Scheme::Planned};
   std::string work = test::tempPath("random-diff.o");
   for (uint64_t seed = from; seed < to; ++seed) {
-    auto ro = test::randomObject(seed);
+    auto ro = test::randomObject(seed, optionsFor(seed));
     Object obj = test::loadRandomObject(ro, work);
     CallGraph g(obj);
     VerifyOptions o;
@@ -54,6 +64,13 @@ void differential(uint64_t from, uint64_t to, Tally &t) {
     ASSERT_TRUE(findings.empty()) << findings[0].function << ": " << findings[0].message;
     ++t.objects;
     ++t.perScheme[o.scheme];
+    t.v4 += optionsFor(seed).v4;
+    for (auto &f : obj.functions)
+      for (auto &in : f.insns) {
+        const isa::Form form = isa::form(in);
+        t.v4Insns += isa::isV4(form);
+        t.legacyLoads += form == isa::Form::LegacyLoad;
+      }
     for (auto &p : ro.programs) {
       RunRequest req;
       req.program = p;
@@ -78,9 +95,14 @@ TEST(JitDifferential, ThousandsOfRandomProgramsRunLikeTheInterpreter) {
     n = std::stoull(e);
   Tally t;
   differential(1, 1 + n, t);
-  std::cerr << t.objects << " objects, " << t.runs << " program runs, " << t.tailCalls
-            << " tail calls, " << t.unproved << " not proved safe in time (skipped)\n";
+  std::cerr << t.objects << " objects (" << t.v4 << " with " << t.v4Insns << " cpu v4 instructions and "
+            << t.legacyLoads << " legacy packet loads), "
+            << t.runs << " program runs, " << t.tailCalls << " tail calls, " << t.unproved
+            << " not proved safe in time (skipped)\n";
   EXPECT_GE(t.objects, n * 7 / 10);
+  EXPECT_GE(t.v4, t.objects / 3);
+  EXPECT_GT(t.v4Insns, 5 * t.v4);
+  EXPECT_GT(t.legacyLoads, t.v4 / 2);
   EXPECT_GE(t.runs, 2 * t.objects);
   EXPECT_GT(t.tailCalls, t.objects);
   for (Scheme s : {Scheme::Kernel, Scheme::PerProg, Scheme::PerSubprog, Scheme::Planned})

@@ -316,6 +316,10 @@ TEST(Oracle, JitMatchesTheRunningKernelsPrivateStackJit) {
                                  "count and timestamp, a call to arch_bpf_timed_may_goto), in the "
                                  "private frame; jitgen keeps BPF_MAX_LOOPS in 8 bytes under rbp"},
             {"may_goto/mg_sub", "the timed may_goto (as mg_loop)"},
+            {"v4_alu/v4_alu", "the verifier patches sdiv by a register with BPF tests of the divisor "
+                              "(src + 1 > 1, else -1: neg, 0: 0); jitgen tests it in x86 (test, cmp -1) "
+                              "around the same push/cqo/idiv/pop, and moves the quotient through r11; "
+                              "movsx, ldsx and bswap are the kernel's instructions"},
         };
         auto why = explained.find(name + "/" + best->function);
         if (why != explained.end()) {

@@ -213,7 +213,7 @@ private:
   void statement(uint32_t nest, bool valueBlock, int base, uint32_t baseBytes) {
     bool isCb = fn().kind == Kind::Callback;
     for (;;) {
-      switch (rng_.below(22)) {
+      switch (rng_.below(o_.v4 ? 26 : 22)) {
       case 0: case 1: case 2: aluReg(rng_.chance(50)); return;
       case 3: case 4: case 5: aluImm(rng_.chance(50)); return;
       case 6: unary(); return;
@@ -286,6 +286,14 @@ private:
           continue;
         tailCall();
         return;
+      case 22: case 23: case 24:
+        v4Form();
+        return;
+      case 25:
+        if (valueBlock || (pinned_ & 0x3f))
+          continue;
+        legacyLoad();
+        return;
       default:
         if (valueBlock) {
           valueOp(base, baseBytes);
@@ -295,6 +303,101 @@ private:
         return;
       }
     }
+  }
+
+  // A cpu v4 form (written as bytes: llvm-mc-14 knows none of them).
+  void v4Form() {
+    const uint8_t alu64 = 0x07, alu32 = 0x04;
+    switch (rng_.below(8)) {
+    case 0: { // sdiv / smod, register or immediate
+      bool is64 = rng_.chance(50), mod = rng_.chance(50), x = rng_.chance(60);
+      int d = defDst();
+      uint8_t op = uint8_t((mod ? 0x90 : 0x30) | (is64 ? alu64 : alu32));
+      if (x) {
+        int s = rng_.chance(20) ? d : src();
+        raw(rawInsn(uint8_t(op | 0x08), d, s, 1, 0, std::string(mod ? "smod" : "sdiv") + (is64 ? "64 " : "32 ") + R(d) + ", " + R(s)));
+      } else {
+        int32_t k = rng_.chance(25) ? -1 : rng_.imm32();
+        if (k == 0)
+          k = -7;
+        raw(rawInsn(op, d, 0, 1, k, std::string(mod ? "smod" : "sdiv") + (is64 ? "64 " : "32 ") + R(d) + ", " + std::to_string(k)));
+      }
+      return;
+    }
+    case 1: { // movsx
+      bool is64 = rng_.chance(60);
+      int16_t from = is64 ? int16_t(8 << rng_.below(3)) : int16_t(8 << rng_.below(2));
+      int s = src(), d = dst();
+      raw(rawInsn(uint8_t(0xbc | (is64 ? alu64 : alu32)), d, s, from, 0,
+                  R(d) + " = (s" + std::to_string(from) + ") " + R(s)));
+      def_ |= bit(d);
+      return;
+    }
+    case 2: { // bswap
+      int d = defDst();
+      int32_t bits = 16 << rng_.below(3);
+      raw(rawInsn(0xd7, d, 0, 0, bits, R(d) + " = bswap" + std::to_string(bits) + " " + R(d)));
+      return;
+    }
+    case 3: { // ldsx from the frame
+      uint32_t b = 1u << rng_.below(3);
+      int d = dst();
+      uint8_t size = b == 1 ? 0x10 : b == 2 ? 0x08 : 0x00;
+      raw(rawInsn(uint8_t(0x81 | size), d, 10, int16_t(-int32_t(slot(b))), 0,
+                  R(d) + " = *(s" + std::to_string(8 * b) + " *)(r10 - ...)"));
+      def_ |= bit(d);
+      return;
+    }
+    case 4: { // load-acquire / store-release on the frame
+      uint32_t b = size();
+      uint8_t size = b == 1 ? 0x10 : b == 2 ? 0x08 : b == 4 ? 0x00 : 0x18;
+      int16_t off = int16_t(-int32_t(slot(b)));
+      if (rng_.chance(50)) {
+        int s = src();
+        raw(rawInsn(uint8_t(0xc3 | size), 10, s, off, 0x110, "store_release(r10 - ..., " + R(s) + ")"));
+      } else {
+        int d = dst();
+        raw(rawInsn(uint8_t(0xc3 | size), d, 10, off, 0x100, R(d) + " = load_acquire(r10 - ...)"));
+        def_ |= bit(d);
+      }
+      return;
+    }
+    case 5: case 6: { // gotol / may_goto over one increment: taken, it is skipped
+      int d = defDst();
+      if (rng_.chance(50))
+        raw(rawInsn(0x06, 0, 0, 0, 1, "gotol +1"));
+      else
+        raw(rawInsn(0xe5, 0, 0, 1, 0, "may_goto +1"));
+      line(R(d) + " += 1");
+      return;
+    }
+    default: { // unconditional bswap of a computed value, then a 32-bit movsx
+      int d = defDst();
+      raw(rawInsn(0xd7, d, 0, 0, 32, R(d) + " = bswap32 " + R(d)));
+      raw(rawInsn(0xbc, d, d, 16, 0, W(d) + " = (s16) " + W(d)));
+      return;
+    }
+    }
+  }
+
+  // LD_ABS / LD_IND on the context (r6) as the packet: r0 the value, r1-r5
+  // clobbered; an offset past the 256 bytes returns 0 from the function.
+  void legacyLoad() {
+    uint32_t b = 1u << rng_.below(3);
+    uint8_t size = b == 1 ? 0x10 : b == 2 ? 0x08 : 0x00;
+    int32_t off = int32_t(rng_.below(256 / b + (rng_.chance(10) ? 8 : 0)));
+    if (rng_.chance(50)) {
+      raw(rawInsn(uint8_t(0x20 | size), 0, 0, 0, off, "r0 = ld_abs" + std::to_string(8 * b) + " " + std::to_string(off)));
+    } else {
+      int t = 7 + int(rng_.below(3)); // r7-r9: kept across the call
+      if (pinned_ & bit(t))
+        t = 0;
+      line(R(t) + " = " + std::to_string(off / 2));
+      def_ |= bit(t);
+      raw(rawInsn(uint8_t(0x40 | size), 0, t, 0, off - off / 2, "r0 = ld_ind" + std::to_string(8 * b)));
+    }
+    killArgs();
+    def_ |= bit(0);
   }
 
   void aluImm(bool is64) {

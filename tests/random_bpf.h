@@ -53,6 +53,10 @@ struct RandomOptions {
   // k << 32 once killed the frontend's constant folding with SIGFPE). Off,
   // the divisor is first truncated (`wS = wS`).
   bool alu32DivHighBits = true;
+  // cpu v4 forms (sdiv/smod, movsx, bswap, ldsx, load-acquire/store-release,
+  // gotol and may_goto over one instruction) and LD_ABS/LD_IND on the
+  // context, written as bytes.
+  bool v4 = false;
 };
 
 struct RandomObject {
