@@ -181,7 +181,7 @@ private:
   void insn(const Insn &in, const Insn *next);
   void alu(const Insn &in);
   void divmod(const Insn &in, bool is64, bool mod);
-  void divmodNoPush(const Insn &in, bool is64, bool mod);
+  void divmodNoPush(const Insn &in, bool is64, bool mod, bool sign = false);
   void signedDivMod(const Insn &in, bool is64, bool mod);
   void mayGoto(const Insn &in);
   void legacyLoad(const Insn &in);
@@ -681,7 +681,9 @@ void Emitter::divmod(const Insn &in, bool w, bool mod) {
 // The same without pushing below the frame (stack-switch: an interrupt's
 // headroom is all the model leaves there): rax and rdx are kept in r10 and
 // r11, and the divisor goes to dst once the dividend is in rax.
-void Emitter::divmodNoPush(const Insn &in, bool w, bool mod) {
+// `sign`: sdiv/smod, with idiv and BPF's meaning for -1 (the negation,
+// INT_MIN wrapping; 0), where idiv would trap.
+void Emitter::divmodNoPush(const Insn &in, bool w, bool mod, bool sign) {
   bool x = in.opcode & isa::SRC_X;
   uint8_t d = reg(in.dst), s = reg(in.src);
   if (!x && int32_t(in.imm) == 0) {
@@ -689,6 +691,13 @@ void Emitter::divmodNoPush(const Insn &in, bool w, bool mod) {
       a_.alu(false, ALU_XOR, d, d);
     else if (!w)
       a_.movRR(false, d, d);
+    return;
+  }
+  if (sign && !x && int32_t(in.imm) == -1) {
+    if (mod)
+      a_.alu(false, ALU_XOR, d, d);
+    else
+      a_.grp3(w, 3, d); // neg (the 32-bit form zero-extends)
     return;
   }
   // where the divisor is read from once rax/rdx are saved
@@ -724,23 +733,43 @@ void Emitter::divmodNoPush(const Insn &in, bool w, bool mod) {
       a_.movImm(w, d, int32_t(in.imm));
     }
   }
-  std::optional<uint32_t> zero, done;
+  std::optional<uint32_t> zero, minusOne;
   if (x) {
     a_.testRR(w, div, div);
     zero = a_.jcc(CC_E);
+    if (sign && opts_.mutant != JitMutant::SignedDivNoMinusOne) {
+      a_.aluImm(w, ALU_CMP, div, -1);
+      minusOne = a_.jcc(CC_E);
+    }
   }
-  a_.alu(false, ALU_XOR, RDX, RDX);
-  a_.grp3(w, 6, div);
+  if (sign) {
+    a_.cqo(w);
+    a_.grp3(w, 7, div); // idiv
+  } else {
+    a_.alu(false, ALU_XOR, RDX, RDX);
+    a_.grp3(w, 6, div); // div
+  }
   // the result to dst (a 32-bit move zero-extends)
   a_.movRR(w, d == RDX ? RDX : d, mod ? RDX : RAX);
   if (zero) {
-    done = a_.jmp();
+    std::vector<uint32_t> done{a_.jmp()};
     a_.bind(*zero, a_.pos());
     if (mod)
       a_.movRR(w, d, RAX); // the dividend (zero-extended for 32 bits)
     else
       a_.alu(false, ALU_XOR, d, d);
-    a_.bind(*done, a_.pos());
+    if (minusOne) {
+      done.push_back(a_.jmp());
+      a_.bind(*minusOne, a_.pos());
+      if (mod) {
+        a_.alu(false, ALU_XOR, d, d);
+      } else {
+        a_.movRR(w, d, RAX); // the dividend, negated
+        a_.grp3(w, 3, d);
+      }
+    }
+    for (uint32_t at : done)
+      a_.bind(at, a_.pos());
   }
   if (d == RAX) {
     a_.movRR(true, RDX, R11);
@@ -759,8 +788,7 @@ void Emitter::divmodNoPush(const Insn &in, bool w, bool mod) {
 // the sequence.
 void Emitter::signedDivMod(const Insn &in, bool w, bool mod) {
   if (ss())
-    fail(&in, "sdiv/smod under stack-switch is not emitted: its sequence saves rax and rdx below "
-              "the frame, where the model leaves only the interrupt headroom");
+    return divmodNoPush(in, w, mod, true);
   const bool x = in.opcode & isa::SRC_X;
   const uint8_t d = reg(in.dst), s = reg(in.src);
   const int32_t imm = int32_t(in.imm);
@@ -844,9 +872,6 @@ void Emitter::mayGoto(const Insn &in) {
 // bpf_skb_load_helper_{8,16,32}_no_cache, and a negative result returns 0
 // from the function.
 void Emitter::legacyLoad(const Insn &in) {
-  if (ss())
-    fail(&in, "LD_ABS/LD_IND under stack-switch is not emitted: its helper call is not among the "
-              "calls out the model reserves stack for");
   const uint32_t size = isa::accessBytes(in.opcode);
   if (size == 8)
     fail(&in, "a legacy packet load of 8 bytes (the kernel has no helper for it)");

@@ -231,7 +231,8 @@ void Validator::checkStackSwitch(const JitFunction &f, const std::vector<X86Insn
     // calls out
     if (x.isCall) {
       const JitFixup *fx = fixupAt(x);
-      bool out = fx && (fx->kind == JitFixup::Kind::Helper || fx->kind == JitFixup::Kind::Kfunc);
+      bool out = fx && (fx->kind == JitFixup::Kind::Helper || fx->kind == JitFixup::Kind::Kfunc ||
+                        fx->kind == JitFixup::Kind::KernelFunc);
       if (out && task) {
         if (text(k - 1) != "movq %r12, %rsp")
           report(f, &x, "a helper or kfunc call without the switch to the task stack before it");

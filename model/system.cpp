@@ -343,6 +343,15 @@ void System::stackSwitchCosts() {
         auto it = c.helperReserveByName.find(name);
         callOut = std::max(callOut, it != c.helperReserveByName.end() ? it->second : c.helperReserve);
       }
+    // LD_ABS/LD_IND: the JIT calls bpf_skb_load_helper_{8,16,32}_no_cache
+    if (c.helpersOnBuffer)
+      for (auto &in : fn.insns)
+        if (isa::form(in) == isa::Form::LegacyLoad) {
+          std::string name = "bpf_skb_load_helper_" + std::to_string(8 * isa::accessBytes(in.opcode)) +
+                             "_no_cache";
+          auto it = c.helperReserveByName.find(name);
+          callOut = std::max(callOut, it != c.helperReserveByName.end() ? it->second : c.helperReserve);
+        }
     // an interrupt may arrive at any instruction, also inside a helper
     nodes[n].reserve = c.irqHeadroom + callOut;
   }

@@ -1340,6 +1340,23 @@ std::vector<TvObligation> validateTranslation(const TvOptions &opts) {
       }
     }
   }
+  for (uint8_t cls : {7, 4}) {
+    std::string grp = std::string(cls == 7 ? "alu64" : "alu32") + " (stack-switch)";
+    for (uint8_t op : {0x30, 0x90}) {
+      const char *nm = op == 0x30 ? "s/=" : "s%=";
+      for (uint8_t d : regs) {
+        for (uint8_t s : regs)
+          pv.insnForm(grp, regName(d) + " " + nm + " " + regName(s), mk(uint8_t(op | 0x08 | cls), d, s, 1, 0),
+                      P::KernelStack);
+        for (int32_t k : {0, 1, -1, 3, -7, 0x7fffffff, INT32_MIN})
+          pv.insnForm(grp, regName(d) + " " + nm + " " + std::to_string(k), mk(uint8_t(op | cls), d, 0, 1, k),
+                      P::KernelStack);
+      }
+    }
+  }
+  for (auto [sz, nm] : ldSizes) // helpers on the buffer: rsp kept across the call
+    pv.legacyLoad(std::string("ldind") + nm + " r7 - 2 (stack-switch)", mk(uint8_t(0x40 | sz), 0, 7, 0, -2),
+                  P::KernelStack);
   for (uint8_t sz : {0x00, 0x18})
     for (auto [aop, nm] : atomics)
       for (auto [base, src] : std::initializer_list<std::pair<uint8_t, uint8_t>>{{10, 1}, {2, 0}, {0, 1}, {0, 0}, {1, 1}})
