@@ -12,9 +12,9 @@ export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 # the JIT differential test over fewer random objects (its full 1000 run
 # in the plain build)
 export PSTACK_DIFF_SEEDS=${PSTACK_DIFF_SEEDS:-150}
-# the JIT's corpus sweep under the kernel scheme only (all three in the
-# plain build)
-export PSTACK_JIT_CORPUS_SCHEMES=${PSTACK_JIT_CORPUS_SCHEMES:-kernel}
+# the JIT's corpus sweep under the kernel scheme over the socket filters
+# with legacy packet loads only (every object and scheme in the plain build)
+export PSTACK_JIT_CORPUS=${PSTACK_JIT_CORPUS:-short}
 ctest --test-dir "$build" --output-on-failure -j"$(nproc)" --timeout 900 -LE oracle_tests
 
 # a short libFuzzer run of each fuzz target (the long runs: scripts/fuzz.sh
