@@ -371,7 +371,7 @@ TEST(JitCli, FunctionNamesWithSlashesGetTheirOwnFiles) {
 }
 
 // Every readable object of the shared corpus, under every scheme that
-// proves it (kernel, per-subprog, per-prog, planned): emitted (the legacy packet loads of the socket filters
+// proves it (kernel, per-subprog, per-prog, planned, stack-switch): emitted (the legacy packet loads of the socket filters
 // included), validated over the decoded bytes, and each program run beside
 // the interpreter where the harness has what it calls. What the JIT does
 // not emit is refused by name, and only for the reasons listed.
@@ -382,7 +382,8 @@ TEST(JitCorpus, EveryProvedObjectIsEmittedValidatedAndRunLikeTheInterpreter) {
   // PSTACK_JIT_CORPUS=short: the sanitizer run's sweep — the kernel scheme
   // and the objects with legacy packet loads only (the whole corpus takes
   // minutes under ASan; the plain build sweeps it all)
-  std::vector<Scheme> schemes{Scheme::Kernel, Scheme::PerSubprog, Scheme::PerProg, Scheme::Planned};
+  std::vector<Scheme> schemes{Scheme::Kernel, Scheme::PerSubprog, Scheme::PerProg, Scheme::Planned,
+                              Scheme::StackSwitch};
   const char *mode = getenv("PSTACK_JIT_CORPUS");
   const bool shortSweep = mode && std::string(mode) == "short";
   if (shortSweep)
