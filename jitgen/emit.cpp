@@ -43,6 +43,7 @@
 // pushed below a frame (division, shifts and atomics use r10/r11), so an
 // interrupt finds irq_headroom bytes below it at every instruction.
 #include "jitgen/jitgen.h"
+#include "jitgen/mutants.h"
 #include "jitgen/x86.h"
 #include "frontend/isa.h"
 
@@ -89,8 +90,9 @@ struct NodeCtx {
 
 class Emitter {
 public:
-  Emitter(const Object &obj, const Layout &layout, const JitOptions &opts, JitImage &img)
-      : obj_(obj), layout_(layout), opts_(opts), img_(img) {}
+  Emitter(const Object &obj, const Layout &layout, const JitOptions &opts, JitMutant mutant,
+          JitImage &img)
+      : obj_(obj), layout_(layout), opts_(opts), mutant_(mutant), img_(img) {}
 
   void run();
 
@@ -98,6 +100,7 @@ private:
   const Object &obj_;
   const Layout &layout_;
   const JitOptions &opts_;
+  const JitMutant mutant_; // None but in tests and proofs/ (jitgen/mutants.h)
   JitImage &img_;
   std::map<std::pair<std::string, std::string>, NodeCtx> nodes_;
   std::map<std::string, const JitBuffer *> buffers_;
@@ -155,7 +158,7 @@ private:
   int32_t frameDisp(uint8_t base, int16_t off) const {
     // r10-relative accesses become r9-relative; the frame-off-by-8 mutant
     // moves every one of them
-    if (base == 10 && r9() && opts_.mutant == JitMutant::FrameOffBy8)
+    if (base == 10 && r9() && mutant_ == JitMutant::FrameOffBy8)
       return off - 8;
     return off;
   }
@@ -368,7 +371,7 @@ void Emitter::switchPrologue() {
   const JitBuffer &buf = *buffers_.at(cur_->plan.region);
   a_.push(R12);
   a_.movRR(true, R12, RSP);
-  int64_t top = int64_t(buf.bytes) - (opts_.mutant == JitMutant::LinkOffBy8 ? 8 : 0);
+  int64_t top = int64_t(buf.bytes) - (mutant_ == JitMutant::LinkOffBy8 ? 8 : 0);
   uint32_t at = a_.movabs(R11, uint64_t(int64_t(buf.offset) + top));
   fixup(JitFixup::Kind::PerCpuOff, at, cur_->plan.region, 0, top);
   a_.addGs(R11, kThisCpuOff);
@@ -381,7 +384,7 @@ void Emitter::switchPrologue() {
   uint32_t body = a_.call();
   out_->switchReturn = a_.pos();
   a_.pop(RBP);
-  if (opts_.mutant != JitMutant::NoSwitchBack)
+  if (mutant_ != JitMutant::NoSwitchBack)
     a_.movRR(true, RSP, R12);
   a_.pop(R12);
   a_.ret();
@@ -537,7 +540,7 @@ void Emitter::insn(const Insn &in, const Insn *next) {
     if (!(in.opcode & isa::SRC_X))
       fail(&in, "movsx of an immediate");
     unsigned from = unsigned(in.off);
-    if (opts_.mutant == JitMutant::SignExtendWidth && from == 8)
+    if (mutant_ == JitMutant::SignExtendWidth && from == 8)
       from = 16;
     return a_.movsx(in.cls() == isa::ALU64, from, reg(in.dst), reg(in.src));
   }
@@ -571,7 +574,7 @@ void Emitter::alu(const Insn &in) {
   uint8_t d = reg(in.dst), s = reg(in.src);
   int32_t imm = int32_t(in.imm);
   // the zero-extension mutant: 32-bit arithmetic done in 64 bits
-  bool ow = w || (opts_.mutant == JitMutant::NoZeroExtend32 &&
+  bool ow = w || (mutant_ == JitMutant::NoZeroExtend32 &&
                   (op == isa::ADD || op == isa::SUB || op == isa::OR || op == isa::AND ||
                    op == isa::XOR));
   auto aluOp = [&](AluOp o) {
@@ -737,7 +740,7 @@ void Emitter::divmodNoPush(const Insn &in, bool w, bool mod, bool sign) {
   if (x) {
     a_.testRR(w, div, div);
     zero = a_.jcc(CC_E);
-    if (sign && opts_.mutant != JitMutant::SignedDivNoMinusOne) {
+    if (sign && mutant_ != JitMutant::SignedDivNoMinusOne) {
       a_.aluImm(w, ALU_CMP, div, -1);
       minusOne = a_.jcc(CC_E);
     }
@@ -819,7 +822,7 @@ void Emitter::signedDivMod(const Insn &in, bool w, bool mod) {
   if (x) {
     a_.testRR(w, R11, R11);
     zero = a_.jcc(CC_E);
-    if (opts_.mutant != JitMutant::SignedDivNoMinusOne) {
+    if (mutant_ != JitMutant::SignedDivNoMinusOne) {
       a_.aluImm(w, ALU_CMP, R11, -1);
       minusOne = a_.jcc(CC_E);
     }
@@ -903,7 +906,7 @@ void Emitter::shift(const Insn &in, bool w, uint8_t digit) {
   // the count must be in cl; x86 masks it to 5 or 6 bits as BPF does. The
   // mutant shifts 32-bit values in 64 bits: counts 32..63 then leak.
   bool ow = w;
-  if (opts_.mutant == JitMutant::ShiftNotMasked && !w)
+  if (mutant_ == JitMutant::ShiftNotMasked && !w)
     ow = true;
   if (!w && ow && digit != 4)
     a_.movRR(false, d, d); // shr/sar of the 32-bit value in 64 bits
@@ -934,7 +937,7 @@ void Emitter::jump(const Insn &in) {
   bool w = in.cls() == isa::JMP;
   bool x = in.opcode & isa::SRC_X;
   uint32_t target = uint32_t(*isa::jumpTarget(in));
-  if (isa::form(in) == isa::Form::Gotol && opts_.mutant == JitMutant::GotolOffByOne)
+  if (isa::form(in) == isa::Form::Gotol && mutant_ == JitMutant::GotolOffByOne)
     ++target;
   if (isa::form(in) == isa::Form::Ja || isa::form(in) == isa::Form::Gotol) {
     jumps_.push_back({a_.jmp(), target});
@@ -1076,7 +1079,7 @@ void Emitter::callOut(const Insn &in, JitFixup::Kind k, const std::string &name,
     return;
   }
   // C code clobbers r9: keep it across, as the kernel does
-  bool keep = r9() && !(opts_.mutant == JitMutant::R9NotRestored);
+  bool keep = r9() && !(mutant_ == JitMutant::R9NotRestored);
   if (r9())
     a_.push(R9);
   uint32_t at = a_.call();
@@ -1128,18 +1131,18 @@ void Emitter::callLocal(const Insn &in, const NodeCtx &callee) {
   out_->fixups.back().program = callee.plan.program;
   out_->fixups.back().function = callee.plan.function;
   if (saveAround) {
-    if (opts_.mutant == JitMutant::R9NotRestored)
+    if (mutant_ == JitMutant::R9NotRestored)
       a_.aluImm(true, ALU_ADD, RSP, 8);
     else
       a_.pop(R9);
   } else if (keep) {
     {
-      if (opts_.mutant == JitMutant::R9NotRestored)
+      if (mutant_ == JitMutant::R9NotRestored)
         a_.aluImm(true, ALU_ADD, RSP, 8);
       else
         a_.pop(R9);
     }
-  } else if (move && delta && opts_.mutant != JitMutant::R9NotRestored) {
+  } else if (move && delta && mutant_ != JitMutant::R9NotRestored) {
     a_.aluImm(true, ALU_SUB, R9, int32_t(delta));
   }
 }
@@ -1192,7 +1195,7 @@ void Emitter::tailCall(const Insn &in) {
   a_.load(4, RAX, RBP, tccDisp());
   a_.aluImm(false, ALU_CMP, RAX, int32_t(33));
   out.push_back(a_.jcc(CC_AE));
-  if (opts_.mutant != JitMutant::TailCountNotIncremented)
+  if (mutant_ != JitMutant::TailCountNotIncremented)
     a_.aluImm(false, ALU_ADD, RAX, 1);
   // mov rcx, [rsi + rdx*8 + 8]
   a_.rex(true, RCX, RDX, RSI);
@@ -1280,8 +1283,13 @@ void Emitter::run() {
 } // namespace
 
 JitImage jitCompile(const Object &obj, const Layout &layout, const JitOptions &opts) {
+  return jitCompileMutant(obj, layout, opts, JitMutant::None);
+}
+
+JitImage jitCompileMutant(const Object &obj, const Layout &layout, const JitOptions &opts,
+                          JitMutant mutant) {
   JitImage img;
-  Emitter(obj, layout, opts, img).run();
+  Emitter(obj, layout, opts, mutant, img).run();
   return img;
 }
 

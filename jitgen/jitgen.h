@@ -27,28 +27,10 @@ public:
   using std::runtime_error::runtime_error;
 };
 
-// Deliberate emitter bugs, for the self-checks of the validator, the
-// differential tests and the translation validation (proofs/): each must be
-// caught.
-enum class JitMutant {
-  None,
-  ShiftNotMasked,       // shift by register without masking the count
-  NoZeroExtend32,       // a 32-bit ALU result is not zero-extended
-  R9NotRestored,        // no `pop r9` after a helper call
-  FrameOffBy8,          // every r9-relative access 8 bytes lower
-  TailCountNotIncremented,
-  LinkOffBy8,           // stack-switch: the link frame 8 bytes below the buffer's top
-  NoSwitchBack,         // stack-switch: the entry returns without moving rsp back
-  SignExtendWidth,      // movsx from 8 bits sign-extends 16
-  SignedDivNoMinusOne,  // sdiv/smod by a register without the -1 case
-  GotolOffByOne         // gotol lands one BPF instruction further
-};
-
 struct JitOptions {
   // Emit even when the layout was not proved safe: only for replaying a
   // counterexample (--replay), never for use.
   bool allowUnproved = false;
-  JitMutant mutant = JitMutant::None;
   // The programs to emit (with their functions); empty: every program.
   std::set<std::string> programs;
 };

@@ -81,6 +81,20 @@ private:
 
   void check(const JitFunction &f);
   void checkStackSwitch(const JitFunction &f, const std::vector<X86Insn> &code);
+  // the r9 schemes: one check per family, over the decoded code
+  struct R9Check {
+    const JitFunction &f;
+    const std::vector<X86Insn> &code;
+    bool priv = false;          // the frame is in a buffer, r10 = r9
+    int64_t F = 0;              // the layout's frame
+    uint32_t body = 0;          // offset of the first BPF instruction
+    int32_t tcc = 0;            // the tail count's rbp displacement
+    std::set<size_t> sanctioned; // instructions allowed to write r9
+  };
+  void checkR9SetUp(R9Check &c);
+  void checkCalls(R9Check &c);
+  void checkR9Writes(R9Check &c);
+  void checkMemory(R9Check &c);
 };
 
 // stack-switch: the frames are x86 frames on the program's buffer (see
@@ -315,14 +329,27 @@ void Validator::check(const JitFunction &f) {
     checkStackSwitch(f, code);
     return;
   }
-  const FramePlan &p = f.plan;
-  bool priv = p.place != FramePlan::Place::KernelStack;
-  int64_t F = p.frame;
-  uint32_t body = f.insnOffsets.empty() ? uint32_t(f.code.size()) : f.insnOffsets.begin()->second;
-  int32_t tcc = -int32_t(f.normalStack) - 8;
-  std::set<size_t> sanctioned; // instructions allowed to write r9
+  R9Check c{f, code, false, 0, 0, 0, {}};
+  c.priv = f.plan.place != FramePlan::Place::KernelStack;
+  c.F = f.plan.frame;
+  c.body = f.insnOffsets.empty() ? uint32_t(f.code.size()) : f.insnOffsets.begin()->second;
+  c.tcc = -int32_t(f.normalStack) - 8;
+  checkR9SetUp(c);
+  checkCalls(c);
+  checkR9Writes(c);
+  checkMemory(c);
+}
 
-  // 1. the prologue's r9 set-up, as the layout says
+// The prologue's r9 set-up, as the layout says.
+void Validator::checkR9SetUp(R9Check &c) {
+  const JitFunction &f = c.f;
+  const std::vector<X86Insn> &code = c.code;
+  [[maybe_unused]] const FramePlan &p = f.plan;
+  [[maybe_unused]] const bool priv = c.priv;
+  [[maybe_unused]] const int64_t F = c.F;
+  [[maybe_unused]] const uint32_t body = c.body;
+  [[maybe_unused]] const int32_t tcc = c.tcc;
+  [[maybe_unused]] std::set<size_t> &sanctioned = c.sanctioned;
   bool sawSetup = false;
   for (size_t i = 0; i < code.size() && code[i].offset < body; ++i) {
     const X86Insn &x = code[i];
@@ -367,8 +394,18 @@ void Validator::check(const JitFunction &f) {
   if (mustSetUp && !sawSetup)
     report(f, nullptr, "the layout gives " + f.program + "/" + f.function +
                            " a frame in " + p.region + " but its prologue never sets r9");
+}
 
-  // 2. calls: bracketed as the layout requires
+// Calls bracketed as the layout requires, and the tail call's unwinding.
+void Validator::checkCalls(R9Check &c) {
+  const JitFunction &f = c.f;
+  const std::vector<X86Insn> &code = c.code;
+  [[maybe_unused]] const FramePlan &p = f.plan;
+  [[maybe_unused]] const bool priv = c.priv;
+  [[maybe_unused]] const int64_t F = c.F;
+  [[maybe_unused]] const uint32_t body = c.body;
+  [[maybe_unused]] const int32_t tcc = c.tcc;
+  [[maybe_unused]] std::set<size_t> &sanctioned = c.sanctioned;
   for (size_t i = 0; i < code.size(); ++i) {
     const X86Insn &x = code[i];
     if (!x.isCall)
@@ -431,15 +468,36 @@ void Validator::check(const JitFunction &f) {
     if (auto mv = r9Move(code[i]))
       if (*mv == -F && code[i + 2].opcode == "JMP64r" && p.place == FramePlan::Place::ProgramBuffer)
         sanctioned.insert(i);
+}
 
-  // 3. r9 written nowhere else
+// r9 written nowhere but in the sanctioned sequences.
+void Validator::checkR9Writes(R9Check &c) {
+  const JitFunction &f = c.f;
+  const std::vector<X86Insn> &code = c.code;
+  [[maybe_unused]] const FramePlan &p = f.plan;
+  [[maybe_unused]] const bool priv = c.priv;
+  [[maybe_unused]] const int64_t F = c.F;
+  [[maybe_unused]] const uint32_t body = c.body;
+  [[maybe_unused]] const int32_t tcc = c.tcc;
+  [[maybe_unused]] std::set<size_t> &sanctioned = c.sanctioned;
   for (size_t i = 0; i < code.size(); ++i)
     for (auto &d : code[i].defs)
       if (isR9(d) && !sanctioned.count(i))
         report(f, &code[i], "writes r9 outside the layout's set-up and call sequences");
+}
 
-  // 4. memory: r9-based accesses in the frame; rbp/rsp never for a private
-  // frame (but the tail count); the normal-stack frame for the others
+// Memory: r9-based accesses in the frame; rbp/rsp never for a private frame
+// (but the tail count and may_goto's counter); the normal-stack frame for
+// the others.
+void Validator::checkMemory(R9Check &c) {
+  const JitFunction &f = c.f;
+  const std::vector<X86Insn> &code = c.code;
+  [[maybe_unused]] const FramePlan &p = f.plan;
+  [[maybe_unused]] const bool priv = c.priv;
+  [[maybe_unused]] const int64_t F = c.F;
+  [[maybe_unused]] const uint32_t body = c.body;
+  [[maybe_unused]] const int32_t tcc = c.tcc;
+  [[maybe_unused]] std::set<size_t> &sanctioned = c.sanctioned;
   for (auto &x : code) {
     const X86Operand *m = mem(x);
     if (!m || !m->segment.empty())

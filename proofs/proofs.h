@@ -7,6 +7,7 @@
 #pragma once
 
 #include "jitgen/jitgen.h"
+#include "jitgen/mutants.h"
 #include "model/model.h"
 
 #include <functional>

@@ -326,9 +326,8 @@ struct Prover {
   bool ss = false, ssOnBuffer = true;
   JitImage emit(const Synthetic &sy) const {
     JitOptions jo;
-    jo.mutant = opts.mutant;
     if (!ss)
-      return jitCompile(sy.obj, sy.layout, jo);
+      return jitCompileMutant(sy.obj, sy.layout, jo, opts.mutant);
     Layout l = sy.layout;
     l.scheme = Scheme::StackSwitch;
     l.stackSwitch.helpersOnBuffer = ssOnBuffer;
@@ -339,7 +338,7 @@ struct Prover {
       l.frames[i].offset = 0;
       l.frames[i].frame = ((sy.obj.functions[i].frame.bytes + 7) & ~7u) + 56;
     }
-    return jitCompile(sy.obj, l, jo);
+    return jitCompileMutant(sy.obj, l, jo, opts.mutant);
   }
   static constexpr uint64_t kSsBuffer = 4096;
   void ssEntry(const std::string &name);
@@ -1163,37 +1162,44 @@ void Prover::legacyLoad(const std::string &name, const Insn &ld, FramePlan::Plac
 
 std::string regName(uint8_t r) { return "r" + std::to_string(r); }
 
-} // namespace
+// The inputs the obligations range over: the ALU operations' names, the
+// registers that stress the emitter's special cases — rax (r0), rdx (r3),
+// rcx (r4), rdi (r1) — immediates at the edges, jump conditions, access
+// sizes and atomics.
+const char *kAluNames[14] = {"+=", "-=", "*=", "/=", "|=", "&=", "<<=", ">>=", "neg", "%=",
+                                   "^=", "=", "s>>=", "end"};
+const uint8_t kRegs[4] = {0, 1, 3, 4};
+const int32_t kImms[] = {0, 1, -1, 31, 32, 63, 0x7fffffff, INT32_MIN};
+const std::pair<uint8_t, const char *> kJumps[] = {
+    {0x10, "=="}, {0x20, ">"}, {0x30, ">="}, {0x40, "&"}, {0x50, "!="}, {0x60, "s>"},
+    {0x70, "s>="}, {0xa0, "<"}, {0xb0, "<="}, {0xc0, "s<"}, {0xd0, "s<="}};
+const std::pair<uint8_t, const char *> kSizes[] = {{0x10, "u8"}, {0x08, "u16"}, {0x00, "u32"}, {0x18, "u64"}};
+const std::pair<int32_t, const char *> kAtomics[] = {
+    {0x00, "add"}, {0x40, "or"}, {0x50, "and"}, {0xa0, "xor"}, {0x01, "fetch_add"}, {0x41, "fetch_or"},
+    {0x51, "fetch_and"}, {0xa1, "fetch_xor"}, {0xe1, "xchg"}, {0xf1, "cmpxchg"}};
+const std::pair<uint8_t, const char *> kSxSizes[] = {{0x10, "s8"}, {0x08, "s16"}, {0x00, "s32"}};
+const std::pair<uint8_t, const char *> kLdSizes[] = {{0x10, "b"}, {0x08, "h"}, {0x00, "w"}};
 
-std::vector<TvObligation> validateTranslation(const TvOptions &opts) {
-  Prover pv;
-  pv.opts = opts;
-  if (!opts.smtDir.empty())
-    std::filesystem::create_directories(opts.smtDir);
+// Every ALU64/ALU32 operation, register and immediate sources; byte swaps; ld_imm64.
+void aluForms(Prover &pv) {
   using P = FramePlan::Place;
-  static const char *aluNames[14] = {"+=", "-=", "*=", "/=", "|=", "&=", "<<=", ">>=", "neg", "%=",
-                                     "^=", "=", "s>>=", "end"};
-  // registers that stress the emitter's special cases: rax (r0), rdx (r3),
-  // rcx (r4), rdi (r1)
-  const uint8_t regs[4] = {0, 1, 3, 4};
-  const int32_t imms[] = {0, 1, -1, 31, 32, 63, 0x7fffffff, INT32_MIN};
   for (uint8_t cls : {7, 4}) {
     std::string grp = cls == 7 ? "alu64" : "alu32";
     for (uint8_t op = 0; op <= 0xc; ++op) {
       uint8_t opc = uint8_t(op << 4);
-      for (uint8_t d : regs) {
+      for (uint8_t d : kRegs) {
         if (op == 8) { // neg
           pv.insnForm(grp, regName(d) + " = -" + regName(d), mk(uint8_t(opc | cls), d, 0, 0, 0), P::OwnBuffer);
           continue;
         }
-        for (uint8_t s : regs)
-          pv.insnForm(grp, regName(d) + " " + aluNames[op] + " " + regName(s),
+        for (uint8_t s : kRegs)
+          pv.insnForm(grp, regName(d) + " " + kAluNames[op] + " " + regName(s),
                       mk(uint8_t(opc | 0x08 | cls), d, s, 0, 0), P::OwnBuffer);
-        for (int32_t k : imms) {
+        for (int32_t k : kImms) {
           bool shift = op == 6 || op == 7 || op == 0xc;
           if (shift && (k < 0 || k >= (cls == 7 ? 64 : 32)))
             continue; // the verifier rejects out-of-range shift immediates
-          pv.insnForm(grp, regName(d) + " " + aluNames[op] + " " + std::to_string(k),
+          pv.insnForm(grp, regName(d) + " " + kAluNames[op] + " " + std::to_string(k),
                       mk(uint8_t(opc | cls), d, 0, 0, k), P::OwnBuffer);
         }
       }
@@ -1209,12 +1215,14 @@ std::vector<TvObligation> validateTranslation(const TvOptions &opts) {
     pv.insnForm("alu64", regName(d) + " = 0x123456789abcdef0 ll", mk(0x18, d, 0, 0, 0x123456789abcdef0),
                 P::OwnBuffer);
   }
-  static const std::pair<uint8_t, const char *> jumps[] = {
-      {0x10, "=="}, {0x20, ">"}, {0x30, ">="}, {0x40, "&"}, {0x50, "!="}, {0x60, "s>"},
-      {0x70, "s>="}, {0xa0, "<"}, {0xb0, "<="}, {0xc0, "s<"}, {0xd0, "s<="}};
+}
+
+// Every jump condition in both widths, and goto.
+void jumpForms(Prover &pv) {
+  using P = FramePlan::Place;
   for (uint8_t cls : {5, 6}) {
     std::string grp = cls == 5 ? "jmp" : "jmp32";
-    for (auto [op, nm] : jumps) {
+    for (auto [op, nm] : kJumps) {
       for (uint8_t d : {0, 1})
         for (uint8_t s : {1, 4})
           pv.insnForm(grp, "if " + regName(d) + " " + nm + " " + regName(s) + " goto",
@@ -1225,8 +1233,12 @@ std::vector<TvObligation> validateTranslation(const TvOptions &opts) {
     }
   }
   pv.insnForm("jmp", "goto", mk(0x05, 0, 0, 0, 0), P::OwnBuffer);
-  static const std::pair<uint8_t, const char *> sizes[] = {{0x10, "u8"}, {0x08, "u16"}, {0x00, "u32"}, {0x18, "u64"}};
-  for (auto [sz, nm] : sizes) {
+}
+
+// Loads, stores and stores of immediates of every size, private and kernel-stack frames.
+void memoryForms(Prover &pv) {
+  using P = FramePlan::Place;
+  for (auto [sz, nm] : kSizes) {
     for (P pl : {P::OwnBuffer, P::KernelStack}) {
       std::string where = pl == P::KernelStack ? " (kernel stack)" : " (private)";
       pv.insnForm("ldx", std::string("r1 = *(") + nm + " *)(r10 - 16)" + where, mk(uint8_t(0x61 | sz), 1, 10, -16, 0), pl);
@@ -1238,22 +1250,28 @@ std::vector<TvObligation> validateTranslation(const TvOptions &opts) {
     pv.insnForm("stx", std::string("*(") + nm + " *)(r0 + 0) = r6", mk(uint8_t(0x63 | sz), 0, 6, 0, 0), P::OwnBuffer);
     pv.insnForm("st", std::string("*(") + nm + " *)(r2 - 4) = 0x12345678", mk(uint8_t(0x62 | sz), 2, 0, -4, 0x12345678), P::OwnBuffer);
   }
-  static const std::pair<int32_t, const char *> atomics[] = {
-      {0x00, "add"}, {0x40, "or"}, {0x50, "and"}, {0xa0, "xor"}, {0x01, "fetch_add"}, {0x41, "fetch_or"},
-      {0x51, "fetch_and"}, {0xa1, "fetch_xor"}, {0xe1, "xchg"}, {0xf1, "cmpxchg"}};
+}
+
+// Every atomic in both widths, through r10, rax and others.
+void atomicForms(Prover &pv) {
+  using P = FramePlan::Place;
   for (uint8_t sz : {0x00, 0x18})
-    for (auto [aop, nm] : atomics)
+    for (auto [aop, nm] : kAtomics)
       for (auto [base, src] : std::initializer_list<std::pair<uint8_t, uint8_t>>{{10, 1}, {2, 0}, {0, 1}, {1, 1}})
         pv.insnForm("atomic", std::string(nm) + (sz ? "64" : "32") + " *(" + regName(base) + " - 8) " + regName(src),
                     mk(uint8_t(0xc3 | sz), base, src, -8, aop), P::OwnBuffer);
-  // cpu v4: signed division and modulo (0 and -1 included), sign-extending
-  // moves and loads, bswap, load-acquire / store-release, gotol, may_goto
+}
+
+// cpu v4: signed division and modulo (0 and -1 included), sign-extending moves and
+// loads, bswap, load-acquire / store-release, gotol, may_goto.
+void v4Forms(Prover &pv) {
+  using P = FramePlan::Place;
   for (uint8_t cls : {7, 4}) {
     std::string grp = cls == 7 ? "alu64" : "alu32";
     for (uint8_t op : {0x30, 0x90}) {
       const char *nm = op == 0x30 ? "s/=" : "s%=";
-      for (uint8_t d : regs) {
-        for (uint8_t s : regs)
+      for (uint8_t d : kRegs) {
+        for (uint8_t s : kRegs)
           pv.insnForm(grp, regName(d) + " " + nm + " " + regName(s), mk(uint8_t(op | 0x08 | cls), d, s, 1, 0),
                       P::OwnBuffer);
         for (int32_t k : {0, 1, -1, 3, -7, 0x7fffffff, INT32_MIN})
@@ -1272,15 +1290,14 @@ std::vector<TvObligation> validateTranslation(const TvOptions &opts) {
     for (int bits : {16, 32, 64})
       pv.insnForm("alu64", regName(d) + " = bswap" + std::to_string(bits) + " " + regName(d),
                   mk(0xd7, d, 0, 0, bits), P::OwnBuffer);
-  static const std::pair<uint8_t, const char *> sxSizes[] = {{0x10, "s8"}, {0x08, "s16"}, {0x00, "s32"}};
-  for (auto [sz, nm] : sxSizes) {
+  for (auto [sz, nm] : kSxSizes) {
     for (P pl : {P::OwnBuffer, P::KernelStack}) {
       std::string where = pl == P::KernelStack ? " (kernel stack)" : " (private)";
       pv.insnForm("ldx", std::string("r1 = *(") + nm + " *)(r10 - 16)" + where, mk(uint8_t(0x81 | sz), 1, 10, -16, 0), pl);
     }
     pv.insnForm("ldx", std::string("r0 = *(") + nm + " *)(r2 + 8)", mk(uint8_t(0x81 | sz), 0, 2, 8, 0), P::OwnBuffer);
   }
-  for (auto [sz, nm] : sizes) {
+  for (auto [sz, nm] : kSizes) {
     pv.insnForm("atomic", std::string("r0 = load_acquire((") + nm + " *)(r2 + 8))",
                 mk(uint8_t(0xc3 | sz), 0, 2, 8, isa::LOAD_ACQ), P::OwnBuffer);
     pv.insnForm("atomic", std::string("store_release((") + nm + " *)(r2 - 4), r1)",
@@ -1291,16 +1308,23 @@ std::vector<TvObligation> validateTranslation(const TvOptions &opts) {
   pv.insnForm("jmp32", "gotol", mk(0x06, 0, 0, 0, 0), P::OwnBuffer);
   pv.insnForm("jmp", "may_goto (private)", mk(0xe5, 0, 0, 0, 0), P::OwnBuffer);
   pv.insnForm("jmp", "may_goto (kernel stack)", mk(0xe5, 0, 0, 0, 0), P::KernelStack);
-  // LD_ABS / LD_IND: the kernel's rewrite into a helper call
-  static const std::pair<uint8_t, const char *> ldSizes[] = {{0x10, "b"}, {0x08, "h"}, {0x00, "w"}};
-  for (auto [sz, nm] : ldSizes)
+}
+
+// LD_ABS / LD_IND: the kernel's rewrite into a helper call.
+void legacyLoads(Prover &pv) {
+  using P = FramePlan::Place;
+  for (auto [sz, nm] : kLdSizes)
     for (P pl : {P::OwnBuffer, P::KernelStack}) {
       std::string where = pl == P::KernelStack ? " (kernel stack)" : " (private)";
       pv.legacyLoad(std::string("ldabs") + nm + " 14" + where, mk(uint8_t(0x20 | sz), 0, 0, 0, 14), pl);
       pv.legacyLoad(std::string("ldind") + nm + " r7 - 2" + where, mk(uint8_t(0x40 | sz), 0, 7, 0, -2), pl);
       pv.legacyLoad(std::string("ldind") + nm + " r1" + where, mk(uint8_t(0x40 | sz), 0, 1, 0, 0), pl);
     }
-  // frame sequences
+}
+
+// The frame sequences of the r9 schemes: prologues, call sites, tail calls.
+void frameSequences(Prover &pv) {
+  using P = FramePlan::Place;
   pv.prologue("prologue: kernel stack frame (rbp)", place(P::KernelStack), false);
   pv.prologue("prologue: own buffer (kernel, per-subprog)", place(P::OwnBuffer, "tv/tv"), false);
   pv.prologue("prologue: planned offset 96", place(P::ProgramBufferAt, "tv", 96), false);
@@ -1319,23 +1343,25 @@ std::vector<TvObligation> validateTranslation(const TvOptions &opts) {
               {place(P::OwnBuffer, "tv/tv"), place(P::KernelStack)}, false, false);
   pv.tailCall("tail call: kernel stack", P::KernelStack);
   pv.tailCall("tail call: program buffer (r9 back to the frame base)", P::ProgramBuffer);
+}
 
-  // stack-switch: the forms it emits otherwise (no push below the frame:
-  // memory must be equal everywhere, below rsp too), and its frame
-  // sequences
+// stack-switch: the forms it emits otherwise (no push below the frame:
+// memory must be equal everywhere, below rsp too), and its frame sequences.
+void stackSwitchObligations(Prover &pv) {
+  using P = FramePlan::Place;
   pv.ss = true;
   for (uint8_t cls : {7, 4}) {
     std::string grp = std::string(cls == 7 ? "alu64" : "alu32") + " (stack-switch)";
     for (uint8_t op : {3, 9, 6, 7, 0xc}) {
       uint8_t opc = uint8_t(op << 4);
       bool shift = op == 6 || op == 7 || op == 0xc;
-      for (uint8_t d : regs) {
-        for (uint8_t s : regs)
-          pv.insnForm(grp, regName(d) + " " + aluNames[op] + " " + regName(s),
+      for (uint8_t d : kRegs) {
+        for (uint8_t s : kRegs)
+          pv.insnForm(grp, regName(d) + " " + kAluNames[op] + " " + regName(s),
                       mk(uint8_t(opc | 0x08 | cls), d, s, 0, 0), P::KernelStack);
         if (!shift)
-          for (int32_t k : imms)
-            pv.insnForm(grp, regName(d) + " " + aluNames[op] + " " + std::to_string(k),
+          for (int32_t k : kImms)
+            pv.insnForm(grp, regName(d) + " " + kAluNames[op] + " " + std::to_string(k),
                         mk(uint8_t(opc | cls), d, 0, 0, k), P::KernelStack);
       }
     }
@@ -1344,8 +1370,8 @@ std::vector<TvObligation> validateTranslation(const TvOptions &opts) {
     std::string grp = std::string(cls == 7 ? "alu64" : "alu32") + " (stack-switch)";
     for (uint8_t op : {0x30, 0x90}) {
       const char *nm = op == 0x30 ? "s/=" : "s%=";
-      for (uint8_t d : regs) {
-        for (uint8_t s : regs)
+      for (uint8_t d : kRegs) {
+        for (uint8_t s : kRegs)
           pv.insnForm(grp, regName(d) + " " + nm + " " + regName(s), mk(uint8_t(op | 0x08 | cls), d, s, 1, 0),
                       P::KernelStack);
         for (int32_t k : {0, 1, -1, 3, -7, 0x7fffffff, INT32_MIN})
@@ -1354,11 +1380,11 @@ std::vector<TvObligation> validateTranslation(const TvOptions &opts) {
       }
     }
   }
-  for (auto [sz, nm] : ldSizes) // helpers on the buffer: rsp kept across the call
+  for (auto [sz, nm] : kLdSizes) // helpers on the buffer: rsp kept across the call
     pv.legacyLoad(std::string("ldind") + nm + " r7 - 2 (stack-switch)", mk(uint8_t(0x40 | sz), 0, 7, 0, -2),
                   P::KernelStack);
   for (uint8_t sz : {0x00, 0x18})
-    for (auto [aop, nm] : atomics)
+    for (auto [aop, nm] : kAtomics)
       for (auto [base, src] : std::initializer_list<std::pair<uint8_t, uint8_t>>{{10, 1}, {2, 0}, {0, 1}, {0, 0}, {1, 1}})
         pv.insnForm("atomic (stack-switch)", std::string(nm) + (sz ? "64" : "32") + " *(" + regName(base) + " - 8) " + regName(src),
                     mk(uint8_t(0xc3 | sz), base, src, -8, aop), P::KernelStack);
@@ -1373,6 +1399,23 @@ std::vector<TvObligation> validateTranslation(const TvOptions &opts) {
   pv.ssCallSite("stack-switch: helper on the task stack (rsp = r12, back to the frame's bottom)", true);
   pv.tailCall("stack-switch: tail call (the frame unwound to rbp, the link frame kept)", P::KernelStack);
   pv.ss = false;
+}
+
+} // namespace
+
+std::vector<TvObligation> validateTranslation(const TvOptions &opts) {
+  Prover pv;
+  pv.opts = opts;
+  if (!opts.smtDir.empty())
+    std::filesystem::create_directories(opts.smtDir);
+  aluForms(pv);
+  jumpForms(pv);
+  memoryForms(pv);
+  atomicForms(pv);
+  v4Forms(pv);
+  legacyLoads(pv);
+  frameSequences(pv);
+  stackSwitchObligations(pv);
   return pv.out;
 }
 
@@ -1393,18 +1436,21 @@ std::string tvTable(const std::vector<TvObligation> &obs) {
     byGroup[o.group][size_t(o.status)]++;
     secs[o.group] += o.seconds;
   }
-  s << std::left << std::setw(10) << "group" << std::right << std::setw(8) << "proved" << std::setw(8)
+  int width = 10; // the longest group's name ("alu32 (stack-switch)")
+  for (auto &o : obs)
+    width = std::max(width, int(o.group.size()) + 2);
+  s << std::left << std::setw(width) << "group" << std::right << std::setw(8) << "proved" << std::setw(8)
     << "failed" << std::setw(9) << "unknown" << std::setw(10) << "seconds" << "\n";
   size_t tot[3] = {0, 0, 0};
   double all = 0;
   for (auto &[g, n] : byGroup) {
-    s << std::left << std::setw(10) << g << std::right << std::setw(8) << n[0] << std::setw(8) << n[1]
+    s << std::left << std::setw(width) << g << std::right << std::setw(8) << n[0] << std::setw(8) << n[1]
       << std::setw(9) << n[2] << std::setw(10) << std::fixed << std::setprecision(2) << secs[g] << "\n";
     for (int i = 0; i < 3; ++i)
       tot[i] += n[size_t(i)];
     all += secs[g];
   }
-  s << std::left << std::setw(10) << "total" << std::right << std::setw(8) << tot[0] << std::setw(8)
+  s << std::left << std::setw(width) << "total" << std::right << std::setw(8) << tot[0] << std::setw(8)
     << tot[1] << std::setw(9) << tot[2] << std::setw(10) << std::fixed << std::setprecision(2) << all << "\n";
   for (auto &o : obs)
     if (o.status != TvStatus::Proved)

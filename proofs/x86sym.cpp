@@ -216,35 +216,33 @@ std::vector<State> Machine::run(State s0, const std::set<uint32_t> &stops, CallC
   return done;
 }
 
-void Machine::step(State &s, std::vector<State> &forks, CallContract contract) {
-  auto it = at_.find(s.pc);
-  if (it == at_.end()) {
-    s.stop = "fault:no instruction at " + std::to_string(s.pc);
-    return;
-  }
-  const X86Insn &x = *it->second;
-  uint32_t next = x.offset + x.size;
-  OpName on = parse(x.opcode);
-  const X86Operand *m = memOf(x);
-  bool needsMem = x.opcode.find("rm") != std::string::npos || x.opcode.find("mr") != std::string::npos ||
-                  x.opcode.find("mi") != std::string::npos || x.opcode.rfind("LEA64r", 0) == 0 ||
-                  x.opcode.rfind("LCMPXCHG", 0) == 0 || x.opcode.rfind("LXADD", 0) == 0;
-  if (needsMem && !m)
-    throw std::runtime_error("tv: no memory operand decoded in " + x.opcode + " (" + x.text + ")");
-  auto regs = regsOf(x);
-  auto imm = immOf(x);
-  unsigned w = on.width;
-  unsigned bytes = w / 8;
-  auto immBv = [&](unsigned bits) { return c.bv_val(uint64_t(*imm), bits); };
-  auto regName = [&](const X86Operand *o) { return o->reg; };
-  // flags
-  auto setLogic = [&](const z3::expr &res) {
+// One instruction's step (Machine::step), one function per family of
+// instructions: each says whether the instruction was its own. The decoded
+// instruction's parts, the state and the machine's helpers, by the names
+// the semantics are written with.
+struct X86Step {
+  Machine &M;
+  z3::context &c;
+  State &s;
+  std::vector<State> &forks;
+  CallContract contract;
+  const X86Insn &x;
+  uint32_t next; // the fall-through
+  const X86Operand *m;
+  std::vector<const X86Operand *> regs;
+  std::optional<int64_t> imm;
+  unsigned w, bytes; // the operation's width in bits and bytes
+  std::string mn, fm; // mnemonic and form: "ADD64ri8" -> ADD, ri8
+
+  z3::expr immBv(unsigned bits) const { return c.bv_val(uint64_t(*imm), bits); }
+  static std::string regName(const X86Operand *o) { return o->reg; }
+  void setLogic(const z3::expr &res) {
     s.zf = (res == c.bv_val(0, res.get_sort().bv_size())).simplify();
     s.sf = (res.extract(res.get_sort().bv_size() - 1, res.get_sort().bv_size() - 1) == c.bv_val(1, 1)).simplify();
     s.cf = c.bool_val(false);
     s.of = c.bool_val(false);
-  };
-  auto setArith = [&](const z3::expr &a, const z3::expr &b, const z3::expr &res, bool sub) {
+  }
+  void setArith(const z3::expr &a, const z3::expr &b, const z3::expr &res, bool sub) {
     unsigned n = res.get_sort().bv_size();
     auto msb = [&](const z3::expr &e) { return e.extract(n - 1, n - 1) == c.bv_val(1, 1); };
     s.zf = (res == c.bv_val(0, n)).simplify();
@@ -256,17 +254,36 @@ void Machine::step(State &s, std::vector<State> &forks, CallContract contract) {
       s.cf = z3::ult(res, a).simplify();
       s.of = ((msb(a) == msb(b)) && (msb(res) != msb(a))).simplify();
     }
-  };
-  auto freshFlags = [&] {
+  }
+  void freshFlags() {
     s.zf = freshBool("zf"), s.cf = freshBool("cf"), s.sf = freshBool("sf"), s.of = freshBool("of");
-  };
-  const std::string &mn = on.mnem;
-  const std::string &fm = on.form;
+  }
+  z3::expr readReg(const State &st, const std::string &n) const { return M.readReg(st, n); }
+  void writeReg(State &st, const std::string &n, const z3::expr &v) const { M.writeReg(st, n, v); }
+  z3::expr load(const z3::expr &mem, const z3::expr &a, unsigned n) const { return M.load(mem, a, n); }
+  z3::expr store(const z3::expr &mem, const z3::expr &a, const z3::expr &v, unsigned n) const {
+    return M.store(mem, a, v, n);
+  }
+  z3::expr addr(const State &st, const X86Operand &o) const { return M.addr(st, o); }
+  bool feasible(const z3::expr &e) { return M.feasible(e); }
+  z3::expr freshBv(const std::string &n, unsigned bits = 64) { return M.freshBv(n, bits); }
+  z3::expr freshBool(const std::string &n) { return M.freshBool(n); }
 
+  bool arithmetic();
+  bool moves();
+  bool multiplyShiftSwap();
+  bool divide();
+  bool exchange();
+  bool stackOps();
+  bool control();
+};
+
+// Binary arithmetic and logic, compare and test, and no-ops.
+bool X86Step::arithmetic() {
   // a lock prefix, decoded on its own: one CPU, so atomicity is moot
   if (x.opcode == "NOOPL" || x.opcode == "NOOPW" || x.opcode == "NOOP" || x.opcode == "LOCK_PREFIX") {
     s.pc = next;
-    return;
+    return true;
   }
   // binary arithmetic and logic, compare and test
   if (mn == "ADD" || mn == "SUB" || mn == "AND" || mn == "OR" || mn == "XOR" || mn == "CMP" ||
@@ -311,8 +328,13 @@ void Machine::step(State &s, std::vector<State> &forks, CallContract contract) {
         s.mem = store(s.mem, *dstMem, res, bytes);
     }
     s.pc = next;
-    return;
+    return true;
   }
+  return false;
+}
+
+// Moves, extensions, cqo/cdq and lea.
+bool X86Step::moves() {
   if (mn == "MOV") {
     if (fm == "rr") {
       writeReg(s, regName(regs.front()), readReg(s, regName(regs.back())));
@@ -328,7 +350,7 @@ void Machine::step(State &s, std::vector<State> &forks, CallContract contract) {
       throw std::runtime_error("tv: x86 form " + x.opcode);
     }
     s.pc = next;
-    return;
+    return true;
   }
   if (mn == "MOVZX") {
     // MOVZX64rm8, MOVZX32rr16, ...
@@ -337,7 +359,7 @@ void Machine::step(State &s, std::vector<State> &forks, CallContract contract) {
                                         : readReg(s, regName(regs.back())).extract(from - 1, 0);
     writeReg(s, regName(regs.front()), z3::zext(v, w - from));
     s.pc = next;
-    return;
+    return true;
   }
   if (mn == "MOVSX") {
     // MOVSX64rr8, MOVSX64rm16, MOVSX64rr32 (movsxd), MOVSX32rr8, ...
@@ -346,20 +368,25 @@ void Machine::step(State &s, std::vector<State> &forks, CallContract contract) {
                                         : readReg(s, regName(regs.back())).extract(from - 1, 0);
     writeReg(s, regName(regs.front()), z3::sext(v, w - from));
     s.pc = next;
-    return;
+    return true;
   }
   if (x.opcode == "CQO" || x.opcode == "CDQ") {
     // rdx:rax = rax sign-extended (edx:eax from eax)
     unsigned n = x.opcode == "CQO" ? 64 : 32;
     writeReg(s, nameOfWidth(2, n), z3::ashr(readReg(s, nameOfWidth(0, n)), c.bv_val(n - 1, n)));
     s.pc = next;
-    return;
+    return true;
   }
   if (mn == "LEA") {
     writeReg(s, regName(regs.front()), addr(s, *m));
     s.pc = next;
-    return;
+    return true;
   }
+  return false;
+}
+
+// Multiplication, negation, shifts, rotations and byte swaps.
+bool X86Step::multiplyShiftSwap() {
   if (mn == "IMUL") {
     std::string d = regName(regs.front());
     z3::expr a = fm == "rr" ? readReg(s, d) : readReg(s, regName(regs[1]));
@@ -367,14 +394,14 @@ void Machine::step(State &s, std::vector<State> &forks, CallContract contract) {
     writeReg(s, d, a * b);
     freshFlags();
     s.pc = next;
-    return;
+    return true;
   }
   if (mn == "NEG" || mn == "NOT") {
     std::string d = regName(regs.front());
     writeReg(s, d, mn == "NEG" ? -readReg(s, d) : ~readReg(s, d));
     freshFlags();
     s.pc = next;
-    return;
+    return true;
   }
   if (mn == "SHL" || mn == "SHR" || mn == "SAR" || mn == "ROR" || mn == "ROL") {
     std::string d = regName(regs.front());
@@ -401,7 +428,7 @@ void Machine::step(State &s, std::vector<State> &forks, CallContract contract) {
     writeReg(s, d, r);
     freshFlags();
     s.pc = next;
-    return;
+    return true;
   }
   if (mn == "BSWAP") {
     std::string d = regName(regs.front());
@@ -411,8 +438,13 @@ void Machine::step(State &s, std::vector<State> &forks, CallContract contract) {
       r = z3::concat(r, v.extract(8 * i + 7, 8 * i));
     writeReg(s, d, r);
     s.pc = next;
-    return;
+    return true;
   }
+  return false;
+}
+
+// Unsigned and signed division, with their #DE faults.
+bool X86Step::divide() {
   if (mn == "DIV") {
     // rdx:rax / src (edx:eax for 32 bits); #DE on a zero divisor or a
     // quotient that does not fit
@@ -443,7 +475,7 @@ void Machine::step(State &s, std::vector<State> &forks, CallContract contract) {
     writeReg(s, dx, r);
     freshFlags();
     s.pc = next;
-    return;
+    return true;
   }
   if (mn == "IDIV") {
     // rdx:rax / src, signed (edx:eax for 32 bits); #DE on a zero divisor
@@ -473,8 +505,13 @@ void Machine::step(State &s, std::vector<State> &forks, CallContract contract) {
     writeReg(s, dx, z3::ite(src == minusOne, zero, sremUF(lo, src)));
     freshFlags();
     s.pc = next;
-    return;
+    return true;
   }
+  return false;
+}
+
+// Exchanges and the atomic read-modify-writes.
+bool X86Step::exchange() {
   if (mn == "XCHG") {
     z3::expr a = addr(s, *m);
     std::string rg = regName(regs.front());
@@ -482,7 +519,7 @@ void Machine::step(State &s, std::vector<State> &forks, CallContract contract) {
     s.mem = store(s.mem, a, readReg(s, rg), bytes);
     writeReg(s, rg, old);
     s.pc = next;
-    return;
+    return true;
   }
   if (mn == "LXADD" || mn == "XADD") {
     z3::expr a = addr(s, *m);
@@ -493,7 +530,7 @@ void Machine::step(State &s, std::vector<State> &forks, CallContract contract) {
     writeReg(s, rg, old);
     setArith(old, v, old + v, false);
     s.pc = next;
-    return;
+    return true;
   }
   if (mn == "LCMPXCHG" || mn == "CMPXCHG") {
     z3::expr a = addr(s, *m);
@@ -508,8 +545,13 @@ void Machine::step(State &s, std::vector<State> &forks, CallContract contract) {
     s.mem = z3::ite(eq, store(s.mem, a, src, bytes), s.mem);
     s.r[0] = newAcc.simplify();
     s.pc = next;
-    return;
+    return true;
   }
+  return false;
+}
+
+// Push, pop and leave.
+bool X86Step::stackOps() {
   if (x.opcode == "PUSH64rmm") { // push qword [mem] (stack-switch's link frame)
     const X86Operand *pm = nullptr;
     for (auto &o : x.operands)
@@ -521,41 +563,46 @@ void Machine::step(State &s, std::vector<State> &forks, CallContract contract) {
     s.r[4] = (s.r[4] - c.bv_val(8, 64)).simplify();
     s.mem = store(s.mem, s.r[4], v, 8);
     s.pc = next;
-    return;
+    return true;
   }
   if (x.opcode == "PUSH64r") {
     z3::expr v = readReg(s, regName(regs.front()));
     s.r[4] = (s.r[4] - c.bv_val(8, 64)).simplify();
     s.mem = store(s.mem, s.r[4], v, 8);
     s.pc = next;
-    return;
+    return true;
   }
   if (x.opcode == "POP64r") {
     z3::expr v = load(s.mem, s.r[4], 8);
     s.r[4] = (s.r[4] + c.bv_val(8, 64)).simplify();
     writeReg(s, regName(regs.front()), v);
     s.pc = next;
-    return;
+    return true;
   }
   if (x.opcode == "LEAVE64" || x.opcode == "LEAVE") {
     s.r[4] = s.r[5];
     s.r[5] = load(s.mem, s.r[4], 8);
     s.r[4] = (s.r[4] + c.bv_val(8, 64)).simplify();
     s.pc = next;
-    return;
+    return true;
   }
+  return false;
+}
+
+// Returns, jumps, conditional jumps and calls.
+bool X86Step::control() {
   if (x.opcode == "RET64" || x.opcode == "RETQ" || x.opcode == "RET") {
     s.stop = "ret";
-    return;
+    return true;
   }
   if (x.opcode == "JMP64r") {
     s.stop = "jmp-reg";
     s.raxAtJmpReg.push_back(s.r[0]);
-    return;
+    return true;
   }
   if (x.opcode == "JMP_1" || x.opcode == "JMP_4") {
     s.pc = uint32_t(int64_t(next) + *imm);
-    return;
+    return true;
   }
   if (x.opcode == "JCC_1" || x.opcode == "JCC_4") {
     int64_t rel = x.operands[0].imm;
@@ -592,7 +639,7 @@ void Machine::step(State &s, std::vector<State> &forks, CallContract contract) {
         taken.stop = "bound";
       s = taken;
     }
-    return;
+    return true;
   }
   if (x.opcode == "CALL64pcrel32") {
     s.r9AtCall.push_back(s.r[9]);
@@ -605,8 +652,30 @@ void Machine::step(State &s, std::vector<State> &forks, CallContract contract) {
     s.resultOfCall.push_back(s.r[0]);
     freshFlags();
     s.pc = next;
+    return true;
+  }
+  return false;
+}
+
+void Machine::step(State &s, std::vector<State> &forks, CallContract contract) {
+  auto it = at_.find(s.pc);
+  if (it == at_.end()) {
+    s.stop = "fault:no instruction at " + std::to_string(s.pc);
     return;
   }
+  const X86Insn &x = *it->second;
+  OpName on = parse(x.opcode);
+  const X86Operand *m = memOf(x);
+  bool needsMem = x.opcode.find("rm") != std::string::npos || x.opcode.find("mr") != std::string::npos ||
+                  x.opcode.find("mi") != std::string::npos || x.opcode.rfind("LEA64r", 0) == 0 ||
+                  x.opcode.rfind("LCMPXCHG", 0) == 0 || x.opcode.rfind("LXADD", 0) == 0;
+  if (needsMem && !m)
+    throw std::runtime_error("tv: no memory operand decoded in " + x.opcode + " (" + x.text + ")");
+  X86Step st{*this,     c,        s,        forks,        contract, x, x.offset + x.size,
+             m,         regsOf(x), immOf(x), on.width, on.width / 8, on.mnem, on.form};
+  if (st.arithmetic() || st.moves() || st.multiplyShiftSwap() || st.divide() || st.exchange() ||
+      st.stackOps() || st.control())
+    return;
   throw std::runtime_error("tv: no semantics for x86 " + x.opcode + " (" + x.text + ")");
 }
 

@@ -80,6 +80,7 @@ public:
   z3::expr bv(uint64_t v, unsigned bits = 64) const { return c.bv_val(v, bits); }
 
 private:
+  friend struct X86Step; // x86sym.cpp: one instruction's step, by family
   std::map<uint32_t, const X86Insn *> at_;
   std::vector<X86Insn> code_;
   unsigned fresh_ = 0;

@@ -58,6 +58,10 @@ case "$cflags" in *include/pstack*) echo "pkg-config puts include/pstack on the 
 if grep -rn '#include "\(frontend\|model\|jitgen\|hostkernel\)/' "$tmp/prefix/include/pstack"; then
   echo "an installed header includes an internal folder"; exit 1
 fi
+# the emitter's deliberate bugs are test hooks, not API (issue 19)
+if grep -rn 'JitMutant\|jitCompileMutant' "$tmp/prefix/include"; then
+  echo "an installed header carries jitgen's mutants"; exit 1
+fi
 printf '#include <model/model.h>\n' > "$tmp/internal.cpp"
 if c++ -std=c++20 -fsyntax-only $cflags "$tmp/internal.cpp" 2>/dev/null; then
   echo "<model/model.h> resolves with pkg-config's flags"; exit 1

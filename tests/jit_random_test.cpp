@@ -6,6 +6,7 @@
 // every map byte must agree, and no guard word may change.
 #include "frontend/isa.h"
 #include "jitgen/jitgen.h"
+#include "jitgen/mutants.h"
 #include "model/model.h"
 #include "tests/random_bpf.h"
 #include "tests/support.h"
@@ -195,8 +196,7 @@ TEST(JitDifferential, RandomProgramsCatchShiftAndZeroExtensionMutants) {
       if (rep.verdict != Verdict::Safe)
         continue;
       JitOptions jo;
-      jo.mutant = m;
-      JitImage img = jitCompile(obj, rep.layout, jo);
+      JitImage img = jitCompileMutant(obj, rep.layout, jo, m);
       for (auto &p : ro.programs) {
         RunRequest req;
         req.program = p;

@@ -5,6 +5,7 @@
 // absence of it.
 #include "frontend/isa.h"
 #include "jitgen/jitgen.h"
+#include "jitgen/mutants.h"
 #include "model/model.h"
 #include "tests/support.h"
 
@@ -241,8 +242,7 @@ TEST(JitRefuses, ALayoutThatWasNotProvedSafe) {
 TEST(JitValidator, CatchesR9NotRestoredAfterACall) {
   auto v = verifyCase("kprobe_chain", Scheme::Kernel);
   JitOptions o;
-  o.mutant = JitMutant::R9NotRestored;
-  auto f = validateJit(v->obj, jitCompile(v->obj, v->rep.layout, o));
+  auto f = validateJit(v->obj, jitCompileMutant(v->obj, v->rep.layout, o, JitMutant::R9NotRestored));
   ASSERT_FALSE(f.empty());
   EXPECT_EQ(f[0].program, "kchain");
   EXPECT_NE(findingsText(f).find("call without pop r9 after it: r9 is not restored"), std::string::npos)
@@ -252,8 +252,7 @@ TEST(JitValidator, CatchesR9NotRestoredAfterACall) {
 TEST(JitValidator, CatchesAFrameOffBy8) {
   auto v = verifyCase("kprobe_chain", Scheme::Kernel);
   JitOptions o;
-  o.mutant = JitMutant::FrameOffBy8;
-  auto f = validateJit(v->obj, jitCompile(v->obj, v->rep.layout, o));
+  auto f = validateJit(v->obj, jitCompileMutant(v->obj, v->rep.layout, o, JitMutant::FrameOffBy8));
   EXPECT_NE(findingsText(f).find("movb %dil, -168(%r9)`: r9-based access to [-168, -167) outside the "
                                  "frame [-160, 0) of kchain/k1"),
             std::string::npos)
@@ -277,8 +276,7 @@ TEST(JitValidator, CatchesCodeEmittedForAnotherLayout) {
 TEST(JitHarness, GuardWordsCatchAnOverflowingFrame) {
   auto v = verifyCase("kprobe_chain", Scheme::Kernel);
   JitOptions o;
-  o.mutant = JitMutant::FrameOffBy8;
-  JitImage img = jitCompile(v->obj, v->rep.layout, o);
+  JitImage img = jitCompileMutant(v->obj, v->rep.layout, o, JitMutant::FrameOffBy8);
   RunRequest req;
   req.program = "kchain";
   RunResult r = runJit(v->obj, img, req);
@@ -630,8 +628,7 @@ TEST(JitStackSwitchCode, TheEntrySwitchesToItsBufferTopAndBack) {
 TEST(JitStackSwitchCode, ALinkFrameOffBy8IsCaught) {
   auto v = verifyCase("nested+nested.env.json", Scheme::StackSwitch);
   JitOptions o;
-  o.mutant = JitMutant::LinkOffBy8;
-  JitImage img = jitCompile(v->obj, v->rep.layout, o);
+  JitImage img = jitCompileMutant(v->obj, v->rep.layout, o, JitMutant::LinkOffBy8);
   std::string fs = findingsText(validateJit(v->obj, img));
   EXPECT_NE(fs.find("prog0/prog0 +13 `movabsq $" + std::to_string(bufferTop(img, "prog0") - 8) +
                     ", %r11`: the switch puts rsp at per-CPU offset"),
@@ -655,8 +652,7 @@ TEST(JitStackSwitchCode, ALinkFrameOffBy8IsCaught) {
 TEST(JitStackSwitchCode, AMissingSwitchBackIsCaught) {
   auto v = verifyCase("nested+nested.env.json", Scheme::StackSwitch);
   JitOptions o;
-  o.mutant = JitMutant::NoSwitchBack;
-  JitImage img = jitCompile(v->obj, v->rep.layout, o);
+  JitImage img = jitCompileMutant(v->obj, v->rep.layout, o, JitMutant::NoSwitchBack);
   std::string fs = findingsText(validateJit(v->obj, img));
   EXPECT_NE(fs.find("prog0/prog0 +50 `popq %r12`: expected `movq %r12, %rsp`: the switch back to the "
                     "task stack on the entry's exit"),
