@@ -127,9 +127,9 @@ struct State {
   }
 };
 
-State joinStates(const State &a, const State &b) {
+State joinStates(const State &a, State &&b) {
   if (!a.reached)
-    return b;
+    return std::move(b);
   if (!b.reached)
     return a;
   State s;
@@ -187,7 +187,8 @@ uint32_t newCopyId(State &s, const Insn &in) {
 
 // What the jump `in` tells on one of its edges: the compared register (and
 // its copies) narrowed; false if no value takes that edge (the kernel does
-// not walk it either: it decides the branch from the same ranges).
+// not walk it either: it decides the branch from the same ranges), and then
+// `s` is left as it was.
 bool narrowEdge(const Insn &in, State &s, bool taken) {
   if (isa::form(in) != isa::Form::CondJump)
     return true; // goto, gotol, call, exit, may_goto
@@ -266,8 +267,20 @@ private:
   const std::map<uint32_t, LdImmTarget> &ldimm_;
   uint8_t numberArgs_; // bit a: no caller passes a stack pointer in r<a>
   std::vector<std::string> syms_;
-  std::map<uint32_t, size_t> pos_; // insn index -> position in fn_.insns
-  std::vector<State> in_;
+  // insn index -> position in fn_.insns (kNoPos: the second slot of an ld_imm64)
+  static constexpr uint32_t kNoPos = UINT32_MAX;
+  std::vector<uint32_t> pos_;
+  bool isInsn(int64_t index) const {
+    return index >= 0 && uint64_t(index) < pos_.size() && pos_[size_t(index)] != kNoPos;
+  }
+  // the state before each instruction; its memory is kept for the next
+  // function analysed on this thread (a large object's functions would
+  // otherwise each fault in fresh pages)
+  std::vector<State> &in_ = statePool();
+  static std::vector<State> &statePool() {
+    static thread_local std::vector<State> pool;
+    return pool;
+  }
   // collected results
   int64_t deepest_ = 0;
   std::optional<uint32_t> deepestInsn_;
@@ -304,7 +317,15 @@ private:
   void call(const Insn &in, State &s);
   void store(State &s, const Val &addr, int64_t off, int size, const Val &v);
   Val load(const State &s, const Val &addr, int64_t off, int size);
-  std::vector<uint32_t> successors(const Insn &in, size_t p) const;
+  // at most two: a conditional jump's target first, then the next instruction
+  struct Successors {
+    uint32_t n = 0;
+    uint32_t at[2] = {0, 0};
+    void push_back(uint32_t i) { at[n++] = i; }
+    size_t size() const { return n; }
+    uint32_t operator[](size_t i) const { return at[i]; }
+  };
+  Successors successors(const Insn &in, size_t p) const;
 };
 
 void Analyzer::touch(uint32_t insn, const Val &base, int64_t off, int64_t size, bool viaPointer) {
@@ -706,11 +727,11 @@ void Analyzer::alu(const Insn &in, State &s) {
   dst = Val::number(aluBounds(op, dst.asNumber(), src.asNumber(), true, in.off));
 }
 
-std::vector<uint32_t> Analyzer::successors(const Insn &in, size_t p) const {
-  std::vector<uint32_t> out;
+Analyzer::Successors Analyzer::successors(const Insn &in, size_t p) const {
+  Successors out;
   uint32_t next = in.index + (in.wide ? 2 : 1);
   auto target = [&](int64_t t) {
-    if (t < 0 || !pos_.count(uint32_t(t)))
+    if (!isInsn(t))
       throw InputError(obj_.path, "section " + fn_.section + " function " + fn_.name,
                        "jump at instruction " + std::to_string(in.index) +
                            " lands outside the function or inside an ld_imm64 (target " +
@@ -739,8 +760,9 @@ std::vector<uint32_t> Analyzer::successors(const Insn &in, size_t p) const {
 }
 
 void Analyzer::run() {
+  pos_.assign(fn_.insns.empty() ? 0 : fn_.insns.back().index + 1, kNoPos);
   for (size_t p = 0; p < fn_.insns.size(); ++p)
-    pos_[fn_.insns[p].index] = p;
+    pos_[fn_.insns[p].index] = uint32_t(p);
   in_.assign(fn_.insns.size(), State{});
   if (fn_.insns.empty())
     return;
@@ -772,17 +794,19 @@ void Analyzer::run() {
     queued[p] = false;
     State s = in_[p];
     transfer(fn_.insns[p], s);
-    auto succ = successors(fn_.insns[p], p);
+    const Successors succ = successors(fn_.insns[p], p);
     for (size_t i = 0; i < succ.size(); ++i) {
-      size_t q = pos_.at(succ[i]);
-      State edge = s;
+      size_t q = pos_[succ[i]]; // (successors() checked it)
+      // (the last edge takes `s` itself: a copy per instruction, not three)
+      State edge = i + 1 == succ.size() ? std::move(s) : s;
       // a conditional jump lists its target first, then the next instruction.
       // An edge no value takes is still walked, unnarrowed: the kernel
       // prunes it too, but its code must stay in the object's facts (a
       // callback address or tail call there is still linked and JITed)
-      if (succ.size() == 2 && !narrowEdge(fn_.insns[p], edge, i == 0))
-        edge = s;
-      State merged = joinStates(in_[q], edge);
+      // (narrowEdge leaves a dead edge's state as it was)
+      if (succ.size() == 2)
+        narrowEdge(fn_.insns[p], edge, i == 0);
+      State merged = joinStates(in_[q], std::move(edge));
       if (++visits[q] > 8)
         widen(merged, in_[q]);
       if (visits[q] > 64)

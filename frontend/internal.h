@@ -53,7 +53,8 @@ std::optional<std::set<std::string>> parseBtfKsyms(Bytes btf);
 std::map<std::string, KfuncReturn> parseBtfFuncReturns(Bytes btf);
 
 // .BTF.ext line_info: per section name, (byte offset in section -> location).
-using LineTable = std::map<std::string, std::map<uint32_t, SourceLoc>>;
+// (each location made once, shared by the instructions it covers)
+using LineTable = std::map<std::string, std::map<uint32_t, std::shared_ptr<const SourceLoc>>>;
 LineTable parseBtfExtLines(const std::string &file, Bytes btf, Bytes btfExt);
 
 // .debug_line (DWARF 2-5), our own parser (frontend/dwarf_line.cpp says
