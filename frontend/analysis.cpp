@@ -105,10 +105,52 @@ Val join(const Val &a, const Val &b) {
   return r;
 }
 
+// Spilled slots by r10 offset, in offset order: a std::map's interface over
+// one sorted vector (a state is copied at every instruction; a map's nodes
+// made the frame analysis most of a batch run's time).
+class Slots {
+public:
+  using value_type = std::pair<int64_t, Val>;
+  using iterator = std::vector<value_type>::iterator;
+  using const_iterator = std::vector<value_type>::const_iterator;
+  iterator begin() { return v_.begin(); }
+  iterator end() { return v_.end(); }
+  const_iterator begin() const { return v_.begin(); }
+  const_iterator end() const { return v_.end(); }
+  iterator find(int64_t k) {
+    auto it = lower(k);
+    return it != v_.end() && it->first == k ? it : v_.end();
+  }
+  const_iterator find(int64_t k) const {
+    auto it = std::lower_bound(v_.begin(), v_.end(), k,
+                               [](const value_type &e, int64_t x) { return e.first < x; });
+    return it != v_.end() && it->first == k ? it : v_.end();
+  }
+  size_t count(int64_t k) const { return find(k) != v_.end() ? 1 : 0; }
+  Val &operator[](int64_t k) {
+    auto it = lower(k);
+    if (it == v_.end() || it->first != k)
+      it = v_.insert(it, {k, Val{}});
+    return it->second;
+  }
+  iterator erase(iterator it) { return v_.erase(it); }
+  // adds a slot above every slot held (building in order)
+  void append(int64_t k, Val v) { v_.emplace_back(k, std::move(v)); }
+  void reserve(size_t n) { v_.reserve(n); }
+  bool operator==(const Slots &o) const { return v_ == o.v_; }
+
+private:
+  std::vector<value_type> v_;
+  iterator lower(int64_t k) {
+    return std::lower_bound(v_.begin(), v_.end(), k,
+                            [](const value_type &e, int64_t x) { return e.first < x; });
+  }
+};
+
 struct State {
   bool reached = false;
   std::array<Val, 11> r{};
-  std::map<int64_t, Val> slots; // 8-byte spills at exact r10 offsets
+  Slots slots; // 8-byte spills at exact r10 offsets
   bool anySlotPtr = false;      // a stack pointer went to an unknown slot
   // a pointer into this frame was stored outside it (into a caller's
   // frame): a callee given a caller's pointer may find it and write here
@@ -136,14 +178,22 @@ State joinStates(const State &a, State &&b) {
   s.reached = true;
   for (int i = 0; i < 11; ++i)
     s.r[i] = join(a.r[i], b.r[i]);
-  // a slot missing on one side holds a scalar there
-  for (auto &[off, v] : a.slots) {
-    auto it = b.slots.find(off);
-    s.slots[off] = join(v, it == b.slots.end() ? Val::scalar() : it->second);
+  // a slot missing on one side holds a scalar there (one walk over both,
+  // in offset order)
+  auto ia = a.slots.begin(), ea = a.slots.end();
+  auto ib = b.slots.begin(), eb = b.slots.end();
+  while (ia != ea || ib != eb) {
+    if (ib == eb || (ia != ea && ia->first < ib->first)) {
+      s.slots.append(ia->first, join(ia->second, Val::scalar()));
+      ++ia;
+    } else if (ia == ea || ib->first < ia->first) {
+      s.slots.append(ib->first, join(ib->second, Val::scalar()));
+      ++ib;
+    } else {
+      s.slots.append(ia->first, join(ia->second, ib->second));
+      ++ia, ++ib;
+    }
   }
-  for (auto &[off, v] : b.slots)
-    if (!a.slots.count(off))
-      s.slots[off] = join(v, Val::scalar());
   s.anySlotPtr = a.anySlotPtr || b.anySlotPtr;
   s.frameEscaped = a.frameEscaped || b.frameEscaped;
   return s;
