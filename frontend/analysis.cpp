@@ -18,6 +18,7 @@
 #include <array>
 #include <climits>
 #include <deque>
+#include <queue>
 #include <set>
 
 namespace pstack::detail {
@@ -827,7 +828,10 @@ void Analyzer::run() {
         entry.r[a] = Val::argp(a);
   in_[0] = entry;
   std::vector<int> visits(fn_.insns.size(), 0);
-  std::deque<size_t> work{0};
+  // lowest position first: forward code (most of it) is then walked in
+  // order, each instruction once its predecessors are done
+  std::priority_queue<size_t, std::vector<size_t>, std::greater<size_t>> work;
+  work.push(0);
   std::vector<bool> queued(fn_.insns.size(), false);
   queued[0] = true;
   // Widening bounds every chain of states; this cap only makes sure a bug
@@ -839,8 +843,8 @@ void Analyzer::run() {
       settled = false;
       break;
     }
-    size_t p = work.front();
-    work.pop_front();
+    size_t p = work.top();
+    work.pop();
     queued[p] = false;
     State s = in_[p];
     transfer(fn_.insns[p], s);
@@ -865,7 +869,7 @@ void Analyzer::run() {
         in_[q] = std::move(merged);
         if (!queued[q]) {
           queued[q] = true;
-          work.push_back(q);
+          work.push(q);
         }
       }
     }
