@@ -9,6 +9,7 @@
 #include <memory>
 #include <set>
 #include <string_view>
+#include <unordered_map>
 
 namespace pstack::detail {
 
@@ -23,8 +24,13 @@ public:
   size_t decode(const uint8_t *bytes, size_t avail, std::string &text);
 
 private:
+  size_t decodeUncached(const uint8_t *bytes, size_t avail, std::string &text);
   struct Impl;
   std::unique_ptr<Impl> impl_;
+  // The text is a function of the instruction's bytes alone (decoded at
+  // address 0, no symbols): an object's code repeats few distinct 8-byte
+  // instructions (the large probe: 590 in 120,386), each printed once.
+  std::unordered_map<uint64_t, std::string> seen_;
 };
 
 // Raw view of a section's bytes.

@@ -120,6 +120,7 @@ private:
   std::map<uint32_t, std::map<uint64_t, Reloc>> relocs_;
   std::map<std::pair<uint32_t, uint64_t>, size_t> fnAt_; // (sec, byte off) -> function
   std::map<std::string, uint64_t> mapOffset_;            // map name -> offset in its section
+  std::vector<size_t> slots_; // by function: its 8-byte slots (until decoded)
   std::map<std::string, uint32_t> mapSize_;
 
   [[noreturn]] void fail(const std::string &where, const std::string &why) {
@@ -398,8 +399,8 @@ void Loader::splitFunctions() {
       for (const Symbol &s : symbols_)
         if (s.section == sec.index && s.value == off && s.name == f.name)
           f.global = s.binding == ELF::STB_GLOBAL;
-      // instructions are decoded later; remember the extent in `insns` size
-      f.insns.resize((end - off) / 8);
+      // instructions are decoded later; their extent is kept aside
+      slots_.push_back((end - off) / 8);
       fnAt_[{sec.index, off}] = obj_.functions.size();
       obj_.functions.push_back(std::move(f));
     }
@@ -431,10 +432,12 @@ std::string hexBytes(const uint8_t *p, size_t n) {
 
 void Loader::decodeFunctions() {
   detail::BpfDecoder dec;
-  for (auto &f : obj_.functions) {
+  for (size_t fi = 0; fi < obj_.functions.size(); ++fi) {
+    Function &f = obj_.functions[fi];
     const Section &sec = sections_[f.sectionIndex];
-    size_t slots = f.insns.size();
+    const size_t slots = slots_[fi];
     std::vector<Insn> out;
+    out.reserve(slots);
     const uint8_t *base = sec.bytes.data + f.offset;
     for (uint32_t i = 0; i < slots;) {
       const uint8_t *p = base + size_t(i) * 8;
@@ -880,6 +883,8 @@ Object loadObject(const std::string &path) {
   if (!in)
     throw InputError(path, "", std::string("cannot open: ") + std::strerror(errno));
   std::vector<uint8_t> bytes;
+  if (auto size = std::filesystem::file_size(path, ec); !ec)
+    bytes.reserve(size_t(size));
   try {
     // in blocks, not a byte at a time (a 5 MB object took 20 ms so)
     char buf[1 << 16];
