@@ -383,7 +383,7 @@ std::vector<std::optional<EngineResult>> summaryEngine(const System &sys, const 
     uint32_t tc = 0, expandedAt = UINT32_MAX;
     Future own;
   };
-  std::vector<Key> keys;
+  std::deque<Key> keys; // (a key stays where it is while others are added)
   std::unordered_map<std::string, uint32_t> index;
   std::vector<uint32_t> rootOf(P), statesOf(P, 0);
   std::vector<int64_t> rootKs(P);
@@ -444,8 +444,7 @@ std::vector<std::optional<EngineResult>> summaryEngine(const System &sys, const 
       // tail calls added)
       const bool tails = tc < limit;
       keys[id].expandedAt = tc;
-      // (`keys` grows below: the stack is copied out first)
-      const std::vector<FrameState> st = keys[id].rep;
+      const std::vector<FrameState> &st = keys[id].rep;
       const FrameState &top = st.back();
       tailPrefix.clear();
       for (size_t i = 0; i + 1 < st.size(); ++i)
