@@ -132,6 +132,8 @@ EngineResult explicitEngine(const System &sys, const Bounds &b, size_t program, 
 // not collected: plan synthesis searches program by program.
 std::vector<std::optional<EngineResult>> summaryEngine(const System &sys, const Bounds &b,
                                                        const Deadline &dl);
+// Whether summaryEngine takes `sys` on (else it leaves every program open).
+bool summaryHandles(const System &sys);
 // The bounded engine over `programs` at once (one encoding, shared): one
 // result per program, `bounds[j]` the buffer bounds of programs[j].
 // `tr`: tailReach(sys), the same for every program (computed once).

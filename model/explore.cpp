@@ -348,19 +348,28 @@ void mergeRegions(std::vector<std::pair<int, int64_t>> &into,
 }
 } // namespace
 
-std::vector<std::optional<EngineResult>> summaryEngine(const System &sys, const Bounds &b,
-                                                       const Deadline &dl) {
-  const size_t P = sys.obj.programs.size();
-  std::vector<std::optional<EngineResult>> out(P);
+bool summaryHandles(const System &sys) {
   // Without a tail-call limit a chain of tail calls from under subprogs
   // grows without bound (no layers end it); nesting and re-entry start
   // activations that can start more: the search decides those alone.
   if (!sys.tailLimit)
-    return out;
+    return false;
   for (auto &edges : sys.pushesFrom)
     for (auto &e : edges)
       if (e.kind == Event::Nest || e.kind == Event::Reenter)
-        return out;
+        return false;
+  // Every frame r9-relative: a tail call keeps the caller's buffer, so the
+  // states of N programs that tail-call each other are N x N here, where
+  // the program-by-program searches share one program's (symmetricRoots).
+  return !symmetricRoots(sys);
+}
+
+std::vector<std::optional<EngineResult>> summaryEngine(const System &sys, const Bounds &b,
+                                                       const Deadline &dl) {
+  const size_t P = sys.obj.programs.size();
+  std::vector<std::optional<EngineResult>> out(P);
+  if (!summaryHandles(sys))
+    return out;
   const bool rc = sys.recursionCounter;
   const uint32_t limit = *sys.tailLimit;
   // past the search's own bound on states, or with stacks this large held,

@@ -627,7 +627,7 @@ TEST(ExploreCache, EachProgramKeepsItsOwnKernelStack) {
 // bytes, and buffers unbounded or 96 bytes.
 namespace {
 struct Compared {
-  size_t decided = 0, unsafeSeen = 0, cut = 0, leftOpen = 0;
+  size_t decided = 0, unsafeSeen = 0, cut = 0, leftOpen = 0, handledSystems = 0;
   // where its own graph outgrows the bound on stacks held, the engine may
   // leave a safe program to that program's search (random objects)
   bool mayLeaveSafe = false;
@@ -636,10 +636,20 @@ struct Compared {
 void compareSummary(const Object &obj, const CallGraph &g, const VerifyOptions &o,
                     const std::string &what, Compared &c, double seconds = 60) {
   detail::System sys(obj, g, o);
-  bool handled = sys.tailLimit.has_value();
+  const bool handled = detail::summaryHandles(sys);
+  // what it does not take: no tail-call limit, nesting, re-entry, every
+  // frame r9-relative (per-prog, stack-switch: the searches share then)
+  bool expected = sys.tailLimit.has_value();
+  bool relative = true;
+  for (auto &ni : sys.nodes)
+    relative &= ni.placement == detail::Placement::Relative;
   for (auto &edges : sys.pushesFrom)
-    for (auto &e : edges)
-      handled &= e.kind != detail::Event::Nest && e.kind != detail::Event::Reenter;
+    for (auto &e : edges) {
+      expected &= e.kind != detail::Event::Nest && e.kind != detail::Event::Reenter;
+      relative &= !detail::newActivation(e.kind);
+    }
+  EXPECT_EQ(handled, expected && !relative) << what;
+  c.handledSystems += handled;
   for (bool tight : {false, true}) {
     detail::Bounds b;
     for (auto &ni : sys.nodes) {
