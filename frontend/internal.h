@@ -58,9 +58,20 @@ std::optional<std::set<std::string>> parseBtfKsyms(Bytes btf);
 // What each function in BTF returns (by name), kfuncs among them.
 std::map<std::string, KfuncReturn> parseBtfFuncReturns(Bytes btf);
 
-// .BTF.ext line_info: per section name, (byte offset in section -> location).
-// (each location made once, shared by the instructions it covers)
-using LineTable = std::map<std::string, std::map<uint32_t, std::shared_ptr<const SourceLoc>>>;
+// Line records of one section: (byte offset in section, location), in the
+// order given; sorted() makes them ascending by offset, one per offset (the
+// last given, as a map's assignment would keep). A vector, not a map: a
+// large object has a record for nearly every instruction.
+struct LineRecords {
+  std::vector<std::pair<uint32_t, std::shared_ptr<const SourceLoc>>> records;
+  void add(uint32_t offset, SourceLoc loc) {
+    records.emplace_back(offset, std::make_shared<const SourceLoc>(std::move(loc)));
+  }
+  void sort();
+};
+// .BTF.ext line_info (or DWARF): per section name, its records (each
+// location made once, shared by the instructions it covers), sorted.
+using LineTable = std::map<std::string, LineRecords>;
 LineTable parseBtfExtLines(const std::string &file, Bytes btf, Bytes btfExt);
 
 // .debug_line (DWARF 2-5), our own parser (frontend/dwarf_line.cpp says

@@ -776,16 +776,19 @@ void Loader::readLines() {
   if (table.empty())
     return;
   obj_.hasLineInfo = true;
+  for (auto &[section, records] : table)
+    records.sort();
   // line_info records mark the first instruction of a source line; the ones
   // after it (until the next record) belong to the same line.
   for (auto &f : obj_.functions) {
     auto st = table.find(f.section);
     if (st == table.end())
       continue;
-    const auto &lines = st->second;
+    const auto &lines = st->second.records;
     // one walk over the function's records beside its instructions (records
     // before its start belong to an earlier function)
-    auto next = lines.lower_bound(uint32_t(f.offset));
+    auto next = std::lower_bound(lines.begin(), lines.end(), uint32_t(f.offset),
+                                 [](const auto &r, uint32_t off) { return r.first < off; });
     const std::shared_ptr<const SourceLoc> *cur = nullptr;
     for (auto &in : f.insns) {
       uint32_t at = uint32_t(f.offset + uint64_t(in.index) * 8);
@@ -868,6 +871,21 @@ void Loader::resolveTailCalls() {
 }
 
 } // namespace
+
+namespace detail {
+void LineRecords::sort() {
+  // stable: of records at one offset the last given is kept
+  std::stable_sort(records.begin(), records.end(),
+                   [](const auto &a, const auto &b) { return a.first < b.first; });
+  size_t out = 0;
+  for (size_t i = 0; i < records.size(); ++i) {
+    if (i + 1 < records.size() && records[i + 1].first == records[i].first)
+      continue; // a later record for the same offset replaces it
+    records[out++] = std::move(records[i]);
+  }
+  records.resize(out);
+}
+} // namespace detail
 
 Object loadObjectFromMemory(const std::string &name, const std::vector<uint8_t> &bytes) {
   MemoryBufferRef ref(StringRef(reinterpret_cast<const char *>(bytes.data()), bytes.size()),
