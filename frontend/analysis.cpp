@@ -18,6 +18,7 @@
 #include <array>
 #include <climits>
 #include <deque>
+#include <queue>
 #include <set>
 
 namespace pstack::detail {
@@ -105,10 +106,52 @@ Val join(const Val &a, const Val &b) {
   return r;
 }
 
+// Spilled slots by r10 offset, in offset order: a std::map's interface over
+// one sorted vector (a state is copied at every instruction; a map's nodes
+// made the frame analysis most of a batch run's time).
+class Slots {
+public:
+  using value_type = std::pair<int64_t, Val>;
+  using iterator = std::vector<value_type>::iterator;
+  using const_iterator = std::vector<value_type>::const_iterator;
+  iterator begin() { return v_.begin(); }
+  iterator end() { return v_.end(); }
+  const_iterator begin() const { return v_.begin(); }
+  const_iterator end() const { return v_.end(); }
+  iterator find(int64_t k) {
+    auto it = lower(k);
+    return it != v_.end() && it->first == k ? it : v_.end();
+  }
+  const_iterator find(int64_t k) const {
+    auto it = std::lower_bound(v_.begin(), v_.end(), k,
+                               [](const value_type &e, int64_t x) { return e.first < x; });
+    return it != v_.end() && it->first == k ? it : v_.end();
+  }
+  size_t count(int64_t k) const { return find(k) != v_.end() ? 1 : 0; }
+  Val &operator[](int64_t k) {
+    auto it = lower(k);
+    if (it == v_.end() || it->first != k)
+      it = v_.insert(it, {k, Val{}});
+    return it->second;
+  }
+  iterator erase(iterator it) { return v_.erase(it); }
+  // adds a slot above every slot held (building in order)
+  void append(int64_t k, Val v) { v_.emplace_back(k, std::move(v)); }
+  void reserve(size_t n) { v_.reserve(n); }
+  bool operator==(const Slots &o) const { return v_ == o.v_; }
+
+private:
+  std::vector<value_type> v_;
+  iterator lower(int64_t k) {
+    return std::lower_bound(v_.begin(), v_.end(), k,
+                            [](const value_type &e, int64_t x) { return e.first < x; });
+  }
+};
+
 struct State {
   bool reached = false;
   std::array<Val, 11> r{};
-  std::map<int64_t, Val> slots; // 8-byte spills at exact r10 offsets
+  Slots slots; // 8-byte spills at exact r10 offsets
   bool anySlotPtr = false;      // a stack pointer went to an unknown slot
   // a pointer into this frame was stored outside it (into a caller's
   // frame): a callee given a caller's pointer may find it and write here
@@ -127,23 +170,31 @@ struct State {
   }
 };
 
-State joinStates(const State &a, const State &b) {
+State joinStates(const State &a, State &&b) {
   if (!a.reached)
-    return b;
+    return std::move(b);
   if (!b.reached)
     return a;
   State s;
   s.reached = true;
   for (int i = 0; i < 11; ++i)
     s.r[i] = join(a.r[i], b.r[i]);
-  // a slot missing on one side holds a scalar there
-  for (auto &[off, v] : a.slots) {
-    auto it = b.slots.find(off);
-    s.slots[off] = join(v, it == b.slots.end() ? Val::scalar() : it->second);
+  // a slot missing on one side holds a scalar there (one walk over both,
+  // in offset order)
+  auto ia = a.slots.begin(), ea = a.slots.end();
+  auto ib = b.slots.begin(), eb = b.slots.end();
+  while (ia != ea || ib != eb) {
+    if (ib == eb || (ia != ea && ia->first < ib->first)) {
+      s.slots.append(ia->first, join(ia->second, Val::scalar()));
+      ++ia;
+    } else if (ia == ea || ib->first < ia->first) {
+      s.slots.append(ib->first, join(ib->second, Val::scalar()));
+      ++ib;
+    } else {
+      s.slots.append(ia->first, join(ia->second, ib->second));
+      ++ia, ++ib;
+    }
   }
-  for (auto &[off, v] : b.slots)
-    if (!a.slots.count(off))
-      s.slots[off] = join(v, Val::scalar());
   s.anySlotPtr = a.anySlotPtr || b.anySlotPtr;
   s.frameEscaped = a.frameEscaped || b.frameEscaped;
   return s;
@@ -187,7 +238,8 @@ uint32_t newCopyId(State &s, const Insn &in) {
 
 // What the jump `in` tells on one of its edges: the compared register (and
 // its copies) narrowed; false if no value takes that edge (the kernel does
-// not walk it either: it decides the branch from the same ranges).
+// not walk it either: it decides the branch from the same ranges), and then
+// `s` is left as it was.
 bool narrowEdge(const Insn &in, State &s, bool taken) {
   if (isa::form(in) != isa::Form::CondJump)
     return true; // goto, gotol, call, exit, may_goto
@@ -266,8 +318,20 @@ private:
   const std::map<uint32_t, LdImmTarget> &ldimm_;
   uint8_t numberArgs_; // bit a: no caller passes a stack pointer in r<a>
   std::vector<std::string> syms_;
-  std::map<uint32_t, size_t> pos_; // insn index -> position in fn_.insns
-  std::vector<State> in_;
+  // insn index -> position in fn_.insns (kNoPos: the second slot of an ld_imm64)
+  static constexpr uint32_t kNoPos = UINT32_MAX;
+  std::vector<uint32_t> pos_;
+  bool isInsn(int64_t index) const {
+    return index >= 0 && uint64_t(index) < pos_.size() && pos_[size_t(index)] != kNoPos;
+  }
+  // the state before each instruction; its memory is kept for the next
+  // function analysed on this thread (a large object's functions would
+  // otherwise each fault in fresh pages)
+  std::vector<State> &in_ = statePool();
+  static std::vector<State> &statePool() {
+    static thread_local std::vector<State> pool;
+    return pool;
+  }
   // collected results
   int64_t deepest_ = 0;
   std::optional<uint32_t> deepestInsn_;
@@ -304,7 +368,15 @@ private:
   void call(const Insn &in, State &s);
   void store(State &s, const Val &addr, int64_t off, int size, const Val &v);
   Val load(const State &s, const Val &addr, int64_t off, int size);
-  std::vector<uint32_t> successors(const Insn &in, size_t p) const;
+  // at most two: a conditional jump's target first, then the next instruction
+  struct Successors {
+    uint32_t n = 0;
+    uint32_t at[2] = {0, 0};
+    void push_back(uint32_t i) { at[n++] = i; }
+    size_t size() const { return n; }
+    uint32_t operator[](size_t i) const { return at[i]; }
+  };
+  Successors successors(const Insn &in, size_t p) const;
 };
 
 void Analyzer::touch(uint32_t insn, const Val &base, int64_t off, int64_t size, bool viaPointer) {
@@ -706,11 +778,11 @@ void Analyzer::alu(const Insn &in, State &s) {
   dst = Val::number(aluBounds(op, dst.asNumber(), src.asNumber(), true, in.off));
 }
 
-std::vector<uint32_t> Analyzer::successors(const Insn &in, size_t p) const {
-  std::vector<uint32_t> out;
+Analyzer::Successors Analyzer::successors(const Insn &in, size_t p) const {
+  Successors out;
   uint32_t next = in.index + (in.wide ? 2 : 1);
   auto target = [&](int64_t t) {
-    if (t < 0 || !pos_.count(uint32_t(t)))
+    if (!isInsn(t))
       throw InputError(obj_.path, "section " + fn_.section + " function " + fn_.name,
                        "jump at instruction " + std::to_string(in.index) +
                            " lands outside the function or inside an ld_imm64 (target " +
@@ -739,8 +811,9 @@ std::vector<uint32_t> Analyzer::successors(const Insn &in, size_t p) const {
 }
 
 void Analyzer::run() {
+  pos_.assign(fn_.insns.empty() ? 0 : fn_.insns.back().index + 1, kNoPos);
   for (size_t p = 0; p < fn_.insns.size(); ++p)
-    pos_[fn_.insns[p].index] = p;
+    pos_[fn_.insns[p].index] = uint32_t(p);
   in_.assign(fn_.insns.size(), State{});
   if (fn_.insns.empty())
     return;
@@ -755,7 +828,10 @@ void Analyzer::run() {
         entry.r[a] = Val::argp(a);
   in_[0] = entry;
   std::vector<int> visits(fn_.insns.size(), 0);
-  std::deque<size_t> work{0};
+  // lowest position first: forward code (most of it) is then walked in
+  // order, each instruction once its predecessors are done
+  std::priority_queue<size_t, std::vector<size_t>, std::greater<size_t>> work;
+  work.push(0);
   std::vector<bool> queued(fn_.insns.size(), false);
   queued[0] = true;
   // Widening bounds every chain of states; this cap only makes sure a bug
@@ -767,22 +843,24 @@ void Analyzer::run() {
       settled = false;
       break;
     }
-    size_t p = work.front();
-    work.pop_front();
+    size_t p = work.top();
+    work.pop();
     queued[p] = false;
     State s = in_[p];
     transfer(fn_.insns[p], s);
-    auto succ = successors(fn_.insns[p], p);
+    const Successors succ = successors(fn_.insns[p], p);
     for (size_t i = 0; i < succ.size(); ++i) {
-      size_t q = pos_.at(succ[i]);
-      State edge = s;
+      size_t q = pos_[succ[i]]; // (successors() checked it)
+      // (the last edge takes `s` itself: a copy per instruction, not three)
+      State edge = i + 1 == succ.size() ? std::move(s) : s;
       // a conditional jump lists its target first, then the next instruction.
       // An edge no value takes is still walked, unnarrowed: the kernel
       // prunes it too, but its code must stay in the object's facts (a
       // callback address or tail call there is still linked and JITed)
-      if (succ.size() == 2 && !narrowEdge(fn_.insns[p], edge, i == 0))
-        edge = s;
-      State merged = joinStates(in_[q], edge);
+      // (narrowEdge leaves a dead edge's state as it was)
+      if (succ.size() == 2)
+        narrowEdge(fn_.insns[p], edge, i == 0);
+      State merged = joinStates(in_[q], std::move(edge));
       if (++visits[q] > 8)
         widen(merged, in_[q]);
       if (visits[q] > 64)
@@ -791,7 +869,7 @@ void Analyzer::run() {
         in_[q] = std::move(merged);
         if (!queued[q]) {
           queued[q] = true;
-          work.push_back(q);
+          work.push(q);
         }
       }
     }

@@ -227,7 +227,7 @@ LineTable parseBtfExtLines(const std::string &file, Bytes btfRaw, Bytes ext) {
       uint32_t lc = u32(at + 12);
       loc.line = lc >> 10;
       loc.column = lc & 0x3ff;
-      lines[insnOff] = std::move(loc);
+      lines.add(insnOff, std::move(loc));
     }
   }
   return out;

@@ -16,6 +16,7 @@
 #include <llvm/Support/TargetSelect.h>
 #include <llvm/Support/raw_ostream.h>
 
+#include <cstring>
 #include <mutex>
 
 extern "C" {
@@ -103,6 +104,23 @@ bool decodeAcquireRelease(const uint8_t *p, std::string &text) {
 } // namespace
 
 size_t BpfDecoder::decode(const uint8_t *bytes, size_t avail, std::string &text) {
+  // (ld_imm64, the one 16-byte form, is decoded each time)
+  const bool cacheable = avail >= 8 && bytes[0] != 0x18;
+  uint64_t word = 0;
+  if (cacheable) {
+    std::memcpy(&word, bytes, 8);
+    if (auto it = seen_.find(word); it != seen_.end()) {
+      text = it->second;
+      return 8;
+    }
+  }
+  const size_t size = decodeUncached(bytes, avail, text);
+  if (cacheable && size == 8)
+    seen_.emplace(word, text);
+  return size;
+}
+
+size_t BpfDecoder::decodeUncached(const uint8_t *bytes, size_t avail, std::string &text) {
   if (avail >= 8 && decodeAcquireRelease(bytes, text))
     return 8;
   llvm::MCInst inst;

@@ -225,7 +225,7 @@ LineTable parseDwarfLines(const std::string &file, const DwarfLineSections &in) 
       loc.file = path(st.file);
       loc.line = uint32_t(std::min<uint64_t>(st.line, UINT32_MAX));
       loc.column = uint32_t(std::min<uint64_t>(st.column, UINT32_MAX));
-      out[*st.section][uint32_t(st.address)] = std::move(loc);
+      out[*st.section].add(uint32_t(st.address), std::move(loc));
     };
     while (!u.done()) {
       uint8_t op = uint8_t(u.fixed(1));

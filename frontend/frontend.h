@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <stdexcept>
@@ -49,7 +50,9 @@ struct Insn {
   int64_t imm = 0; // for ld_imm64: both halves combined
   bool wide = false;
   std::string text; // kernel BPF assembly, as LLVM MC prints it
-  std::optional<SourceLoc> loc;
+  // where it comes from; one value shared by the instructions of a source
+  // line (a long line's text is not copied into each)
+  std::shared_ptr<const SourceLoc> loc;
 
   uint8_t cls() const { return opcode & 7; }
   bool isCall() const { return opcode == 0x85; }

@@ -9,6 +9,7 @@
 #include <memory>
 #include <set>
 #include <string_view>
+#include <unordered_map>
 
 namespace pstack::detail {
 
@@ -23,8 +24,13 @@ public:
   size_t decode(const uint8_t *bytes, size_t avail, std::string &text);
 
 private:
+  size_t decodeUncached(const uint8_t *bytes, size_t avail, std::string &text);
   struct Impl;
   std::unique_ptr<Impl> impl_;
+  // The text is a function of the instruction's bytes alone (decoded at
+  // address 0, no symbols): an object's code repeats few distinct 8-byte
+  // instructions (the large probe: 590 in 120,386), each printed once.
+  std::unordered_map<uint64_t, std::string> seen_;
 };
 
 // Raw view of a section's bytes.
@@ -52,8 +58,20 @@ std::optional<std::set<std::string>> parseBtfKsyms(Bytes btf);
 // What each function in BTF returns (by name), kfuncs among them.
 std::map<std::string, KfuncReturn> parseBtfFuncReturns(Bytes btf);
 
-// .BTF.ext line_info: per section name, (byte offset in section -> location).
-using LineTable = std::map<std::string, std::map<uint32_t, SourceLoc>>;
+// Line records of one section: (byte offset in section, location), in the
+// order given; sorted() makes them ascending by offset, one per offset (the
+// last given, as a map's assignment would keep). A vector, not a map: a
+// large object has a record for nearly every instruction.
+struct LineRecords {
+  std::vector<std::pair<uint32_t, std::shared_ptr<const SourceLoc>>> records;
+  void add(uint32_t offset, SourceLoc loc) {
+    records.emplace_back(offset, std::make_shared<const SourceLoc>(std::move(loc)));
+  }
+  void sort();
+};
+// .BTF.ext line_info (or DWARF): per section name, its records (each
+// location made once, shared by the instructions it covers), sorted.
+using LineTable = std::map<std::string, LineRecords>;
 LineTable parseBtfExtLines(const std::string &file, Bytes btf, Bytes btfExt);
 
 // .debug_line (DWARF 2-5), our own parser (frontend/dwarf_line.cpp says

@@ -14,6 +14,7 @@
 #include <llvm/Support/MemoryBuffer.h>
 
 #include <algorithm>
+#include <array>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -119,6 +120,7 @@ private:
   std::map<uint32_t, std::map<uint64_t, Reloc>> relocs_;
   std::map<std::pair<uint32_t, uint64_t>, size_t> fnAt_; // (sec, byte off) -> function
   std::map<std::string, uint64_t> mapOffset_;            // map name -> offset in its section
+  std::vector<size_t> slots_; // by function: its 8-byte slots (until decoded)
   std::map<std::string, uint32_t> mapSize_;
 
   [[noreturn]] void fail(const std::string &where, const std::string &why) {
@@ -200,11 +202,44 @@ Object Loader::run() {
   // Frames, first with every subprog argument a possible stack pointer,
   // then again where no caller passes one (a few rounds: each can only
   // turn more arguments into numbers; any round's answer is sound).
+  // A function's analysis reads only its own code, its ld_imm64 targets
+  // and which arguments are numbers: where those did not change, the
+  // previous round's result is taken again (finishFrames adds to it, so it
+  // is kept as the analysis left it).
   std::map<std::string, uint8_t> numberArgs;
+  struct Analysed {
+    uint8_t args = 0;
+    FrameSize frame;
+    std::vector<StackAccess> stackAccesses;
+    std::vector<PointerArg> pointerArgs;
+    std::array<int32_t, 6> argDeepest{};
+    std::vector<TailCallSite> tailCalls;
+    std::vector<CallbackSite> callbacks;
+    std::vector<Function::CallbackFromArg> callbackArgs;
+    std::vector<Function::FunctionArg> functionArgs;
+  };
+  std::vector<std::optional<Analysed>> analysed(obj_.functions.size());
   for (int round = 0; round < 4; ++round) {
     for (size_t i = 0; i < obj_.functions.size(); ++i) {
-      auto it = numberArgs.find(obj_.functions[i].name);
-      detail::analyzeFunction(obj_, obj_.functions[i], targets[i], it == numberArgs.end() ? 0 : it->second);
+      Function &f = obj_.functions[i];
+      auto it = numberArgs.find(f.name);
+      const uint8_t args = it == numberArgs.end() ? 0 : it->second;
+      std::optional<Analysed> &a = analysed[i];
+      if (a && a->args == args) {
+        f.frame = a->frame;
+        f.stackAccesses = a->stackAccesses;
+        f.pointerArgs = a->pointerArgs;
+        std::copy(a->argDeepest.begin(), a->argDeepest.end(), f.argDeepest);
+        f.tailCalls = a->tailCalls;
+        f.callbacks = a->callbacks;
+        f.callbackArgs = a->callbackArgs;
+        f.functionArgs = a->functionArgs;
+        continue;
+      }
+      detail::analyzeFunction(obj_, f, targets[i], args);
+      a = Analysed{args,          f.frame,     f.stackAccesses, f.pointerArgs, {},
+                   f.tailCalls,   f.callbacks, f.callbackArgs,  f.functionArgs};
+      std::copy(std::begin(f.argDeepest), std::end(f.argDeepest), a->argDeepest.begin());
     }
     detail::finishFrames(obj_);
     auto next = detail::numberArguments(obj_);
@@ -364,8 +399,8 @@ void Loader::splitFunctions() {
       for (const Symbol &s : symbols_)
         if (s.section == sec.index && s.value == off && s.name == f.name)
           f.global = s.binding == ELF::STB_GLOBAL;
-      // instructions are decoded later; remember the extent in `insns` size
-      f.insns.resize((end - off) / 8);
+      // instructions are decoded later; their extent is kept aside
+      slots_.push_back((end - off) / 8);
       fnAt_[{sec.index, off}] = obj_.functions.size();
       obj_.functions.push_back(std::move(f));
     }
@@ -397,10 +432,12 @@ std::string hexBytes(const uint8_t *p, size_t n) {
 
 void Loader::decodeFunctions() {
   detail::BpfDecoder dec;
-  for (auto &f : obj_.functions) {
+  for (size_t fi = 0; fi < obj_.functions.size(); ++fi) {
+    Function &f = obj_.functions[fi];
     const Section &sec = sections_[f.sectionIndex];
-    size_t slots = f.insns.size();
+    const size_t slots = slots_[fi];
     std::vector<Insn> out;
+    out.reserve(slots);
     const uint8_t *base = sec.bytes.data + f.offset;
     for (uint32_t i = 0; i < slots;) {
       const uint8_t *p = base + size_t(i) * 8;
@@ -739,22 +776,26 @@ void Loader::readLines() {
   if (table.empty())
     return;
   obj_.hasLineInfo = true;
+  for (auto &[section, records] : table)
+    records.sort();
   // line_info records mark the first instruction of a source line; the ones
   // after it (until the next record) belong to the same line.
   for (auto &f : obj_.functions) {
     auto st = table.find(f.section);
     if (st == table.end())
       continue;
-    const auto &lines = st->second;
+    const auto &lines = st->second.records;
+    // one walk over the function's records beside its instructions (records
+    // before its start belong to an earlier function)
+    auto next = std::lower_bound(lines.begin(), lines.end(), uint32_t(f.offset),
+                                 [](const auto &r, uint32_t off) { return r.first < off; });
+    const std::shared_ptr<const SourceLoc> *cur = nullptr;
     for (auto &in : f.insns) {
       uint32_t at = uint32_t(f.offset + uint64_t(in.index) * 8);
-      auto it = lines.upper_bound(at);
-      if (it == lines.begin())
-        continue;
-      --it;
-      if (it->first < f.offset)
-        continue; // belongs to an earlier function
-      in.loc = it->second;
+      for (; next != lines.end() && next->first <= at; ++next)
+        cur = &next->second;
+      if (cur)
+        in.loc = *cur;
     }
   }
 }
@@ -831,6 +872,21 @@ void Loader::resolveTailCalls() {
 
 } // namespace
 
+namespace detail {
+void LineRecords::sort() {
+  // stable: of records at one offset the last given is kept
+  std::stable_sort(records.begin(), records.end(),
+                   [](const auto &a, const auto &b) { return a.first < b.first; });
+  size_t out = 0;
+  for (size_t i = 0; i < records.size(); ++i) {
+    if (i + 1 < records.size() && records[i + 1].first == records[i].first)
+      continue; // a later record for the same offset replaces it
+    records[out++] = std::move(records[i]);
+  }
+  records.resize(out);
+}
+} // namespace detail
+
 Object loadObjectFromMemory(const std::string &name, const std::vector<uint8_t> &bytes) {
   MemoryBufferRef ref(StringRef(reinterpret_cast<const char *>(bytes.data()), bytes.size()),
                       name);
@@ -845,8 +901,15 @@ Object loadObject(const std::string &path) {
   if (!in)
     throw InputError(path, "", std::string("cannot open: ") + std::strerror(errno));
   std::vector<uint8_t> bytes;
+  if (auto size = std::filesystem::file_size(path, ec); !ec)
+    bytes.reserve(size_t(size));
   try {
-    bytes.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    // in blocks, not a byte at a time (a 5 MB object took 20 ms so)
+    char buf[1 << 16];
+    while (in) {
+      in.read(buf, sizeof buf);
+      bytes.insert(bytes.end(), buf, buf + in.gcount());
+    }
   } catch (const std::ios_base::failure &) {
     // libstdc++ throws from underflow when read(2) fails (EISDIR, EIO)
     throw InputError(path, "", std::string("read error: ") + std::strerror(errno));

@@ -123,6 +123,17 @@ struct ExploreCache {
 // `cache`: shared by the searches of one System with one Bounds, or null.
 EngineResult explicitEngine(const System &sys, const Bounds &b, size_t program, const Deadline &dl,
                             ExploreCache *cache = nullptr);
+// The explicit search of every program at once, over one graph of states
+// shared by all of them (explore.cpp): per program, the result its own
+// explicitEngine search would give (verdict, bytes per buffer, kernel
+// stack) when that program is safe; nothing where its own search must
+// decide (a violation, with its minimal trace; a cut; nesting, re-entry,
+// no tail-call limit). Frames live together (coLive, nodeLiveTwice) are
+// not collected: plan synthesis searches program by program.
+std::vector<std::optional<EngineResult>> summaryEngine(const System &sys, const Bounds &b,
+                                                       const Deadline &dl);
+// Whether summaryEngine takes `sys` on (else it leaves every program open).
+bool summaryHandles(const System &sys);
 // The bounded engine over `programs` at once (one encoding, shared): one
 // result per program, `bounds[j]` the buffer bounds of programs[j].
 // `tr`: tailReach(sys), the same for every program (computed once).

@@ -298,4 +298,258 @@ EngineResult explicitEngine(const System &sys, const Bounds &b, size_t program, 
   return res;
 }
 
+
+
+// Pass: the summary engine — the explicit search of every program at once.
+// Reads:  System (edges, placement), Bounds.
+// Writes: per program, the explicit engine's result when that program is
+//         safe (the same verdict, bytes per buffer and kernel stack as its
+//         own search); nothing where a violation, a cut (height) or a
+//         system it does not handle leaves the program to explicitEngine.
+// Invariant: a state's future is a function of its key (the search's
+//         `seen` key: frames in buffers, the top, without its kernel-stack
+//         depth) and its tail-call count, up to moving every kernel-stack
+//         frame by the same bytes (explicitEngine says why). So one graph of
+//         keys serves every program, and what each key reaches is computed
+//         once, for each tail-call count: layer t is the key's future with t
+//         tail calls made. Pushes (calls, synchronous callbacks) stay in a
+//         layer and go one frame deeper, tail calls go to layer t + 1, an
+//         async callback starts layer 0 of the keys where one is live (those
+//         never start another: computed first). Layer t only depends on
+//         layer t + 1 by the same rule for every t below the limit, so once
+//         two layers agree every layer below is the same.
+namespace {
+// A key's future, relative to the key's own kernel-stack depth and height.
+struct Future {
+  int64_t ks = 0;   // deepest kernel stack reached, minus the key's own
+  uint32_t h = 0;   // highest stack, minus the key's own height
+  bool bad = false; // some state breaks a property other than the kernel-stack budget
+  std::vector<std::pair<int, int64_t>> regions; // highest byte per buffer, by region id
+  bool operator==(const Future &) const = default;
+};
+void mergeRegions(std::vector<std::pair<int, int64_t>> &into,
+                  const std::vector<std::pair<int, int64_t>> &from) {
+  if (from.empty())
+    return;
+  std::vector<std::pair<int, int64_t>> out;
+  out.reserve(into.size() + from.size());
+  size_t i = 0, j = 0;
+  while (i < into.size() || j < from.size()) {
+    if (j == from.size() || (i < into.size() && into[i].first < from[j].first))
+      out.push_back(into[i++]);
+    else if (i == into.size() || from[j].first < into[i].first)
+      out.push_back(from[j++]);
+    else {
+      out.push_back({into[i].first, std::max(into[i].second, from[j].second)});
+      ++i, ++j;
+    }
+  }
+  into = std::move(out);
+}
+} // namespace
+
+bool summaryHandles(const System &sys) {
+  // Without a tail-call limit a chain of tail calls from under subprogs
+  // grows without bound (no layers end it); nesting and re-entry start
+  // activations that can start more: the search decides those alone.
+  if (!sys.tailLimit)
+    return false;
+  for (auto &edges : sys.pushesFrom)
+    for (auto &e : edges)
+      if (e.kind == Event::Nest || e.kind == Event::Reenter)
+        return false;
+  // Every frame r9-relative: a tail call keeps the caller's buffer, so the
+  // states of N programs that tail-call each other are N x N here, where
+  // the program-by-program searches share one program's (symmetricRoots).
+  return !symmetricRoots(sys);
+}
+
+std::vector<std::optional<EngineResult>> summaryEngine(const System &sys, const Bounds &b,
+                                                       const Deadline &dl) {
+  const size_t P = sys.obj.programs.size();
+  std::vector<std::optional<EngineResult>> out(P);
+  if (!summaryHandles(sys))
+    return out;
+  const bool rc = sys.recursionCounter;
+  const uint32_t limit = *sys.tailLimit;
+  // past the search's own bound on states, or with stacks this large held,
+  // each program's own search decides (as before this engine)
+  constexpr size_t kMaxKeys = kMaxStates, kMaxFrames = 2000000;
+  size_t frames = 0;
+
+  struct Edge {
+    uint32_t to;
+    int64_t dks;   // kernel-stack depth of `to` minus the key's
+    uint8_t kind;  // 0 push (same layer), 1 tail (next layer), 2 async (layer 0, async keys)
+  };
+  struct Key {
+    std::vector<FrameState> rep; // a stack with this key (tail-call count 0)
+    std::vector<Edge> edges;
+    uint32_t depth = 1;
+    bool asyncLive = false;
+    // the fewest tail calls it is reached with (its tail calls exist below
+    // the limit), and the count its edges were made at (none: not yet)
+    uint32_t tc = 0, expandedAt = UINT32_MAX;
+    Future own;
+  };
+  std::deque<Key> keys; // (a key stays where it is while others are added)
+  std::unordered_map<std::string, uint32_t> index;
+  std::vector<uint32_t> rootOf(P), statesOf(P, 0);
+  std::vector<int64_t> rootKs(P);
+  // breadth first by tail calls (a push costs none: to the front, a tail
+  // call one: to the back), so a key is mostly expanded once, at its least
+  // count; reached later with fewer, it is expanded again
+  std::deque<std::pair<uint32_t, uint32_t>> work; // key, count
+  std::string key;
+  // the key of `below[0, keep)` under `top` (`prefix`: the key of those),
+  // reached with `tc` tail calls
+  auto intern = [&](const std::vector<FrameState> &below, size_t keep, const std::string &prefix,
+                    FrameState &&top, uint32_t tc, bool front, size_t program) -> uint32_t {
+    key.assign(prefix);
+    putFrame(key, top, true, kNoRoot, rc, false);
+    auto [it, fresh] = index.try_emplace(key, uint32_t(keys.size()));
+    const uint32_t id = it->second;
+    if (!fresh) {
+      if (tc < keys[id].tc) {
+        keys[id].tc = tc;
+        front ? work.emplace_front(id, tc) : work.emplace_back(id, tc);
+      }
+      return id;
+    }
+    Key k;
+    top.tailCount = 0; // the count is the layer, not part of the key
+    k.rep.assign(below.begin(), below.begin() + keep);
+    k.rep.push_back(std::move(top));
+    frames += k.rep.size();
+    const FrameState &t = k.rep.back();
+    k.depth = t.depth;
+    k.asyncLive = t.asyncLive;
+    k.tc = tc;
+    if (t.region != 0) {
+      // the properties of a top in a buffer read only frames in the key;
+      // a top on the kernel stack has only the budget, read from the depth
+      k.own.regions.push_back({t.region, sys.reach(t)});
+      k.own.bad = checkTop(sys, b, k.rep).has_value();
+    }
+    keys.push_back(std::move(k));
+    front ? work.emplace_front(id, tc) : work.emplace_back(id, tc);
+    ++statesOf[program];
+    return id;
+  };
+  std::string pushPrefix, tailPrefix;
+  for (size_t p = 0; p < P; ++p) {
+    FrameState root = sys.enter(p);
+    rootKs[p] = root.kernelStack;
+    rootOf[p] = intern({}, 0, std::string(), std::move(root), 0, false, p);
+    while (!work.empty()) {
+      if (keys.size() > kMaxKeys || frames > kMaxFrames || dl.expired())
+        return out;
+      const auto [id, tc] = work.front();
+      work.pop_front();
+      if (tc != keys[id].tc || keys[id].expandedAt <= tc)
+        continue; // reached with fewer tail calls since, or expanded at this count
+      // its tail calls are refused at the limit, and exist below it; the
+      // pushes pass the lower count on (expanded again: the same edges, or
+      // tail calls added)
+      const bool tails = tc < limit;
+      keys[id].expandedAt = tc;
+      const std::vector<FrameState> &st = keys[id].rep;
+      const FrameState &top = st.back();
+      tailPrefix.clear();
+      for (size_t i = 0; i + 1 < st.size(); ++i)
+        putFrame(tailPrefix, st[i], false, kNoRoot, rc);
+      pushPrefix = tailPrefix;
+      putFrame(pushPrefix, top, false, kNoRoot, rc);
+      std::vector<Edge> edges;
+      for (const PushEdge &e : sys.pushesFrom[top.node])
+        if (auto f = sys.push(top, e)) {
+          const int64_t dks = f->kernelStack - top.kernelStack;
+          const bool async = e.kind == Event::Async;
+          // an async callback starts its own count
+          edges.push_back({intern(st, st.size(), pushPrefix, std::move(*f), async ? 0 : tc, true, p),
+                           dks, uint8_t(async ? 2 : 0)});
+        }
+      if (tails)
+        for (const TailEdge &e : sys.tailsFrom[top.node])
+          if (auto f = sys.tail(top, e)) {
+            const int64_t dks = f->kernelStack - top.kernelStack;
+            edges.push_back(
+                {intern(st, st.size() - 1, tailPrefix, std::move(*f), tc + 1, false, p), dks, 1});
+          }
+      keys[id].edges = std::move(edges);
+    }
+  }
+
+  // The layers, async keys first; in each, deeper keys first (a push goes
+  // one frame deeper in the same layer).
+  const size_t K = keys.size();
+  std::vector<Future> final0(K); // layer 0, as computed
+  for (bool asyncStratum : {true, false}) {
+    std::vector<uint32_t> order;
+    for (uint32_t i = 0; i < K; ++i)
+      if (keys[i].asyncLive == asyncStratum)
+        order.push_back(i);
+    if (order.empty())
+      continue;
+    std::stable_sort(order.begin(), order.end(),
+                     [&](uint32_t a, uint32_t c) { return keys[a].depth > keys[c].depth; });
+    std::vector<Future> next(K), cur(K); // layers t + 1 and t
+    for (int64_t t = limit; t >= 0; --t) {
+      if (dl.expired())
+        return out;
+      for (uint32_t i : order) {
+        Future v = keys[i].own;
+        for (const Edge &e : keys[i].edges) {
+          const Future *to;
+          uint32_t dh = 0;
+          if (e.kind == 0) {
+            if (keys[e.to].asyncLive != asyncStratum || keys[e.to].depth <= keys[i].depth)
+              throw std::logic_error("summary engine: a call that is not one frame deeper");
+            to = &cur[e.to];
+            dh = 1;
+          } else if (e.kind == 1) {
+            if (t == int64_t(limit))
+              continue; // the kernel refuses the tail call past the limit
+            to = &next[e.to];
+          } else {
+            if (!keys[e.to].asyncLive)
+              throw std::logic_error("summary engine: an async callback outside the async keys");
+            to = &final0[e.to];
+            dh = 1;
+          }
+          v.ks = std::max(v.ks, e.dks + to->ks);
+          v.h = std::max(v.h, dh + to->h);
+          v.bad |= to->bad;
+          mergeRegions(v.regions, to->regions);
+        }
+        cur[i] = std::move(v);
+      }
+      bool same = t < int64_t(limit);
+      for (uint32_t i : order)
+        if (same && !(cur[i] == next[i]))
+          same = false;
+      std::swap(cur, next); // `next` now holds layer t
+      if (same)
+        break; // every layer below is this one
+    }
+    for (uint32_t i : order)
+      final0[i] = std::move(next[i]);
+  }
+
+  for (size_t p = 0; p < P; ++p) {
+    const Future &v = final0[rootOf[p]];
+    const int64_t ks = rootKs[p] + v.ks;
+    if (v.bad || uint64_t(ks) > sys.kernelBudget() || 1 + v.h >= kMaxHeight)
+      continue; // a violation or a cut: the program's own search finds it
+    EngineResult r;
+    r.verdict = Verdict::Safe;
+    r.kernelStackMax = ks;
+    for (auto &[region, hi] : v.regions)
+      r.regionHi[region] = hi;
+    r.states = statesOf[p];
+    out[p] = std::move(r);
+  }
+  return out;
+}
+
 } // namespace pstack::detail

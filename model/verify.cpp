@@ -53,7 +53,7 @@ std::vector<Violation> kernelLimits(const System &sys) {
         s.insn = caller.sectionInsn(*r.sites[i]);
         s.section = caller.section;
         if (auto *in = caller.insnAt(*r.sites[i]); in && in->loc)
-          s.source = in->loc;
+          s.source = *in->loc;
       }
       const NodeInfo &ni = sys.nodes[n];
       s.region = ni.placement == Placement::KernelStack ? "kernel_stack"
@@ -93,7 +93,7 @@ std::vector<Violation> outOfFrame(const System &sys) {
         s.insn = f.sectionInsn(a.insn);
         s.section = f.section;
         if (auto *in = f.insnAt(a.insn); in && in->loc)
-          s.source = in->loc;
+          s.source = *in->loc;
         s.lo = a.lo;
         s.hi = int64_t(a.lo) + a.size;
         s.region = "frame";
@@ -158,12 +158,20 @@ Report verify(const Object &obj, const CallGraph &graph, const VerifyOptions &op
   bool needSizes = false;
   for (auto &ni : sys.nodes)
     needSizes |= ni.placement == Placement::Relative && !given.region.count(ni.programRegion);
+  // Every program's search at once first (one graph of states for all of
+  // them); a program it leaves open (a violation, whose minimal trace its
+  // own search finds) is searched alone.
+  std::vector<std::optional<EngineResult>> together;
+  if (opts.engine == E::Auto || opts.engine == E::Explicit || needSizes)
+    together = summaryEngine(sys, given, Deadline(opts.timeoutSeconds));
   for (size_t p = 0; p < P; ++p) {
     PerProgram &pp = per[p];
     // this program's time: the explicit search has --timeout, then the Z3
     // engines another (encoding included); so at most twice it
     const Deadline dl(opts.timeoutSeconds);
-    if (opts.engine == E::Auto || opts.engine == E::Explicit || needSizes)
+    if (!together.empty() && together[p])
+      pp.sizing = std::move(together[p]);
+    else if (opts.engine == E::Auto || opts.engine == E::Explicit || needSizes)
       pp.sizing = explicitEngine(sys, given, p, dl, &explored);
     const EngineResult *ex = pp.sizing && (opts.engine == E::Auto || opts.engine == E::Explicit)
                                  ? &*pp.sizing
@@ -401,8 +409,10 @@ Report verify(const Object &obj, const CallGraph &graph, const VerifyOptions &op
     const Deadline dl(opts.timeoutSeconds);
     std::optional<TailReach> tr;
     ExploreCache explored61;
+    std::vector<std::optional<EngineResult>> together61 = summaryEngine(s61, Bounds{}, dl);
     for (size_t p = 0; p < obj.programs.size(); ++p) {
-      EngineResult r = explicitEngine(s61, Bounds{}, p, dl, &explored61);
+      EngineResult r = together61[p] ? std::move(*together61[p])
+                                     : explicitEngine(s61, Bounds{}, p, dl, &explored61);
       rep.kernelStackWithout = std::max<uint64_t>(rep.kernelStackWithout, uint64_t(r.kernelStackMax));
       if (r.verdict != Verdict::Unknown)
         continue;

@@ -94,7 +94,7 @@ TEST_P(CaseTest, EveryInstructionHasSourceLine) {
   EXPECT_EQ(obj.lineInfoSource, "BTF.ext");
   for (auto &f : obj.functions)
     for (auto &in : f.insns) {
-      ASSERT_TRUE(in.loc.has_value()) << f.name << " insn " << in.index;
+      ASSERT_TRUE(in.loc) << f.name << " insn " << in.index;
       EXPECT_EQ(in.loc->file.substr(in.loc->file.rfind('/') + 1),
                 test::caseFacts()[GetParam()]["source"].get<std::string>());
     }
@@ -120,7 +120,7 @@ TEST_P(CaseTest, DwarfLinesAgreeWithBtfLines) {
     for (size_t k = 0; k < btf.functions[i].insns.size(); ++k) {
       const auto &b = btf.functions[i].insns[k].loc;
       const auto &d = dwarf.functions[i].insns[k].loc;
-      ASSERT_TRUE(d.has_value()) << btf.functions[i].name << " insn " << k;
+      ASSERT_TRUE(d) << btf.functions[i].name << " insn " << k;
       if (!b || b->column == 0)
         continue;
       ++compared;

@@ -2,6 +2,7 @@
 // traces, buffer sizes, the kernel's limits, and mutations that must flip
 // a safe verdict.
 #include "tests/support.h"
+#include "tests/random_bpf.h"
 
 #include "model/engine.h"
 #include "model/pipeline.h"
@@ -614,6 +615,162 @@ TEST(ExploreCache, EachProgramKeepsItsOwnKernelStack) {
   for (auto &b : pp.layout.buffers)
     bytes[b.name] = b.bytes;
   EXPECT_EQ(bytes, want); // per-prog buffers: the same figures
+}
+
+// The search of every program at once (detail::summaryEngine) gives each
+// program it decides exactly what that program's own search gives — safe,
+// the same kernel stack, the same bytes per buffer (per program, not only
+// the maximum) — and decides every program whose own search is safe, none
+// other (a violation is left to the program's search, with its minimal
+// trace). Over every case, scheme and environment, with the tail-call
+// limit at 33, 2 and 0, the kernel-stack budget at its size and at 200
+// bytes, and buffers unbounded or 96 bytes.
+namespace {
+struct Compared {
+  size_t decided = 0, unsafeSeen = 0, cut = 0, leftOpen = 0, handledSystems = 0;
+  // where its own graph outgrows the bound on stacks held, the engine may
+  // leave a safe program to that program's search (random objects)
+  bool mayLeaveSafe = false;
+};
+// `seconds`: each program's own search; one cut short proves nothing here
+void compareSummary(const Object &obj, const CallGraph &g, const VerifyOptions &o,
+                    const std::string &what, Compared &c, double seconds = 60) {
+  detail::System sys(obj, g, o);
+  const bool handled = detail::summaryHandles(sys);
+  // what it does not take: no tail-call limit, nesting, re-entry, every
+  // frame r9-relative (per-prog, stack-switch: the searches share then)
+  bool expected = sys.tailLimit.has_value();
+  bool relative = true;
+  for (auto &ni : sys.nodes)
+    relative &= ni.placement == detail::Placement::Relative;
+  for (auto &edges : sys.pushesFrom)
+    for (auto &e : edges) {
+      expected &= e.kind != detail::Event::Nest && e.kind != detail::Event::Reenter;
+      relative &= !detail::newActivation(e.kind);
+    }
+  EXPECT_EQ(handled, expected && !relative) << what;
+  c.handledSystems += handled;
+  for (bool tight : {false, true}) {
+    detail::Bounds b;
+    for (auto &ni : sys.nodes) {
+      if (ni.placement == detail::Placement::Fixed)
+        b.region[ni.fixedRegion] = ni.frame;
+      if (tight && ni.programRegion >= 0)
+        b.region[ni.programRegion] = 96;
+    }
+    auto together = detail::summaryEngine(sys, b, detail::Deadline(60));
+    ASSERT_EQ(together.size(), obj.programs.size());
+    for (size_t p = 0; p < obj.programs.size(); ++p) {
+      SCOPED_TRACE(what + (tight ? " tight " : " ") + obj.programs[p].name);
+      auto alone = detail::explicitEngine(sys, b, p, detail::Deadline(seconds));
+      c.unsafeSeen += alone.verdict == Verdict::Unsafe;
+      if (alone.verdict == Verdict::Unknown && seconds < 60) {
+        ++c.cut;
+        continue;
+      }
+      if (!handled) {
+        EXPECT_FALSE(together[p]) << "decided a system it does not handle";
+        continue;
+      }
+      if (alone.verdict != Verdict::Safe)
+        EXPECT_FALSE(together[p]) << "safe where the program's own search is "
+                                  << verdictName(alone.verdict);
+      else if (!c.mayLeaveSafe)
+        EXPECT_TRUE(together[p]) << "a safe program left open";
+      if (!together[p]) {
+        c.leftOpen += alone.verdict == Verdict::Safe;
+        continue;
+      }
+      ++c.decided;
+      EXPECT_EQ(together[p]->verdict, Verdict::Safe);
+      EXPECT_EQ(together[p]->kernelStackMax, alone.kernelStackMax);
+      EXPECT_EQ(together[p]->regionHi, alone.regionHi);
+    }
+  }
+}
+} // namespace
+
+TEST(SummaryEngine, EachProgramGetsItsOwnSearchsResult) {
+  Compared c;
+  for (const std::string &name : test::caseNames())
+    for (Scheme s : {Scheme::Kernel, Scheme::PerSubprog, Scheme::PerProg, Scheme::Planned,
+                     Scheme::StackSwitch})
+      for (const char *env : {"", "nested.env.json", "nested_cycle.env.json"})
+        for (std::optional<uint32_t> limit : {std::optional<uint32_t>(33), std::optional<uint32_t>(2),
+                                              std::optional<uint32_t>(0)})
+          for (uint32_t budget : {16384u, 200u}) {
+            if (*env && name != "nested")
+              continue;
+            Loaded l = load(name, env);
+            VerifyOptions o;
+            o.scheme = s;
+            if (*env)
+              o.env = loadEnvironment(std::string(PSTACK_SOURCE_DIR) + "/cases/" + env);
+            o.env.tailCallLimit = limit;
+            o.env.kernelStackBudget = budget;
+            compareSummary(*l.obj, *l.graph, o,
+                           name + " " + schemeName(s) + " " + env + " limit " +
+                               std::to_string(*limit) + " budget " + std::to_string(budget),
+                           c);
+          }
+  EXPECT_GT(c.decided, 500u);
+  EXPECT_GT(c.unsafeSeen, 20u) << "no violation to leave open: the test shows little";
+}
+
+// The same on the object whose programs tail-call each other from under
+// their subprogs' frames (each tail call keeps the frames below: the kernel
+// stack grows with every one) and on the one whose searches share states.
+TEST(SummaryEngine, TailCallsFromUnderSubprogsAndSharedStates) {
+  Compared c;
+  Object obj = loadObject(PSTACK_TAIL_SHARED_OBJ);
+  const std::string envPath = std::string(PSTACK_SOURCE_DIR) + "/tests/data/tail_shared.env.json";
+  applyEnvironment(obj, loadEnvironment(envPath), envPath);
+  CallGraph g(obj);
+  for (Scheme s : {Scheme::Kernel, Scheme::PerProg, Scheme::StackSwitch})
+    for (uint32_t limit : {33u, 3u, 1u}) {
+      VerifyOptions o;
+      o.env = loadEnvironment(envPath);
+      o.scheme = s;
+      o.env.tailCallLimit = limit;
+      compareSummary(obj, g, o, std::string(schemeName(s)) + " limit " + std::to_string(limit), c);
+    }
+  EXPECT_GT(c.decided, 10u);
+  // big's 256 bytes are its own; every program that reaches leaf needs 64
+  VerifyOptions o;
+  o.env = loadEnvironment(envPath);
+  Report r = verify(obj, g, o);
+  std::map<std::string, uint64_t> ks;
+  for (auto &p : r.programs)
+    ks[p.name] = p.kernelStackBytes;
+  EXPECT_EQ(ks, (std::map<std::string, uint64_t>{
+                    {"big", 256}, {"small", 64}, {"small2", 64}, {"mid", 64}, {"leaf", 64}}));
+}
+
+// ... and on random objects (tests/random_bpf.h: subprogs, bpf_loop
+// callbacks, tail-call cycles between programs through a prog array).
+TEST(SummaryEngine, RandomObjectsGetTheirOwnSearchsResult) {
+  Compared c;
+  c.mayLeaveSafe = true;
+  std::string work = test::tempPath("summary-random.o");
+  for (uint64_t seed = 0; seed < 120; ++seed) {
+    auto ro = test::randomObject(seed);
+    Object obj = test::loadRandomObject(ro, work);
+    CallGraph g(obj);
+    for (Scheme s : {Scheme::Kernel, Scheme::PerProg, Scheme::PerSubprog})
+      for (uint32_t limit : {33u, 2u}) {
+        VerifyOptions o;
+        o.scheme = s;
+        o.env.tailCallLimit = limit;
+        o.env.kernelStackBudget = seed % 3 ? 16384 : 512;
+        compareSummary(obj, g, o,
+                       "seed " + std::to_string(seed) + " " + schemeName(s) + " limit " +
+                           std::to_string(limit),
+                       c, 2);
+      }
+  }
+  EXPECT_GT(c.decided, 300u);
+  EXPECT_GT(c.unsafeSeen, 20u);
+  EXPECT_LT(c.leftOpen * 10, c.decided) << "most safe programs are decided together";
 }
 
 // --scheme stack-switch: rsp on the program's buffer. Each BPF frame is an
