@@ -344,12 +344,11 @@ void Validator::check(const JitFunction &f) {
 void Validator::checkR9SetUp(R9Check &c) {
   const JitFunction &f = c.f;
   const std::vector<X86Insn> &code = c.code;
-  [[maybe_unused]] const FramePlan &p = f.plan;
-  [[maybe_unused]] const bool priv = c.priv;
-  [[maybe_unused]] const int64_t F = c.F;
-  [[maybe_unused]] const uint32_t body = c.body;
-  [[maybe_unused]] const int32_t tcc = c.tcc;
-  [[maybe_unused]] std::set<size_t> &sanctioned = c.sanctioned;
+  const FramePlan &p = f.plan;
+  const bool priv = c.priv;
+  const int64_t F = c.F;
+  const uint32_t body = c.body;
+  std::set<size_t> &sanctioned = c.sanctioned;
   bool sawSetup = false;
   for (size_t i = 0; i < code.size() && code[i].offset < body; ++i) {
     const X86Insn &x = code[i];
@@ -400,12 +399,10 @@ void Validator::checkR9SetUp(R9Check &c) {
 void Validator::checkCalls(R9Check &c) {
   const JitFunction &f = c.f;
   const std::vector<X86Insn> &code = c.code;
-  [[maybe_unused]] const FramePlan &p = f.plan;
-  [[maybe_unused]] const bool priv = c.priv;
-  [[maybe_unused]] const int64_t F = c.F;
-  [[maybe_unused]] const uint32_t body = c.body;
-  [[maybe_unused]] const int32_t tcc = c.tcc;
-  [[maybe_unused]] std::set<size_t> &sanctioned = c.sanctioned;
+  const FramePlan &p = f.plan;
+  const bool priv = c.priv;
+  const int64_t F = c.F;
+  std::set<size_t> &sanctioned = c.sanctioned;
   for (size_t i = 0; i < code.size(); ++i) {
     const X86Insn &x = code[i];
     if (!x.isCall)
@@ -474,12 +471,7 @@ void Validator::checkCalls(R9Check &c) {
 void Validator::checkR9Writes(R9Check &c) {
   const JitFunction &f = c.f;
   const std::vector<X86Insn> &code = c.code;
-  [[maybe_unused]] const FramePlan &p = f.plan;
-  [[maybe_unused]] const bool priv = c.priv;
-  [[maybe_unused]] const int64_t F = c.F;
-  [[maybe_unused]] const uint32_t body = c.body;
-  [[maybe_unused]] const int32_t tcc = c.tcc;
-  [[maybe_unused]] std::set<size_t> &sanctioned = c.sanctioned;
+  std::set<size_t> &sanctioned = c.sanctioned;
   for (size_t i = 0; i < code.size(); ++i)
     for (auto &d : code[i].defs)
       if (isR9(d) && !sanctioned.count(i))
@@ -492,12 +484,10 @@ void Validator::checkR9Writes(R9Check &c) {
 void Validator::checkMemory(R9Check &c) {
   const JitFunction &f = c.f;
   const std::vector<X86Insn> &code = c.code;
-  [[maybe_unused]] const FramePlan &p = f.plan;
-  [[maybe_unused]] const bool priv = c.priv;
-  [[maybe_unused]] const int64_t F = c.F;
-  [[maybe_unused]] const uint32_t body = c.body;
-  [[maybe_unused]] const int32_t tcc = c.tcc;
-  [[maybe_unused]] std::set<size_t> &sanctioned = c.sanctioned;
+  const FramePlan &p = f.plan;
+  const bool priv = c.priv;
+  const int64_t F = c.F;
+  const int32_t tcc = c.tcc;
   for (auto &x : code) {
     const X86Operand *m = mem(x);
     if (!m || !m->segment.empty())
