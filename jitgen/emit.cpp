@@ -186,6 +186,8 @@ private:
   void divmod(const Insn &in, bool is64, bool mod);
   void divmodNoPush(const Insn &in, bool is64, bool mod, bool sign = false);
   void signedDivMod(const Insn &in, bool is64, bool mod);
+  void divisorCases(bool w, bool mod, uint8_t into, std::optional<uint32_t> zero,
+                    std::optional<uint32_t> minusOne);
   void mayGoto(const Insn &in);
   void legacyLoad(const Insn &in);
   void shift(const Insn &in, bool is64, uint8_t digit);
@@ -634,6 +636,32 @@ void Emitter::alu(const Insn &in) {
   fail(&in, "unknown ALU operation");
 }
 
+// After a division's result is in `into`: the divisor's special cases the
+// sequence jumped out for, as BPF defines them — zero: 0 (div) or the
+// dividend (mod); -1 (signed only): the dividend negated (div) or 0 (mod).
+// The dividend is in rax; 32-bit moves zero-extend.
+void Emitter::divisorCases(bool w, bool mod, uint8_t into, std::optional<uint32_t> zero,
+                           std::optional<uint32_t> minusOne) {
+  std::vector<uint32_t> done{a_.jmp()};
+  a_.bind(*zero, a_.pos());
+  if (mod)
+    a_.movRR(w, into, RAX);
+  else
+    a_.alu(false, ALU_XOR, into, into);
+  if (minusOne) {
+    done.push_back(a_.jmp());
+    a_.bind(*minusOne, a_.pos());
+    if (mod) {
+      a_.alu(false, ALU_XOR, into, into);
+    } else {
+      a_.movRR(w, into, RAX);
+      a_.grp3(w, 3, into); // neg
+    }
+  }
+  for (uint32_t at : done)
+    a_.bind(at, a_.pos());
+}
+
 // dst = dst / src or dst % src with BPF's semantics for a zero divisor
 // (quotient 0, remainder dst), which x86's div would fault on.
 void Emitter::divmod(const Insn &in, bool w, bool mod) {
@@ -657,7 +685,7 @@ void Emitter::divmod(const Insn &in, bool w, bool mod) {
   else
     a_.movImm(w, R11, int32_t(in.imm));
   a_.movRR(true, RAX, d);
-  std::optional<uint32_t> zero, done;
+  std::optional<uint32_t> zero;
   if (x) {
     a_.testRR(w, R11, R11);
     zero = a_.jcc(CC_E);
@@ -665,15 +693,8 @@ void Emitter::divmod(const Insn &in, bool w, bool mod) {
   a_.alu(false, ALU_XOR, RDX, RDX);
   a_.grp3(w, 6, R11); // div r11
   a_.movRR(true, R11, mod ? RDX : RAX);
-  if (zero) {
-    done = a_.jmp();
-    a_.bind(*zero, a_.pos());
-    if (mod)
-      a_.movRR(w, R11, RAX); // the dividend (zero-extended for 32 bits)
-    else
-      a_.alu(false, ALU_XOR, R11, R11);
-    a_.bind(*done, a_.pos());
-  }
+  if (zero)
+    divisorCases(w, mod, R11, zero, std::nullopt);
   if (d != RDX)
     a_.pop(RDX);
   if (d != RAX)
@@ -754,26 +775,8 @@ void Emitter::divmodNoPush(const Insn &in, bool w, bool mod, bool sign) {
   }
   // the result to dst (a 32-bit move zero-extends)
   a_.movRR(w, d == RDX ? RDX : d, mod ? RDX : RAX);
-  if (zero) {
-    std::vector<uint32_t> done{a_.jmp()};
-    a_.bind(*zero, a_.pos());
-    if (mod)
-      a_.movRR(w, d, RAX); // the dividend (zero-extended for 32 bits)
-    else
-      a_.alu(false, ALU_XOR, d, d);
-    if (minusOne) {
-      done.push_back(a_.jmp());
-      a_.bind(*minusOne, a_.pos());
-      if (mod) {
-        a_.alu(false, ALU_XOR, d, d);
-      } else {
-        a_.movRR(w, d, RAX); // the dividend, negated
-        a_.grp3(w, 3, d);
-      }
-    }
-    for (uint32_t at : done)
-      a_.bind(at, a_.pos());
-  }
+  if (zero)
+    divisorCases(w, mod, d, zero, minusOne);
   if (d == RAX) {
     a_.movRR(true, RDX, R11);
   } else if (d == RDX) {
@@ -830,26 +833,8 @@ void Emitter::signedDivMod(const Insn &in, bool w, bool mod) {
   a_.cqo(w);
   a_.grp3(w, 7, R11); // idiv r11
   a_.movRR(true, R11, mod ? RDX : RAX);
-  if (x) {
-    std::vector<uint32_t> done{a_.jmp()};
-    a_.bind(*zero, a_.pos());
-    if (mod)
-      a_.movRR(w, R11, RAX); // the dividend (zero-extended for 32 bits)
-    else
-      a_.alu(false, ALU_XOR, R11, R11);
-    if (minusOne) {
-      done.push_back(a_.jmp());
-      a_.bind(*minusOne, a_.pos());
-      if (mod) {
-        a_.alu(false, ALU_XOR, R11, R11);
-      } else {
-        a_.movRR(true, R11, RAX);
-        a_.grp3(w, 3, R11);
-      }
-    }
-    for (uint32_t at : done)
-      a_.bind(at, a_.pos());
-  }
+  if (x)
+    divisorCases(w, mod, R11, zero, minusOne);
   if (d != RDX)
     a_.pop(RDX);
   if (d != RAX)
