@@ -69,7 +69,6 @@ constexpr uint32_t kHarnessGuard = 16; // the harness's guard words around each 
 // (StackSwitchCosts: link_bytes, frame_overhead)
 constexpr uint32_t kLinkBytes = 16;     // kernel return address, caller's rbp
 constexpr uint32_t kFrameOverhead = 56; // return address, rbp, tail count, 4 saved
-constexpr uint32_t kStackSwitchLoopBytes = 24; // an inlined bpf_loop's r6-r8 (model/system.cpp)
 
 struct NodeCtx {
   const Function *fn = nullptr;
@@ -132,7 +131,7 @@ private:
   // count, rbx r13 r14 r15), where rsp is between BPF instructions
   int32_t frameBottom() const { return int32_t(normalStack()) + 8 + 32; }
   // stack-switch: an inlined bpf_loop's three saved registers, in the
-  // frame below BPF's bytes (the model counts them: kStackSwitchLoopBytes)
+  // frame below BPF's bytes (layout.h: stackSwitchBody, which the model counts)
   bool loopSpill() const {
     if (!ss())
       return false;
@@ -151,8 +150,9 @@ private:
     return false;
   }
   uint32_t normalStack() const {
-    return (r9() ? 0 : ((cur_->fn->frame.bytes + 7) & ~7u) + (loopSpill() ? kStackSwitchLoopBytes : 0)) +
-           (hasMayGoto() ? 8 : 0);
+    if (r9()) // the r9 schemes keep only may_goto's counter under rbp
+      return hasMayGoto() ? kStackSwitchMayGotoSlot : 0;
+    return stackSwitchBody(cur_->fn->frame.bytes, loopSpill(), hasMayGoto());
   }
   int32_t tccDisp() const { return -int32_t(normalStack()) - 8; }
   int32_t frameDisp(uint8_t base, int16_t off) const {
@@ -283,8 +283,7 @@ void Emitter::prepare() {
         loop |= cb.via == "bpf_loop";
       for (auto &in : n.fn->insns)
         mayGoto |= isa::form(in) == isa::Form::MayGoto;
-      uint32_t want = ((n.fn->frame.bytes + 7) & ~7u) + (loop ? kStackSwitchLoopBytes : 0) +
-                      (mayGoto ? 8 : 0) + kFrameOverhead;
+      uint32_t want = stackSwitchBody(n.fn->frame.bytes, loop, mayGoto) + kFrameOverhead;
       if (n.plan.place != FramePlan::Place::ProgramBuffer || n.plan.frame != want)
         throw JitError("jit: stack-switch: the layout gives " + k.first + "/" + k.second + " a " +
                        placeName(n.plan.place) + " frame of " + std::to_string(n.plan.frame) +

@@ -69,6 +69,16 @@ struct StackSwitchCosts {
   std::map<std::string, uint32_t> helperReserveByName;
 };
 
+// A stack-switch frame as the JIT lays it out and the model counts it, over
+// the frame-pointer record: BPF's bytes rounded up to 8, an inlined
+// bpf_loop's copy of its caller's r6-r8 (24 bytes, as 6.12+ kernels count
+// it), may_goto's counter (8); then `frameOverhead` above.
+constexpr uint32_t kStackSwitchLoopSpill = 24, kStackSwitchMayGotoSlot = 8;
+inline uint32_t stackSwitchBody(uint32_t bpfBytes, bool inlinesLoop, bool hasMayGoto) {
+  return ((bpfBytes + 7) & ~uint32_t(7)) + (inlinesLoop ? kStackSwitchLoopSpill : 0) +
+         (hasMayGoto ? kStackSwitchMayGotoSlot : 0);
+}
+
 // The layout of one object under one scheme, and for which programs it was
 // proved: the JIT emits a program only when it is in `proved` (unless told
 // to replay a counterexample).

@@ -312,11 +312,6 @@ bool System::placeAbsolute(FrameState &f, size_t node, int64_t ksBelow) const {
   return false;
 }
 
-// stack-switch: the bytes an inlined bpf_loop keeps in its caller's frame
-// (jitgen/emit.cpp emits them there; it refuses a layout whose frames are
-// not what it emits)
-constexpr uint32_t kStackSwitchLoopBytes = 24;
-
 void System::stackSwitchCosts() {
   const StackSwitchCosts &c = opts.env.stackSwitch;
   activationBase = c.linkBytes;
@@ -331,8 +326,8 @@ void System::stackSwitchCosts() {
       loop |= cb.via == "bpf_loop";
     for (auto &in : fn.insns)
       mayGoto |= isa::form(in) == isa::Form::MayGoto;
-    nodes[n].frame = ((fn.frame.bytes + 7) & ~uint32_t(7)) + (loop ? kStackSwitchLoopBytes : 0) +
-                     (mayGoto ? 8 : 0) + c.frameOverhead;
+    // (jitgen emits exactly this frame; it refuses a layout with another)
+    nodes[n].frame = stackSwitchBody(fn.frame.bytes, loop, mayGoto) + c.frameOverhead;
     uint32_t callOut = 0;
     if (c.helpersOnBuffer)
       for (const CallSite &cs : fn.calls) {
