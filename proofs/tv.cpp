@@ -336,7 +336,14 @@ struct Prover {
       l.frames[i].place = FramePlan::Place::ProgramBuffer;
       l.frames[i].region = "tv";
       l.frames[i].offset = 0;
-      l.frames[i].frame = ((sy.obj.functions[i].frame.bytes + 7) & ~7u) + 56;
+      // as the model counts a stack-switch frame (layout.h)
+      const Function &fn = sy.obj.functions[i];
+      bool loop = false, mayGoto = false;
+      for (auto &cb : fn.callbacks)
+        loop |= cb.via == "bpf_loop";
+      for (auto &in : fn.insns)
+        mayGoto |= isa::form(in) == isa::Form::MayGoto;
+      l.frames[i].frame = stackSwitchBody(fn.frame.bytes, loop, mayGoto) + l.stackSwitch.frameOverhead;
     }
     return jitCompileMutant(sy.obj, l, jo, opts.mutant);
   }
@@ -1388,6 +1395,8 @@ void stackSwitchObligations(Prover &pv) {
       for (auto [base, src] : std::initializer_list<std::pair<uint8_t, uint8_t>>{{10, 1}, {2, 0}, {0, 1}, {0, 0}, {1, 1}})
         pv.insnForm("atomic (stack-switch)", std::string(nm) + (sz ? "64" : "32") + " *(" + regName(base) + " - 8) " + regName(src),
                     mk(uint8_t(0xc3 | sz), base, src, -8, aop), P::KernelStack);
+  // may_goto's counter at the bottom of the frame (stackSwitchBody)
+  pv.insnForm("jmp (stack-switch)", "may_goto", mk(0xe5, 0, 0, 0, 0), P::KernelStack);
   pv.ssEntry("stack-switch: the entry's switch to the buffer's top and the link frame");
   pv.ssSwitchBack("stack-switch: the switch back to the task stack");
   pv.ssBodyFrame("stack-switch: a frame of round_up(F, 8) + 56 below its return address", false);

@@ -59,7 +59,8 @@ TEST(TranslationValidation, EveryFormAndFrameSequenceIsProved) {
            {"jmp", "may_goto (private)"},
            {"jmp", "may_goto (kernel stack)"},
            {"ld_abs", "ldindh r7 - 2 (private)"},
-           {"ld_abs", "ldabsw 14 (kernel stack)"}}) {
+           {"ld_abs", "ldabsw 14 (kernel stack)"},
+           {"jmp (stack-switch)", "may_goto"}}) {
     const TvObligation *o = find(obs, g, n);
     ASSERT_TRUE(o) << g << " " << n;
     EXPECT_EQ(o->status, TvStatus::Proved) << g << " " << n << ": " << o->detail;
