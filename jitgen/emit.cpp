@@ -183,9 +183,9 @@ private:
   void epilogue();
   void insn(const Insn &in, const Insn *next);
   void alu(const Insn &in);
-  void divmod(const Insn &in, bool is64, bool mod);
-  void divmodNoPush(const Insn &in, bool is64, bool mod, bool sign = false);
-  void signedDivMod(const Insn &in, bool is64, bool mod);
+  bool divisorImmediate(const Insn &in, bool is64, bool mod, bool sign);
+  void divide(const Insn &in, bool is64, bool mod, bool sign);
+  void divmodNoPush(const Insn &in, bool is64, bool mod, bool sign);
   void divisorCases(bool w, bool mod, uint8_t into, std::optional<uint32_t> zero,
                     std::optional<uint32_t> minusOne);
   void mayGoto(const Insn &in);
@@ -536,7 +536,7 @@ void Emitter::insn(const Insn &in, const Insn *next) {
   case isa::Form::Bswap:
     return alu(in);
   case isa::Form::SignedDivMod:
-    return signedDivMod(in, in.cls() == isa::ALU64, isa::op(in.opcode) == isa::MOD);
+    return divide(in, in.cls() == isa::ALU64, isa::op(in.opcode) == isa::MOD, true);
   case isa::Form::MovSx: {
     if (!(in.opcode & isa::SRC_X))
       fail(&in, "movsx of an immediate");
@@ -596,8 +596,8 @@ void Emitter::alu(const Insn &in) {
     else
       a_.imulImm(w, d, imm);
     return;
-  case isa::DIV: return divmod(in, w, false);
-  case isa::MOD: return divmod(in, w, true);
+  case isa::DIV: return divide(in, w, false, false);
+  case isa::MOD: return divide(in, w, true, false);
   case isa::LSH: return shift(in, w, 4);
   case isa::RSH: return shift(in, w, 5);
   case isa::ARSH: return shift(in, w, 7);
@@ -661,20 +661,43 @@ void Emitter::divisorCases(bool w, bool mod, uint8_t into, std::optional<uint32_
     a_.bind(at, a_.pos());
 }
 
-// dst = dst / src or dst % src with BPF's semantics for a zero divisor
-// (quotient 0, remainder dst), which x86's div would fault on.
-void Emitter::divmod(const Insn &in, bool w, bool mod) {
-  if (ss())
-    return divmodNoPush(in, w, mod);
-  bool x = in.opcode & isa::SRC_X;
-  uint8_t d = reg(in.dst), s = reg(in.src);
-  if (!x && int32_t(in.imm) == 0) {
+// An immediate divisor the division needs no x86 divide for, as BPF defines
+// it: zero — 0 (div) or the dividend (mod, zero-extended for 32 bits); -1
+// when signed — the negation (INT_MIN wraps) and 0. True when emitted.
+bool Emitter::divisorImmediate(const Insn &in, bool w, bool mod, bool sign) {
+  const uint8_t d = reg(in.dst);
+  const int32_t imm = int32_t(in.imm);
+  if (in.opcode & isa::SRC_X)
+    return false;
+  if (imm == 0) {
     if (!mod)
       a_.alu(false, ALU_XOR, d, d);
     else if (!w)
       a_.movRR(false, d, d);
-    return;
+    return true;
   }
+  if (sign && imm == -1) {
+    if (mod)
+      a_.alu(false, ALU_XOR, d, d);
+    else
+      a_.grp3(w, 3, d); // neg (the 32-bit form zero-extends)
+    return true;
+  }
+  return false;
+}
+
+// dst = dst / src or dst % src, unsigned or (`sign`: sdiv/smod, cpu v4)
+// signed, with BPF's results where x86's div/idiv would trap (a zero
+// divisor; -1 when signed): rax and rdx pushed around div/idiv r11, as the
+// kernel's JIT does. The kernel's verifier patches the divisor's cases in as
+// BPF instructions before its JIT runs; here they are part of the sequence.
+void Emitter::divide(const Insn &in, bool w, bool mod, bool sign) {
+  if (ss())
+    return divmodNoPush(in, w, mod, sign);
+  if (divisorImmediate(in, w, mod, sign))
+    return;
+  const bool x = in.opcode & isa::SRC_X;
+  const uint8_t d = reg(in.dst), s = reg(in.src);
   if (d != RAX)
     a_.push(RAX);
   if (d != RDX)
@@ -684,16 +707,25 @@ void Emitter::divmod(const Insn &in, bool w, bool mod) {
   else
     a_.movImm(w, R11, int32_t(in.imm));
   a_.movRR(true, RAX, d);
-  std::optional<uint32_t> zero;
+  std::optional<uint32_t> zero, minusOne;
   if (x) {
     a_.testRR(w, R11, R11);
     zero = a_.jcc(CC_E);
+    if (sign && mutant_ != JitMutant::SignedDivNoMinusOne) {
+      a_.aluImm(w, ALU_CMP, R11, -1);
+      minusOne = a_.jcc(CC_E);
+    }
   }
-  a_.alu(false, ALU_XOR, RDX, RDX);
-  a_.grp3(w, 6, R11); // div r11
+  if (sign) {
+    a_.cqo(w);
+    a_.grp3(w, 7, R11); // idiv r11
+  } else {
+    a_.alu(false, ALU_XOR, RDX, RDX);
+    a_.grp3(w, 6, R11); // div r11
+  }
   a_.movRR(true, R11, mod ? RDX : RAX);
   if (zero)
-    divisorCases(w, mod, R11, zero, std::nullopt);
+    divisorCases(w, mod, R11, zero, minusOne);
   if (d != RDX)
     a_.pop(RDX);
   if (d != RAX)
@@ -707,22 +739,10 @@ void Emitter::divmod(const Insn &in, bool w, bool mod) {
 // `sign`: sdiv/smod, with idiv and BPF's meaning for -1 (the negation,
 // INT_MIN wrapping; 0), where idiv would trap.
 void Emitter::divmodNoPush(const Insn &in, bool w, bool mod, bool sign) {
+  if (divisorImmediate(in, w, mod, sign))
+    return;
   bool x = in.opcode & isa::SRC_X;
   uint8_t d = reg(in.dst), s = reg(in.src);
-  if (!x && int32_t(in.imm) == 0) {
-    if (!mod)
-      a_.alu(false, ALU_XOR, d, d);
-    else if (!w)
-      a_.movRR(false, d, d);
-    return;
-  }
-  if (sign && !x && int32_t(in.imm) == -1) {
-    if (mod)
-      a_.alu(false, ALU_XOR, d, d);
-    else
-      a_.grp3(w, 3, d); // neg (the 32-bit form zero-extends)
-    return;
-  }
   // where the divisor is read from once rax/rdx are saved
   auto srcNow = [&](uint8_t r) -> uint8_t { return r == RAX ? R10 : r == RDX ? R11 : r; };
   uint8_t div; // the register divided by
@@ -786,60 +806,6 @@ void Emitter::divmodNoPush(const Insn &in, bool w, bool mod, bool sign) {
   }
 }
 
-// sdiv/smod (cpu v4) with BPF's meaning where x86's idiv would trap: a
-// zero divisor gives 0 (sdiv) or the dividend (smod); -1 gives the
-// negation (INT_MIN / -1 wraps) and 0. The kernel's verifier patches these
-// cases in as BPF instructions before its JIT runs; here they are part of
-// the sequence.
-void Emitter::signedDivMod(const Insn &in, bool w, bool mod) {
-  if (ss())
-    return divmodNoPush(in, w, mod, true);
-  const bool x = in.opcode & isa::SRC_X;
-  const uint8_t d = reg(in.dst), s = reg(in.src);
-  const int32_t imm = int32_t(in.imm);
-  if (!x && imm == 0) {
-    if (!mod)
-      a_.alu(false, ALU_XOR, d, d);
-    else if (!w)
-      a_.movRR(false, d, d);
-    return;
-  }
-  if (!x && imm == -1) {
-    if (mod)
-      a_.alu(false, ALU_XOR, d, d);
-    else
-      a_.grp3(w, 3, d); // neg (the 32-bit form zero-extends)
-    return;
-  }
-  if (d != RAX)
-    a_.push(RAX);
-  if (d != RDX)
-    a_.push(RDX);
-  if (x)
-    a_.movRR(true, R11, s);
-  else
-    a_.movImm(w, R11, imm);
-  a_.movRR(true, RAX, d);
-  std::optional<uint32_t> zero, minusOne;
-  if (x) {
-    a_.testRR(w, R11, R11);
-    zero = a_.jcc(CC_E);
-    if (mutant_ != JitMutant::SignedDivNoMinusOne) {
-      a_.aluImm(w, ALU_CMP, R11, -1);
-      minusOne = a_.jcc(CC_E);
-    }
-  }
-  a_.cqo(w);
-  a_.grp3(w, 7, R11); // idiv r11
-  a_.movRR(true, R11, mod ? RDX : RAX);
-  if (x)
-    divisorCases(w, mod, R11, zero, minusOne);
-  if (d != RDX)
-    a_.pop(RDX);
-  if (d != RAX)
-    a_.pop(RAX);
-  a_.movRR(w, d, R11);
-}
 
 // may_goto (cpu v4): the kernel's rewrite (do_misc_fixups) over the
 // function's counter slot, which its prologue fills with BPF_MAX_LOOPS:

@@ -313,6 +313,11 @@ struct Prover {
     return s.check() == z3::unsat;
   }
 
+  // the obligation's answer, timed from t0
+  void addSince(const std::string &group, const std::string &name,
+                std::chrono::steady_clock::time_point t0, TvStatus st, const std::string &detail) {
+    add(group, name, st, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), detail);
+  }
   void add(const std::string &group, const std::string &name, TvStatus st, double secs,
            const std::string &detail) {
     out.push_back({group, name, st, secs, detail});
@@ -388,7 +393,7 @@ void Prover::insnForm(const std::string &group, const std::string &name, const I
     return;
   auto t0 = std::chrono::steady_clock::now();
   auto finish = [&](TvStatus st, const std::string &d) {
-    add(group, name, st, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), d);
+    addSince(group, name, t0, st, d);
   };
   bool jump = in0.cls() == 5 || in0.cls() == 6;
   std::vector<Insn> body{in0};
@@ -629,8 +634,7 @@ void Prover::callSite(const std::string &name, std::vector<FramePlan> plans, boo
       break;
     }
   }
-  add("frame", name, worst, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(),
-      detail);
+  addSince("frame", name, t0, worst, detail);
 }
 
 // The tail-call sequence: the bounds check, the count (incremented, at most
@@ -716,8 +720,7 @@ void Prover::tailCall(const std::string &name, FramePlan::Place pl) {
       break;
     }
   }
-  add("frame", name, worst, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(),
-      detail);
+  addSince("frame", name, t0, worst, detail);
 }
 
 // The prologue: rbp frames the return address, and r9 is the frame's top in
@@ -800,8 +803,7 @@ void Prover::prologue(const std::string &name, FramePlan plan, bool landing) {
       break;
     }
   }
-  add("frame", name, worst, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(),
-      detail);
+  addSince("frame", name, t0, worst, detail);
 }
 
 // stack-switch, the entry's switch (from the entry to `call body`): r12
@@ -867,8 +869,7 @@ void Prover::ssEntry(const std::string &name) {
     if (worst != TvStatus::Proved)
       break;
   }
-  add("frame", name, worst, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(),
-      detail);
+  addSince("frame", name, t0, worst, detail);
 }
 
 // stack-switch, the switch back (from the body's return to the entry's
@@ -915,8 +916,7 @@ void Prover::ssSwitchBack(const std::string &name) {
       break;
     }
   }
-  add("frame", name, worst, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(),
-      detail);
+  addSince("frame", name, t0, worst, detail);
 }
 
 // stack-switch, a frame (the body of an entry, or a subprog; `landing`:
@@ -976,8 +976,7 @@ void Prover::ssBodyFrame(const std::string &name, bool landing) {
       break;
     }
   }
-  add("frame", name, worst, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(),
-      detail);
+  addSince("frame", name, t0, worst, detail);
 }
 
 // stack-switch, a frame's exit: from the frame the prologue leaves (rsp at
@@ -1024,8 +1023,7 @@ void Prover::ssEpilogue(const std::string &name) {
       break;
     }
   }
-  add("frame", name, worst, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(),
-      detail);
+  addSince("frame", name, t0, worst, detail);
 }
 
 // stack-switch, a call: a BPF callee or a helper on the buffer is called
@@ -1081,8 +1079,7 @@ void Prover::ssCallSite(const std::string &name, bool helper) {
       break;
     }
   }
-  add("frame", name, worst, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(),
-      detail);
+  addSince("frame", name, t0, worst, detail);
 }
 
 // LD_ABS / LD_IND as the kernel rewrites them (bpf_gen_ld_abs): one call,
@@ -1095,7 +1092,7 @@ void Prover::legacyLoad(const std::string &name, const Insn &ld, FramePlan::Plac
     return;
   auto t0 = std::chrono::steady_clock::now();
   auto finish = [&](TvStatus st, const std::string &d) {
-    add("ld_abs", name, st, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), d);
+    addSince("ld_abs", name, t0, st, d);
   };
   std::vector<Insn> body{ld, mk(0xbf, 0, 0, 0, 0), mk(0x95, 0, 0, 0, 0)};
   Synthetic sy = synth({body}, {place(pl, pl == FramePlan::Place::KernelStack ? "" : "tv/tv")});
