@@ -960,22 +960,29 @@ HandJit handJit(std::vector<Insn> body, Scheme scheme, uint32_t frame = 8) {
   return h;
 }
 
+// `body` JITed under the kernel scheme and per-prog, validated and run with
+// `req`: r0 as expected under both.
+void expectJitGives(const std::vector<Insn> &body, const RunRequest &req, uint64_t r0,
+                    const std::string &what) {
+  for (Scheme s : {Scheme::Kernel, Scheme::PerProg}) {
+    HandJit h = handJit(body, s);
+    ASSERT_EQ(h.rep.verdict, Verdict::Safe) << what;
+    JitImage img = jitCompile(h.obj, h.rep.layout);
+    EXPECT_TRUE(validateJit(h.obj, img).empty()) << what;
+    RunResult jit = runJit(h.obj, img, req);
+    ASSERT_TRUE(jit.ok) << what << ": " << jit.error;
+    EXPECT_EQ(jit.r0, r0) << what << " (" << schemeName(s) << ")";
+  }
+}
+
 TEST(InterpV4, EachFormRunsWithItsMeaningInTheInterpreterAndTheJit) {
   for (auto &c : v4FormCases()) {
     RunResult ref = runHand(c.body);
     ASSERT_TRUE(ref.ok) << c.what << ": " << ref.error;
     EXPECT_EQ(ref.r0, c.r0) << c.what;
-    for (Scheme s : {Scheme::Kernel, Scheme::PerProg}) {
-      HandJit h = handJit(c.body, s);
-      ASSERT_EQ(h.rep.verdict, Verdict::Safe) << c.what;
-      JitImage img = jitCompile(h.obj, h.rep.layout);
-      EXPECT_TRUE(validateJit(h.obj, img).empty()) << c.what;
-      RunRequest req;
-      req.program = "h";
-      RunResult jit = runJit(h.obj, img, req);
-      ASSERT_TRUE(jit.ok) << c.what << ": " << jit.error;
-      EXPECT_EQ(jit.r0, c.r0) << c.what << " (" << schemeName(s) << ")";
-    }
+    RunRequest req;
+    req.program = "h";
+    expectJitGives(c.body, req, c.r0, c.what);
   }
 }
 
@@ -1032,15 +1039,7 @@ TEST(InterpV4, LegacyPacketLoads) {
     RunResult ref = interpret(o, req);
     ASSERT_TRUE(ref.ok) << l.what << ": " << ref.error;
     EXPECT_EQ(ref.r0, l.r0) << l.what;
-    for (Scheme s : {Scheme::Kernel, Scheme::PerProg}) {
-      HandJit h = handJit(l.body, s);
-      ASSERT_EQ(h.rep.verdict, Verdict::Safe) << l.what;
-      JitImage img = jitCompile(h.obj, h.rep.layout);
-      EXPECT_TRUE(validateJit(h.obj, img).empty()) << l.what;
-      RunResult jit = runJit(h.obj, img, req);
-      ASSERT_TRUE(jit.ok) << l.what << ": " << jit.error;
-      EXPECT_EQ(jit.r0, l.r0) << l.what << " (" << schemeName(s) << ")";
-    }
+    expectJitGives(l.body, req, l.r0, l.what);
   }
 }
 
