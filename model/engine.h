@@ -62,6 +62,7 @@ struct EngineResult {
   bool nodeLiveTwice = false;
   bool incomplete = false; // bounded engine: stacks can outgrow any bound
   std::vector<Obligation> obligations; // Z3 engines, when safe and asked for
+  bool certificate = false; // proved by checking the explicit search's certificate
 };
 
 // The time one program may take: --timeout is per program, and every
@@ -130,10 +131,56 @@ EngineResult explicitEngine(const System &sys, const Bounds &b, size_t program, 
 // decide (a violation, with its minimal trace; a cut; nesting, re-entry,
 // no tail-call limit). Frames live together (coLive, nodeLiveTwice) are
 // not collected: plan synthesis searches program by program.
+//
+// `cert`: when given, also the proof of the programs found safe, as an
+// inductive invariant over horn.cpp's relations (see Certificate).
+struct Certificate;
 std::vector<std::optional<EngineResult>> summaryEngine(const System &sys, const Bounds &b,
-                                                       const Deadline &dl);
-// Whether summaryEngine takes `sys` on (else it leaves every program open).
-bool summaryHandles(const System &sys);
+                                                       const Deadline &dl, Certificate *cert = nullptr);
+
+// The summary search's proof, for a solver to check: an interpretation of
+// the unbounded engine's relations (horn.cpp: Top per node, Pair per node)
+// that every Horn rule of the system must keep (enter, push, tail call)
+// and no error rule may fire on. Each `Top` is one state key of the search
+// (the top frame, and the frames in buffers below it, which Pair holds):
+// exact in everything the key holds; its tail-call count ranges over the
+// counts the key is reached with; its kernel-stack depth is at most the
+// budget minus the deepest the key's future goes with that count (the
+// weakest bound that keeps the budget: then every successor keeps its own).
+// A solver that finds every rule discharged has proved the programs safe
+// from their entries, independently of how the search found the states.
+struct Certificate {
+  struct Layer {
+    uint32_t tcLo = 0, tcHi = 0; // tail-call counts, inclusive
+    int64_t ksMax = 0;           // kernel-stack bytes at most
+  };
+  struct Frame {
+    int region = 0;
+    int64_t lo = 0, hi = 0;
+  };
+  struct Top {
+    size_t node = 0;
+    Frame frame;                 // region 0 (kernel stack): lo, hi relative to ks (hi == ks)
+    uint32_t depth = 1;
+    bool async = false;
+    std::vector<bool> below;     // programs live below (the recursion counter), when tracked
+    std::vector<Layer> layers;
+    std::vector<Frame> pairs;    // frames in buffers below it
+  };
+  std::vector<Top> tops;
+  std::vector<size_t> programs;  // whose entries it starts from (the programs found safe)
+};
+
+// Checks `cert` against the Horn rules of `sys` in one solver query (the
+// rules of every program in cert.programs, one encoding): per program in
+// cert.programs, Safe when the solver discharged every rule (with the
+// query, as SMT-LIB2, among the first result's obligations when
+// collectObligations), else Unknown with the rule it could not discharge.
+std::vector<EngineResult> certificateEngine(const System &sys, const Bounds &b, const Certificate &cert,
+                                            const Deadline &dl);
+// Whether summaryEngine takes `sys` on (else it leaves every program open);
+// `symmetricToo`: also where every frame is r9-relative (see explore.cpp).
+bool summaryHandles(const System &sys, bool symmetricToo = false);
 // The bounded engine over `programs` at once (one encoding, shared): one
 // result per program, `bounds[j]` the buffer bounds of programs[j].
 // `tr`: tailReach(sys), the same for every program (computed once).

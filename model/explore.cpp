@@ -348,7 +348,7 @@ void mergeRegions(std::vector<std::pair<int, int64_t>> &into,
 }
 } // namespace
 
-bool summaryHandles(const System &sys) {
+bool summaryHandles(const System &sys, bool symmetricToo) {
   // Without a tail-call limit a chain of tail calls from under subprogs
   // grows without bound (no layers end it); nesting and re-entry start
   // activations that can start more: the search decides those alone.
@@ -361,14 +361,16 @@ bool summaryHandles(const System &sys) {
   // Every frame r9-relative: a tail call keeps the caller's buffer, so the
   // states of N programs that tail-call each other are N x N here, where
   // the program-by-program searches share one program's (symmetricRoots).
-  return !symmetricRoots(sys);
+  return symmetricToo || !symmetricRoots(sys);
 }
 
 std::vector<std::optional<EngineResult>> summaryEngine(const System &sys, const Bounds &b,
-                                                       const Deadline &dl) {
+                                                       const Deadline &dl, Certificate *cert) {
   const size_t P = sys.obj.programs.size();
   std::vector<std::optional<EngineResult>> out(P);
-  if (!summaryHandles(sys))
+  // (a certificate is wanted where the program-by-program searches would
+  // be quicker too: they leave no states behind to check)
+  if (!summaryHandles(sys, cert != nullptr))
     return out;
   const bool rc = sys.recursionCounter;
   const uint32_t limit = *sys.tailLimit;
@@ -484,6 +486,12 @@ std::vector<std::optional<EngineResult>> summaryEngine(const System &sys, const 
   // one frame deeper in the same layer).
   const size_t K = keys.size();
   std::vector<Future> final0(K); // layer 0, as computed
+  // for the certificate: each key's future kernel stack per layer, from the
+  // limit down to the layer where its stratum stopped (those below are it)
+  std::vector<std::vector<int64_t>> ksLayer;
+  std::vector<uint32_t> stoppedAt(K, 0);
+  if (cert)
+    ksLayer.assign(size_t(limit) + 1, std::vector<int64_t>(K, 0));
   for (bool asyncStratum : {true, false}) {
     std::vector<uint32_t> order;
     for (uint32_t i = 0; i < K; ++i)
@@ -522,6 +530,8 @@ std::vector<std::optional<EngineResult>> summaryEngine(const System &sys, const 
           v.bad |= to->bad;
           mergeRegions(v.regions, to->regions);
         }
+        if (cert)
+          ksLayer[size_t(t)][i] = v.ks;
         cur[i] = std::move(v);
       }
       bool same = t < int64_t(limit);
@@ -529,6 +539,9 @@ std::vector<std::optional<EngineResult>> summaryEngine(const System &sys, const 
         if (same && !(cur[i] == next[i]))
           same = false;
       std::swap(cur, next); // `next` now holds layer t
+      if (cert)
+        for (uint32_t i : order)
+          stoppedAt[i] = uint32_t(t);
       if (same)
         break; // every layer below is this one
     }
@@ -548,6 +561,70 @@ std::vector<std::optional<EngineResult>> summaryEngine(const System &sys, const 
       r.regionHi[region] = hi;
     r.states = statesOf[p];
     out[p] = std::move(r);
+  }
+  if (cert) {
+    // The states the safe programs reach, as (key, tail-call count): the
+    // invariant holds those and nothing else (a key only a refused
+    // program reaches may break a property).
+    cert->tops.clear();
+    cert->programs.clear();
+    if (limit >= 64)
+      return out; // (counts kept as bits of a word)
+    std::vector<uint64_t> counts(K, 0);
+    std::vector<std::pair<uint32_t, uint32_t>> stack;
+    auto reach = [&](uint32_t k, uint32_t t) {
+      if (!(counts[k] >> t & 1)) {
+        counts[k] |= uint64_t(1) << t;
+        stack.push_back({k, t});
+      }
+    };
+    for (size_t p = 0; p < P; ++p)
+      if (out[p]) {
+        cert->programs.push_back(p);
+        reach(rootOf[p], 0);
+      }
+    while (!stack.empty()) {
+      auto [k, t] = stack.back();
+      stack.pop_back();
+      if (keys[k].own.bad)
+        throw std::logic_error("summary engine: a program found safe reaches a state that is not");
+      for (const Edge &e : keys[k].edges)
+        if (e.kind == 0)
+          reach(e.to, t);
+        else if (e.kind == 1 && t < limit)
+          reach(e.to, t + 1);
+        else if (e.kind == 2)
+          reach(e.to, 0);
+    }
+    const int64_t budget = int64_t(std::min<uint64_t>(sys.kernelBudget(), INT64_MAX / 2));
+    for (uint32_t k = 0; k < K; ++k) {
+      if (!counts[k])
+        continue;
+      const std::vector<FrameState> &st = keys[k].rep;
+      const FrameState &t = st.back();
+      Certificate::Top top;
+      top.node = t.node;
+      top.frame = {t.region, t.lo, t.hi};
+      if (t.region == 0) // relative to the kernel-stack depth: hi == ks
+        top.frame = {0, t.lo - t.kernelStack, t.hi - t.kernelStack};
+      top.depth = t.depth;
+      top.async = t.asyncLive;
+      if (rc && t.programsBelow)
+        top.below = *t.programsBelow;
+      for (uint32_t c = 0; c <= limit; ++c) {
+        if (!(counts[k] >> c & 1))
+          continue;
+        const int64_t ksMax = budget - ksLayer[std::max(c, stoppedAt[k])][k];
+        if (!top.layers.empty() && top.layers.back().tcHi + 1 == c && top.layers.back().ksMax == ksMax)
+          top.layers.back().tcHi = c;
+        else
+          top.layers.push_back({c, c, ksMax});
+      }
+      for (size_t i = 0; i + 1 < st.size(); ++i)
+        if (st[i].region != 0)
+          top.pairs.push_back({st[i].region, st[i].lo, st[i].hi});
+      cert->tops.push_back(std::move(top));
+    }
   }
   return out;
 }

@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <functional>
 #include <set>
+#include <utility>
 
 namespace pstack {
 
@@ -151,6 +152,7 @@ Report verify(const Object &obj, const CallGraph &graph, const VerifyOptions &op
     std::optional<EngineResult> sizing, z3;
     Bounds b;
     bool unsized = false, settled = false;
+    std::string certificate; // why Z3 did not confirm the search's certificate
   };
   std::vector<PerProgram> per(P);
   // The explicit engine: minimal traces, and the size every r9-relative
@@ -162,8 +164,14 @@ Report verify(const Object &obj, const CallGraph &graph, const VerifyOptions &op
   // them); a program it leaves open (a violation, whose minimal trace its
   // own search finds) is searched alone.
   std::vector<std::optional<EngineResult>> together;
+  // A second proof (--cross-check) or obligations to write (--emit-smt):
+  // Z3 checks the summary search's proof — its states as an inductive
+  // invariant of the Horn rules, one query per object — and the programs
+  // it leaves go to the bounded engine.
+  const bool wantCertificate = opts.engine == E::Auto && (opts.crossCheck || opts.collectObligations);
+  Certificate cert;
   if (opts.engine == E::Auto || opts.engine == E::Explicit || needSizes)
-    together = summaryEngine(sys, given, Deadline(opts.timeoutSeconds));
+    together = summaryEngine(sys, given, Deadline(opts.timeoutSeconds), wantCertificate ? &cert : nullptr);
   for (size_t p = 0; p < P; ++p) {
     PerProgram &pp = per[p];
     // this program's time: the explicit search has --timeout, then the Z3
@@ -194,6 +202,31 @@ Report verify(const Object &obj, const CallGraph &graph, const VerifyOptions &op
     pp.settled = opts.engine == E::Auto && ex &&
                  (!ex->violations.empty() ||
                   (ex->verdict == Verdict::Safe && !opts.crossCheck && !opts.collectObligations));
+  }
+
+  if (wantCertificate && !cert.programs.empty()) {
+    // every buffer's bound: the size each program's search gave it (a
+    // program's own buffer is only ever its own here: no nesting)
+    Bounds all = given;
+    for (size_t p : cert.programs)
+      for (auto &[r, bytes] : per[p].b.region)
+        all.region[r] = std::max(all.region[r], bytes);
+    std::vector<EngineResult> got = certificateEngine(sys, all, cert, Deadline(opts.timeoutSeconds));
+    // (one obligation for all of them)
+    if (!got.empty() && got.front().verdict == Verdict::Safe)
+      for (auto &ob : std::exchange(got.front().obligations, {}))
+        rep.obligations.push_back(std::move(ob));
+    for (size_t j = 0; j < cert.programs.size(); ++j) {
+      PerProgram &pp = per[cert.programs[j]];
+      if (pp.settled || pp.unsized)
+        continue;
+      if (got[j].verdict == Verdict::Safe) {
+        pp.z3 = std::move(got[j]);
+        pp.settled = true;
+      } else {
+        pp.certificate = got[j].reason;
+      }
+    }
   }
 
   // The Z3 engines prove the programs left: bounded first, over all of
@@ -255,7 +288,7 @@ Report verify(const Object &obj, const CallGraph &graph, const VerifyOptions &op
         rep.violations.push_back(v);
     } else if (z3 && z3->verdict == Verdict::Safe) {
       pr.verdict = Verdict::Safe;
-      pr.engine = z3->invariant.empty() ? "bounded" : "spacer";
+      pr.engine = z3->certificate ? "explicit+z3" : z3->invariant.empty() ? "bounded" : "spacer";
       pr.invariant = z3->invariant;
     } else if (ex && ex->verdict == Verdict::Safe) {
       // the explicit search is exhaustive over the same semantics: it
@@ -271,6 +304,9 @@ Report verify(const Object &obj, const CallGraph &graph, const VerifyOptions &op
       if (z3)
         pr.reason += (pr.reason.empty() ? "" : "; ") + std::string("Z3 engines: ") + z3->reason;
     }
+    // Z3 did not confirm the search's proof: said, whichever engine decided
+    if (!per[p].certificate.empty())
+      pr.reason = per[p].certificate + (pr.reason.empty() ? "" : "; " + pr.reason);
     if (pr.verdict == Verdict::Safe && unsized) {
       pr.verdict = Verdict::Unknown;
       pr.reason = "the buffer a frame needs could not be sized (give --buffer-size)";

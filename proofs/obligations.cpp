@@ -80,16 +80,34 @@ std::vector<ObligationFile> writeObligations(const Report &rep, const std::strin
     f.program = ob.program;
     f.property = ob.property;
     f.engine = ob.engine;
-    f.path = dir + "/" + safeName(object + "." + ob.program + "." + ob.engine + "." + ob.property) + ".smt2";
+    // the certificate is one obligation for the programs it proves together
+    const bool certificate = ob.engine == "certificate";
+    f.path = dir + "/" +
+             safeName(certificate ? object + ".certificate." + ob.property
+                                  : object + "." + ob.program + "." + ob.engine + "." + ob.property) +
+             ".smt2";
+    std::string proved;
+    if (certificate)
+      for (auto &p : rep.programs)
+        if (p.engine == "explicit+z3")
+          proved += (proved.empty() ? "" : " ") + p.name;
     std::ofstream o(f.path);
     o << "; pstack-verify proof obligation: the answer must be unsat\n"
       << "; object:   " << objectPath << "\n"
-      << "; program:  " << ob.program << "\n"
-      << "; property: " << (ob.engine == "bounded" ? ob.property + " (no stack of the allowed heights has it)"
-                                                   : "inductive invariant discharges Horn rule " + ob.property)
+      << "; program:  " << (certificate ? proved : ob.program) << "\n"
+      << "; property: "
+      << (ob.engine == "bounded" ? ob.property + " (no stack of the allowed heights has it)"
+          : certificate
+              ? "the explicit search's states, as an inductive invariant, discharge the Horn "
+                "rules below (enter, push, tail call: closed; alias, overflow: never), one case "
+                "each; the object's other parts hold the other rules"
+              : "inductive invariant discharges Horn rule " + ob.property)
       << "\n"
       << "; scheme:   " << schemeName(rep.scheme) << "\n"
-      << "; engine:   " << (ob.engine == "bounded" ? "bounded (Z3, symbolic height)" : "Spacer (Z3 CHC)")
+      << "; engine:   "
+      << (ob.engine == "bounded" ? "bounded (Z3, symbolic height)"
+          : certificate          ? "explicit search, its certificate checked by Z3"
+                                 : "Spacer (Z3 CHC)")
       << "\n"
       << "(set-logic ALL)\n"
       << ob.smt2;

@@ -773,6 +773,181 @@ TEST(SummaryEngine, RandomObjectsGetTheirOwnSearchsResult) {
   EXPECT_LT(c.leftOpen * 10, c.decided) << "most safe programs are decided together";
 }
 
+// --cross-check: Z3 checks the summary search's proof — its states as an
+// inductive invariant of the Horn rules (detail::Certificate) — in one
+// query per object. It must confirm every program the search proved, under
+// every scheme (those whose frames are all r9-relative too: the search
+// takes them on when a certificate is asked for, with each program's own
+// search's figures), and refuse a certificate with one state, one frame
+// below a state or one byte of bound less than the proof needs.
+namespace {
+struct Certified {
+  size_t confirmed = 0, systems = 0;
+};
+// Bounds as verify() gives the certificate: the fixed ones, and every
+// program's buffer sized to what its search reached.
+detail::Bounds certificateBounds(const detail::System &sys, const detail::Bounds &given,
+                                 const std::vector<std::optional<detail::EngineResult>> &together) {
+  detail::Bounds all = given;
+  for (auto &r : together)
+    if (r)
+      for (auto &[region, hi] : r->regionHi)
+        if (!given.region.count(region))
+          all.region[region] = std::max(all.region[region], hi);
+  return all;
+}
+void certifySystem(const Object &obj, const CallGraph &g, const VerifyOptions &o, bool tight,
+                   const std::string &what, Certified &c, bool compareAlone) {
+  SCOPED_TRACE(what + (tight ? " tight" : ""));
+  detail::System sys(obj, g, o);
+  detail::Bounds b;
+  for (auto &ni : sys.nodes) {
+    if (ni.placement == detail::Placement::Fixed)
+      b.region[ni.fixedRegion] = ni.frame;
+    if (tight && ni.programRegion >= 0)
+      b.region[ni.programRegion] = 96;
+  }
+  detail::Certificate cert;
+  auto together = detail::summaryEngine(sys, b, detail::Deadline(60), &cert);
+  std::vector<size_t> safe;
+  for (size_t p = 0; p < together.size(); ++p)
+    if (together[p]) {
+      safe.push_back(p);
+      if (compareAlone) {
+        auto alone = detail::explicitEngine(sys, b, p, detail::Deadline(60));
+        EXPECT_EQ(alone.verdict, Verdict::Safe) << obj.programs[p].name;
+        EXPECT_EQ(together[p]->kernelStackMax, alone.kernelStackMax) << obj.programs[p].name;
+        EXPECT_EQ(together[p]->regionHi, alone.regionHi) << obj.programs[p].name;
+      }
+    }
+  EXPECT_EQ(cert.programs, safe) << "the certificate is for the programs found safe";
+  if (safe.empty())
+    return;
+  ++c.systems;
+  auto got = detail::certificateEngine(sys, certificateBounds(sys, b, together), cert, detail::Deadline(60));
+  ASSERT_EQ(got.size(), safe.size());
+  for (size_t j = 0; j < got.size(); ++j) {
+    EXPECT_EQ(got[j].verdict, Verdict::Safe) << obj.programs[safe[j]].name << ": " << got[j].reason;
+    c.confirmed += got[j].verdict == Verdict::Safe;
+  }
+}
+} // namespace
+
+TEST(Certificate, Z3ConfirmsTheSearchsProofOfEveryCase) {
+  Certified c;
+  for (const std::string &name : test::caseNames())
+    for (Scheme s : {Scheme::Kernel, Scheme::PerSubprog, Scheme::PerProg, Scheme::Planned,
+                     Scheme::StackSwitch})
+      for (uint32_t limit : {33u, 2u})
+        for (bool tight : {false, true}) {
+          Loaded l = load(name);
+          VerifyOptions o;
+          o.scheme = s;
+          o.env.tailCallLimit = limit;
+          bool relative = s == Scheme::PerProg || s == Scheme::StackSwitch;
+          certifySystem(*l.obj, *l.graph, o, tight,
+                        name + " " + schemeName(s) + " limit " + std::to_string(limit), c, relative);
+        }
+  EXPECT_GT(c.confirmed, 1000u);
+  // the kernel-stack budget binding: 6.1 (no private stacks) at 200 bytes
+  for (const std::string &name : test::caseNames()) {
+    Loaded l = load(name);
+    VerifyOptions o;
+    o.kernel = kernelRules("6.1");
+    o.env.kernelStackBudget = 200;
+    certifySystem(*l.obj, *l.graph, o, false, name + " 6.1 budget 200", c, false);
+  }
+}
+
+TEST(Certificate, Z3ConfirmsTheSearchsProofOfRandomObjects) {
+  Certified c;
+  std::string work = test::tempPath("certificate-random.o");
+  for (uint64_t seed = 0; seed < 40; ++seed) {
+    auto ro = test::randomObject(seed);
+    Object obj = test::loadRandomObject(ro, work);
+    CallGraph g(obj);
+    for (Scheme s : {Scheme::Kernel, Scheme::PerProg, Scheme::PerSubprog})
+      for (uint32_t limit : {33u, 2u}) {
+        VerifyOptions o;
+        o.scheme = s;
+        o.env.tailCallLimit = limit;
+        certifySystem(obj, g, o, false, "seed " + std::to_string(seed) + " " + schemeName(s), c,
+                      s == Scheme::PerProg);
+      }
+  }
+  EXPECT_GT(c.systems, 100u);
+}
+
+// Each part of the certificate is needed: without any one state the
+// programs reach, with one state's kernel-stack bound a byte looser than
+// its future allows, without one frame below a state, or with a buffer a
+// byte smaller than the search found, Z3 does not confirm it, and names a
+// rule it could not discharge.
+TEST(Certificate, EveryPartIsNeededAndAWrongOneIsRefused) {
+  auto refused = [](const detail::System &sys, const detail::Bounds &b, const detail::Certificate &c,
+                    const std::string &rulePrefix) {
+    auto got = detail::certificateEngine(sys, b, c, detail::Deadline(60));
+    bool all = !got.empty();
+    for (auto &r : got)
+      all &= r.verdict == Verdict::Unknown && r.reason.find("is not discharged") != std::string::npos &&
+             r.reason.find("rule " + rulePrefix) != std::string::npos;
+    return all;
+  };
+  size_t states = 0, bounds = 0, pairs = 0, buffers = 0;
+  for (const char *name : {"recursion", "callbacks", "tailcalls", "nested"})
+    for (Scheme s : {Scheme::Kernel, Scheme::PerProg}) {
+      SCOPED_TRACE(std::string(name) + " " + schemeName(s));
+      Loaded l = load(name);
+      VerifyOptions o;
+      o.scheme = s;
+      if (s == Scheme::Kernel)
+        o.kernel = kernelRules("6.1"); // frames on the kernel stack
+      detail::System sys(*l.obj, *l.graph, o);
+      detail::Certificate cert;
+      auto together = detail::summaryEngine(sys, detail::Bounds{}, detail::Deadline(60), &cert);
+      ASSERT_FALSE(cert.programs.empty());
+      detail::Bounds b = certificateBounds(sys, detail::Bounds{}, together);
+      auto ok = detail::certificateEngine(sys, b, cert, detail::Deadline(60));
+      for (auto &r : ok)
+        ASSERT_EQ(r.verdict, Verdict::Safe) << r.reason;
+      // (one check per state of a few hundred: every state of the small
+      // ones, a spread of the others)
+      const size_t step = std::max<size_t>(1, cert.tops.size() / 24);
+      for (size_t i = 0; i < cert.tops.size(); i += step) {
+        detail::Certificate c = cert;
+        c.tops.erase(c.tops.begin() + long(i));
+        EXPECT_TRUE(refused(sys, b, c, "")) << "state " << i << " left out";
+        ++states;
+        // a looser kernel-stack bound where the state calls deeper: the
+        // call's frame then reaches past what its own state allows
+        const bool calls = !sys.pushesFrom[cert.tops[i].node].empty();
+        if (s == Scheme::Kernel && calls) {
+          c = cert;
+          for (auto &layer : c.tops[i].layers)
+            layer.ksMax += 1;
+          EXPECT_TRUE(refused(sys, b, c, "")) << "state " << i << " bound loosened";
+          ++bounds;
+        }
+        if (!cert.tops[i].pairs.empty()) {
+          c = cert;
+          c.tops[i].pairs.pop_back();
+          EXPECT_TRUE(refused(sys, b, c, "")) << "state " << i << " lost a frame below";
+          ++pairs;
+        }
+      }
+      for (auto &[region, bytes] : b.region) {
+        detail::Bounds smaller = b;
+        smaller.region[region] = bytes - 1;
+        EXPECT_TRUE(refused(sys, smaller, cert, "err_overflow_")) << sys.regionNames[region];
+        ++buffers;
+      }
+    }
+  EXPECT_GT(states, 30u);
+  EXPECT_GT(bounds, 5u);
+  EXPECT_GT(pairs, 5u);
+  EXPECT_GT(buffers, 5u);
+}
+
 // --scheme stack-switch: rsp on the program's buffer. Each BPF frame is an
 // x86 frame (its bytes rounded to 8, plus return address, saved rbp,
 // rbx/r13/r14/r15 and the tail-call count: 56), below a 16-byte link frame;

@@ -221,7 +221,29 @@ TEST(Obligations, EveryCaseIsReprovedByZ3AndCvc5) {
       files.insert(files.end(), fs.begin(), fs.end());
     }
   }
-  ASSERT_GT(files.size(), safe); // at least one per proved program
+  // the search's certificate: one file per object and scheme, naming the
+  // programs it proves
+  ASSERT_GE(files.size(), safe);
+  size_t certificates = 0;
+  for (auto &f : files)
+    certificates += f.engine == "certificate";
+  EXPECT_GE(certificates, safe * 9 / 10) << "most proofs are the search's certificate";
+  // the bounded engine's obligations too, per program and property
+  for (const char *key : {"recursion", "tailcalls", "tail_256"}) {
+    Object obj = test::loadCase(key);
+    CallGraph g(obj);
+    VerifyOptions o;
+    o.scheme = Scheme::PerProg;
+    o.engine = VerifyOptions::Engine::Bounded;
+    o.collectObligations = true;
+    o.timeoutSeconds = 60;
+    Report rep = verify(obj, g, o);
+    ASSERT_EQ(rep.verdict, Verdict::Safe) << key;
+    auto fs = writeObligations(rep, test::casePath(key), dir + "/" + key + ".bounded");
+    ASSERT_GE(fs.size(), rep.programs.size()) << key;
+    EXPECT_EQ(fs[0].engine, "bounded");
+    files.insert(files.end(), fs.begin(), fs.end());
+  }
   // Spacer's proofs too: the invariant against each Horn rule
   for (const char *key : {"kfuncs", "nested"}) {
     Object obj = test::loadCase(key);
@@ -291,8 +313,20 @@ TEST(Obligations, CliEmitSmtWritesAndRechecks) {
   std::filesystem::remove_all(dir);
   auto r = test::run({PSTACK_CLI, "--scheme", "per-prog", "--emit-smt", dir, test::casePath("kfuncs")});
   EXPECT_EQ(r.status, 0) << r.err;
-  EXPECT_NE(r.err.find("4 obligations: 4 re-proved by both solvers, 0 disagreements"), std::string::npos)
+  // the search's certificate: one file for both programs
+  EXPECT_NE(r.err.find("1 obligations: 1 re-proved by both solvers, 0 disagreements"), std::string::npos)
       << r.err;
+  std::ifstream cert(dir + "/kfuncs.certificate.part1.smt2");
+  std::string head((std::istreambuf_iterator<char>(cert)), {});
+  EXPECT_NE(head.find("; program:  kf_a kf_b\n"), std::string::npos) << head.substr(0, 400);
+  EXPECT_NE(head.find("; engine:   explicit search, its certificate checked by Z3\n"), std::string::npos);
+  // the bounded engine's, per program and property
+  std::filesystem::remove_all(dir);
+  auto b = test::run({PSTACK_CLI, "--scheme", "per-prog", "--engine", "bounded", "--emit-smt", dir,
+                      test::casePath("kfuncs")});
+  EXPECT_EQ(b.status, 0) << b.err;
+  EXPECT_NE(b.err.find("4 obligations: 4 re-proved by both solvers, 0 disagreements"), std::string::npos)
+      << b.err;
   EXPECT_TRUE(std::filesystem::exists(dir + "/kfuncs.kf_a.bounded.alias.smt2"));
 }
 
