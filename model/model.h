@@ -129,7 +129,8 @@ struct Violation {
 struct Obligation {
   std::string program;
   std::string property; // alias|overflow, or the Horn rule's name
-  std::string engine;   // bounded|spacer
+  std::string engine;   // bounded|spacer|certificate (the explicit search's, checked by Z3;
+                        // program empty: one obligation for the programs proved together)
   std::string smt2;     // declarations, assertions, (check-sat); empty when
                         // Spacer's invariant could not be exported
 };
@@ -138,7 +139,8 @@ struct ProgramReport {
   std::string name;
   Verdict verdict = Verdict::Unknown;
   std::string reason;          // for unknown
-  std::string engine;          // which engine decided
+  std::string engine;          // which engine decided: explicit, explicit+z3 (the search's
+                               // proof checked by Z3), bounded, spacer
   std::string invariant;       // unbounded engine: the inductive invariant
   bool privateStack = false;   // kernel scheme: does it get one
   uint64_t bytesPerCpu = 0;    // its buffers, guards included
@@ -189,8 +191,9 @@ struct VerifyOptions {
   // takes over where the bounded one is not complete (recursion through
   // nesting, re-entry, no tail-call limit). The others run one engine alone (for cross-checks).
   enum class Engine { Auto, Explicit, Bounded, Unbounded } engine = Engine::Auto;
-  // Auto: also prove with the Z3 engines what the explicit search proved
-  // (a second, independent proof; engine disagreements are reported).
+  // Auto: also have Z3 check what the explicit search proved — its
+  // certificate, else the bounded engine's own proof (a second,
+  // independent proof; engine disagreements are reported).
   bool crossCheck = false;
   // Keep every discharged obligation as SMT-LIB2 (Report::obligations).
   bool collectObligations = false;
