@@ -786,7 +786,7 @@ struct Certified {
 };
 // Bounds as verify() gives the certificate: the fixed ones, and every
 // program's buffer sized to what its search reached.
-detail::Bounds certificateBounds(const detail::System &sys, const detail::Bounds &given,
+detail::Bounds certificateBounds(const detail::Bounds &given,
                                  const std::vector<std::optional<detail::EngineResult>> &together) {
   detail::Bounds all = given;
   for (auto &r : together)
@@ -824,7 +824,7 @@ void certifySystem(const Object &obj, const CallGraph &g, const VerifyOptions &o
   if (safe.empty())
     return;
   ++c.systems;
-  auto got = detail::certificateEngine(sys, certificateBounds(sys, b, together), cert, detail::Deadline(60));
+  auto got = detail::certificateEngine(sys, certificateBounds(b, together), cert, detail::Deadline(60));
   ASSERT_EQ(got.size(), safe.size());
   for (size_t j = 0; j < got.size(); ++j) {
     EXPECT_EQ(got[j].verdict, Verdict::Safe) << obj.programs[safe[j]].name << ": " << got[j].reason;
@@ -906,7 +906,7 @@ TEST(Certificate, EveryPartIsNeededAndAWrongOneIsRefused) {
       detail::Certificate cert;
       auto together = detail::summaryEngine(sys, detail::Bounds{}, detail::Deadline(60), &cert);
       ASSERT_FALSE(cert.programs.empty());
-      detail::Bounds b = certificateBounds(sys, detail::Bounds{}, together);
+      detail::Bounds b = certificateBounds(detail::Bounds{}, together);
       auto ok = detail::certificateEngine(sys, b, cert, detail::Deadline(60));
       for (auto &r : ok)
         ASSERT_EQ(r.verdict, Verdict::Safe) << r.reason;
