@@ -569,7 +569,7 @@ std::vector<EngineResult> Horn::check() {
     // solver must find unsat (one disjunction of every case is hard for
     // cvc5 where Z3 takes it at once), at most ~64 of them.
     if (sys_.opts.collectObligations && !out.empty()) {
-      const unsigned part = std::max(256u, unsigned(cases_.size() + 63) / 64);
+      const unsigned part = std::max(64u, unsigned(cases_.size() + 63) / 64);
       for (unsigned from = 0, k = 0; from < cases_.size(); from += part, ++k) {
         z3::solver one(ctx_);
         z3::expr_vector chunk(ctx_);
