@@ -92,7 +92,8 @@ TEST(Cli, CrossCheckHasZ3ConfirmTheExplicitSearch) {
                            std::string(PSTACK_SOURCE_DIR) + "/cases/nested.env.json",
                            test::casePath("nested")});
   ASSERT_EQ(nested.status, 0) << nested.err;
-  for (auto &p : nlohmann::json::parse(nested.out)["objects"][0]["programs"]) {
+  auto nestedJson = nlohmann::json::parse(nested.out);
+  for (auto &p : nestedJson["objects"][0]["programs"]) {
     std::string engine = p["engine"];
     EXPECT_TRUE(engine == "bounded" || engine == "spacer") << p["name"] << ": " << engine;
   }
