@@ -13,6 +13,7 @@
 #include <set>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace pstack {
@@ -38,6 +39,21 @@ struct SourceLoc {
   std::string str() const; // "file:line:col"
 };
 
+// Where an instruction comes from, as the object's line info (.BTF.ext or
+// DWARF) says. The strings are views into the object's own line table (the
+// BTF string table, read once), which every Insn::loc handle keeps alive:
+// copies of an instruction or of its Object share it, and moving the Object
+// moves none of it. No string is made per instruction; toSourceLoc() makes
+// an owning copy (for reports that outlive the object).
+struct SourceLine {
+  std::string_view file;
+  uint32_t line = 0;
+  uint32_t column = 0;
+  std::string_view text; // the source line itself when BTF carries it
+  std::string str() const; // "file:line:col", as SourceLoc::str()
+  SourceLoc toSourceLoc() const;
+};
+
 // One BPF instruction. ld_imm64 is a single 16-byte instruction (`wide`);
 // `index` counts 8-byte slots from the start of the function, as the kernel
 // verifier and libbpf count instructions.
@@ -50,9 +66,10 @@ struct Insn {
   int64_t imm = 0; // for ld_imm64: both halves combined
   bool wide = false;
   std::string text; // kernel BPF assembly, as LLVM MC prints it
-  // where it comes from; one value shared by the instructions of a source
-  // line (a long line's text is not copied into each)
-  std::shared_ptr<const SourceLoc> loc;
+  // where it comes from (null: the object has no line info for it); the
+  // records of one object share one table (a long line's text is not
+  // copied into each instruction)
+  std::shared_ptr<const SourceLine> loc;
 
   uint8_t cls() const { return opcode & 7; }
   bool isCall() const { return opcode == 0x85; }

@@ -34,6 +34,17 @@ std::string SourceLoc::str() const {
   return s;
 }
 
+std::string SourceLine::str() const { return toSourceLoc().str(); }
+
+SourceLoc SourceLine::toSourceLoc() const {
+  SourceLoc l;
+  l.file = std::string(file);
+  l.line = line;
+  l.column = column;
+  l.text = std::string(text);
+  return l;
+}
+
 const Insn *Function::insnAt(uint32_t index) const {
   auto it = std::lower_bound(insns.begin(), insns.end(), index,
                              [](const Insn &i, uint32_t x) { return i.index < x; });
@@ -776,26 +787,29 @@ void Loader::readLines() {
   if (table.empty())
     return;
   obj_.hasLineInfo = true;
-  for (auto &[section, records] : table)
+  for (auto &[section, records] : table.sections)
     records.sort();
+  // every instruction's handle shares the one table (no count per record)
+  const std::shared_ptr<const detail::LineStore> store = table.store;
+  const std::vector<SourceLine> &locs = store->lines;
   // line_info records mark the first instruction of a source line; the ones
   // after it (until the next record) belong to the same line.
   for (auto &f : obj_.functions) {
-    auto st = table.find(f.section);
-    if (st == table.end())
+    auto st = table.sections.find(f.section);
+    if (st == table.sections.end())
       continue;
     const auto &lines = st->second.records;
     // one walk over the function's records beside its instructions (records
     // before its start belong to an earlier function)
     auto next = std::lower_bound(lines.begin(), lines.end(), uint32_t(f.offset),
                                  [](const auto &r, uint32_t off) { return r.first < off; });
-    const std::shared_ptr<const SourceLoc> *cur = nullptr;
+    const SourceLine *cur = nullptr;
     for (auto &in : f.insns) {
       uint32_t at = uint32_t(f.offset + uint64_t(in.index) * 8);
       for (; next != lines.end() && next->first <= at; ++next)
-        cur = &next->second;
+        cur = &locs[next->second];
       if (cur)
-        in.loc = *cur;
+        in.loc = std::shared_ptr<const SourceLine>(store, cur); // (aliasing: shares `store`)
     }
   }
 }
@@ -874,14 +888,16 @@ void Loader::resolveTailCalls() {
 
 namespace detail {
 void LineRecords::sort() {
-  // stable: of records at one offset the last given is kept
-  std::stable_sort(records.begin(), records.end(),
-                   [](const auto &a, const auto &b) { return a.first < b.first; });
+  // stable: of records at one offset the last given is kept (BTF gives
+  // them in order: nothing to move then)
+  auto byOffset = [](const auto &a, const auto &b) { return a.first < b.first; };
+  if (!std::is_sorted(records.begin(), records.end(), byOffset))
+    std::stable_sort(records.begin(), records.end(), byOffset);
   size_t out = 0;
   for (size_t i = 0; i < records.size(); ++i) {
     if (i + 1 < records.size() && records[i + 1].first == records[i].first)
       continue; // a later record for the same offset replaces it
-    records[out++] = std::move(records[i]);
+    records[out++] = records[i];
   }
   records.resize(out);
 }

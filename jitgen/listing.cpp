@@ -71,7 +71,7 @@ std::string jitListing(const Object &obj, const JitImage &img, const JitFunction
         if (in->loc) {
           s << "    [" << in->loc->str() << "]";
           if (!in->loc->text.empty() && in->loc->text != lastLine) {
-            std::string t = in->loc->text;
+            std::string t(in->loc->text);
             size_t a = t.find_first_not_of(" \t");
             s << "  " << (a == std::string::npos ? t : t.substr(a));
             lastLine = in->loc->text;

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <optional>
 #include <set>
 #include <tuple>
 
@@ -161,6 +162,32 @@ TEST(Recursion, TailCallLineNamesTheBpfTailCallSourceLine) {
   EXPECT_NE(in->loc->text.find("bpf_tail_call(ctx, &jmp_table, 0)"), std::string::npos)
       << in->loc->text;
   EXPECT_EQ(in->loc->line, 27u);
+}
+
+// Insn::loc views strings of the object's line table: they stay valid when
+// the Object moves (the table is not in it), when the Object is gone but an
+// instruction copied out of it is not (the handle keeps the table), and in
+// a copy of the Object after the original is gone.
+TEST(Recursion, SourceLinesOutliveTheObjectTheyCameFrom) {
+  std::optional<Object> first(test::loadCase("recursion"));
+  const std::string path = first->function("subprog1")->insnAt(7)->loc->str();
+  Object moved = std::move(*first);
+  first.reset();
+  std::optional<Object> copy(moved);
+  Insn kept = *moved.function("subprog1")->insnAt(7);
+  { Object gone = std::move(moved); }
+  for (const Insn *in : {&kept, copy->function("subprog1")->insnAt(7)}) {
+    ASSERT_TRUE(in->loc);
+    EXPECT_EQ(in->loc->str(), path);
+    EXPECT_NE(in->loc->text.find("bpf_tail_call(ctx, &jmp_table, 0)"), std::string::npos);
+    EXPECT_EQ(in->loc->line, 27u);
+  }
+  copy.reset();
+  EXPECT_NE(kept.loc->text.find("bpf_tail_call(ctx, &jmp_table, 0)"), std::string::npos);
+  SourceLoc owned = kept.loc->toSourceLoc();
+  kept = Insn{};
+  EXPECT_EQ(owned.str(), path);
+  EXPECT_NE(owned.text.find("bpf_tail_call"), std::string::npos);
 }
 
 TEST(TailCalls, VariableSlotReachesEveryInitialisedSlotAndEmptyMapIsUnresolved) {
