@@ -696,7 +696,7 @@ void Analyzer::transfer(const Insn &in, State &s) {
   }
   // the loader refuses these; a caller that built its own Insn gets told
   throw InputError(obj_.path, "section " + fn_.section + " function " + fn_.name,
-                   "instruction " + std::to_string(in.index) + " (`" + in.text +
+                   "instruction " + std::to_string(in.index) + " (`" + in.text() +
                        "`) is not one the kernel accepts");
 }
 
@@ -814,7 +814,11 @@ void Analyzer::run() {
   pos_.assign(fn_.insns.empty() ? 0 : fn_.insns.back().index + 1, kNoPos);
   for (size_t p = 0; p < fn_.insns.size(); ++p)
     pos_[fn_.insns[p].index] = uint32_t(p);
-  in_.assign(fn_.insns.size(), State{});
+  // an unreached state is never read but for `reached` (the first state
+  // to arrive replaces it whole): the pool's old contents stay
+  in_.resize(fn_.insns.size());
+  for (State &st : in_)
+    st.reached = false;
   if (fn_.insns.empty())
     return;
   State entry;
@@ -860,6 +864,17 @@ void Analyzer::run() {
       // (narrowEdge leaves a dead edge's state as it was)
       if (succ.size() == 2)
         narrowEdge(fn_.insns[p], edge, i == 0);
+      if (!in_[q].reached) {
+        // the first state to reach q is q's state (what joinStates gives;
+        // this is q's first visit, so no widening), moved in whole
+        ++visits[q];
+        in_[q] = std::move(edge);
+        if (!queued[q]) {
+          queued[q] = true;
+          work.push(q);
+        }
+        continue;
+      }
       State merged = joinStates(in_[q], std::move(edge));
       if (++visits[q] > 8)
         widen(merged, in_[q]);
@@ -881,12 +896,12 @@ void Analyzer::run() {
     return;
   }
   // Collect effects from the fixpoint states.
+  // (each state is read here for the last time: transferred in place)
   collecting_ = true;
   for (size_t p = 0; p < fn_.insns.size(); ++p) {
     if (!in_[p].reached)
       continue;
-    State s = in_[p];
-    transfer(fn_.insns[p], s);
+    transfer(fn_.insns[p], in_[p]);
   }
   // A function address taken but not handed to a known callback taker: the
   // model must still see it, conservatively as an async callback.

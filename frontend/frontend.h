@@ -65,7 +65,11 @@ struct Insn {
   int16_t off = 0;
   int64_t imm = 0; // for ld_imm64: both halves combined
   bool wide = false;
-  std::string text; // kernel BPF assembly, as LLVM MC prints it
+  // Kernel BPF assembly, as LLVM MC prints it, decoded from the fields
+  // above on each call (no text is kept per instruction: reports and
+  // listings ask for a few); an encoding LLVM cannot print gives its fields
+  // ("op 0x.. r1, r2, off 0, imm 0").
+  std::string text() const;
   // where it comes from (null: the object has no line info for it); the
   // records of one object share one table (a long line's text is not
   // copied into each instruction)

@@ -20,9 +20,9 @@ public:
   BpfDecoder();
   ~BpfDecoder();
   // Decodes one instruction at `bytes` (at least 8 bytes available, 16 for
-  // ld_imm64). Returns its size (8 or 16) and fills `text`, or 0 when LLVM
-  // cannot decode it.
-  size_t decode(const uint8_t *bytes, size_t avail, std::string &text);
+  // ld_imm64). Returns its size (8 or 16) and fills `text` when given, or 0
+  // when LLVM cannot decode it.
+  size_t decode(const uint8_t *bytes, size_t avail, std::string *text = nullptr);
 
 private:
   size_t decodeUncached(const uint8_t *bytes, size_t avail, std::string &text);

@@ -473,14 +473,14 @@ void Loader::decodeFunctions() {
         in.imm = int64_t(uint64_t(uint32_t(imm32)) | uint64_t(hi) << 32);
       }
       size_t avail = (slots - i) * 8;
-      size_t size = dec.decode(p, avail, in.text);
+      size_t size = dec.decode(p, avail);
       if (size == 0)
         fail(where(f, i), "undecodable BPF instruction (opcode " + hex(in.opcode) + ", bytes " +
                               hexBytes(p, 8) + ")");
       if (size != (in.wide ? 16u : 8u))
         fail(where(f, i), "instruction size disagrees with its opcode (" + hex(in.opcode) + ")");
       if (isa::form(in) == isa::Form::Unknown)
-        fail(where(f, i), "`" + in.text + "` (opcode " + hex(in.opcode) + ", bytes " +
+        fail(where(f, i), "`" + in.text() + "` (opcode " + hex(in.opcode) + ", bytes " +
                               hexBytes(p, 8) + ") is no instruction the kernel accepts");
       if (in.dst > 10 || in.src > 10) {
         // src of calls/ld_imm64 is a pseudo kind, not a register
@@ -488,7 +488,7 @@ void Loader::decodeFunctions() {
           fail(where(f, i), "register number out of range");
       }
       if (writesR10(in))
-        fail(where(f, i), "`" + in.text + "` writes r10: the frame pointer is read-only (the "
+        fail(where(f, i), "`" + in.text() + "` writes r10: the frame pointer is read-only (the "
                           "kernel verifier rejects it, and every frame in the model is r10-relative)");
       out.push_back(std::move(in));
       i += size / 8;

@@ -67,7 +67,7 @@ std::string jitListing(const Object &obj, const JitImage &img, const JitFunction
       prologue = false;
       const Insn *in = bf->insnAt(b->second);
       if (in) {
-        s << "  ; " << bf->sectionInsn(in->index) << ": " << in->text;
+        s << "  ; " << bf->sectionInsn(in->index) << ": " << in->text();
         if (in->loc) {
           s << "    [" << in->loc->str() << "]";
           if (!in->loc->text.empty() && in->loc->text != lastLine) {

@@ -14,7 +14,7 @@ TEST(Decode, RecursionSubprogListing) {
                                    "r2 = 0 ll", "r3 = 0", "call 12"};
   ASSERT_GE(f->insns.size(), want.size());
   for (size_t i = 0; i < want.size(); ++i)
-    EXPECT_EQ(f->insns[i].text, want[i]) << i;
+    EXPECT_EQ(f->insns[i].text(), want[i]) << i;
 }
 
 TEST(Decode, LdImm64IsOneSixteenByteInstruction) {
@@ -122,7 +122,7 @@ TEST(DecodeV4, ArithmeticForms) {
   };
   for (auto &w : want) {
     const Insn &in = insnOf(obj, "arith", w.index);
-    EXPECT_EQ(in.text, w.text) << w.index;
+    EXPECT_EQ(in.text(), w.text) << w.index;
     EXPECT_EQ(in.opcode, w.opcode) << w.text;
     EXPECT_EQ(in.off, w.off) << w.text;
     EXPECT_EQ(in.imm, w.imm) << w.text;
@@ -131,27 +131,27 @@ TEST(DecodeV4, ArithmeticForms) {
 
 TEST(DecodeV4, StoresOfImmediatesLoadsJumpsAndCasts) {
   Object obj = test::loadCase("v4_forms");
-  EXPECT_EQ(insnOf(obj, "v4_arith", 1).text, "*(u64 *)(r10 - 16) = -7");
+  EXPECT_EQ(insnOf(obj, "v4_arith", 1).text(), "*(u64 *)(r10 - 16) = -7");
   EXPECT_EQ(insnOf(obj, "v4_arith", 1).opcode, 0x7a);
-  EXPECT_EQ(insnOf(obj, "v4_loads", 1).text, "*(u16 *)(r10 - 4) = 65534");
+  EXPECT_EQ(insnOf(obj, "v4_loads", 1).text(), "*(u16 *)(r10 - 4) = 65534");
   EXPECT_EQ(insnOf(obj, "v4_loads", 1).opcode, 0x6a);
-  EXPECT_EQ(insnOf(obj, "v4_loads", 2).text, "*(u32 *)(r10 - 8) = -3");
+  EXPECT_EQ(insnOf(obj, "v4_loads", 2).text(), "*(u32 *)(r10 - 8) = -3");
   EXPECT_EQ(insnOf(obj, "v4_loads", 2).opcode, 0x62);
-  EXPECT_EQ(insnOf(obj, "v4_loads", 4).text, "r0 = *(s16 *)(r10 - 4)");
+  EXPECT_EQ(insnOf(obj, "v4_loads", 4).text(), "r0 = *(s16 *)(r10 - 4)");
   EXPECT_EQ(insnOf(obj, "v4_loads", 4).opcode, 0x89);
   const Insn &gotol = insnOf(obj, "v4_jumps", 5);
-  EXPECT_EQ(gotol.text, "gotol +1");
+  EXPECT_EQ(gotol.text(), "gotol +1");
   EXPECT_EQ(gotol.opcode, 0x06); // BPF_JMP32 | BPF_JA: the offset is imm
   EXPECT_EQ(gotol.imm, 1);
   EXPECT_EQ(gotol.off, 0);
   const Insn &cast = insnOf(obj, "v4_arena", 4);
-  EXPECT_EQ(cast.text, "r2 = addr_space_cast(r2, 0, 1)");
+  EXPECT_EQ(cast.text(), "r2 = addr_space_cast(r2, 0, 1)");
   EXPECT_EQ(cast.opcode, 0xbf);
   EXPECT_EQ(cast.off, 1);
   EXPECT_EQ(cast.imm, 1); // dst address space 0 << 16 | src address space 1
   Object mg = test::loadCase("may_goto");
   const Insn &may = insnOf(mg, "mg_loop", 10);
-  EXPECT_EQ(may.text, "may_goto +11");
+  EXPECT_EQ(may.text(), "may_goto +11");
   EXPECT_EQ(may.opcode, 0xe5); // BPF_JMP | BPF_JCOND
   EXPECT_EQ(may.off, 11);
 }
