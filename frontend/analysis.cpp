@@ -850,13 +850,32 @@ void Analyzer::run() {
     size_t p = work.top();
     work.pop();
     queued[p] = false;
+    // (successors() throws only for jumps, transfer() never for them: the
+    // order of the two does not change which error an object gets)
+    const Successors succ = successors(fn_.insns[p], p);
+    if (succ.size() == 1 && !in_[pos_[succ[0]]].reached) {
+      // straight-line code, the common case: the one successor's state is
+      // this one's after the instruction (what the general path below
+      // gives), made in its place: one copy per instruction, not three
+      const size_t q = pos_[succ[0]];
+      in_[q] = in_[p];
+      transfer(fn_.insns[p], in_[q]);
+      ++visits[q];
+      if (!queued[q]) {
+        queued[q] = true;
+        work.push(q);
+      }
+      continue;
+    }
     State s = in_[p];
     transfer(fn_.insns[p], s);
-    const Successors succ = successors(fn_.insns[p], p);
+    State spare;
     for (size_t i = 0; i < succ.size(); ++i) {
       size_t q = pos_[succ[i]]; // (successors() checked it)
       // (the last edge takes `s` itself: a copy per instruction, not three)
-      State edge = i + 1 == succ.size() ? std::move(s) : s;
+      if (i + 1 < succ.size())
+        spare = s;
+      State &edge = i + 1 < succ.size() ? spare : s;
       // a conditional jump lists its target first, then the next instruction.
       // An edge no value takes is still walked, unnarrowed: the kernel
       // prunes it too, but its code must stay in the object's facts (a

@@ -14,6 +14,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 namespace pstack {
@@ -316,7 +317,11 @@ private:
   const Object &obj_;
   std::vector<GraphNode> nodes_;
   std::vector<GraphEdge> edges_;
-  std::map<std::pair<size_t, size_t>, size_t> index_;
+  // (program, function) -> node, hashed (looked up for every edge)
+  static uint64_t key(size_t program, size_t function) {
+    return uint64_t(program) << 32 | uint64_t(uint32_t(function));
+  }
+  std::unordered_map<uint64_t, size_t> index_;
   std::vector<std::vector<size_t>> chainOut_; // calls and sync callbacks, by caller
 };
 
