@@ -21,6 +21,11 @@
 #include <set>
 #include <sstream>
 
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 namespace pstack {
 
 InputError::InputError(std::string file, std::string where, std::string reason)
@@ -913,6 +918,31 @@ Object loadObject(const std::string &path) {
   std::error_code ec;
   if (std::filesystem::is_directory(path, ec))
     throw InputError(path, "", "is a directory, not a BPF object");
+  // A regular file is mapped, not copied (the Object keeps nothing of the
+  // bytes: names are copied, and line info's strings live in libbpf's own
+  // copy of the BTF). Anything else (a pipe, an empty file) is read.
+  {
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+      throw InputError(path, "", std::string("cannot open: ") + std::strerror(errno));
+    struct stat st{};
+    void *map = MAP_FAILED;
+    size_t size = 0;
+    if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) {
+      size = size_t(st.st_size);
+      map = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
+    }
+    ::close(fd);
+    if (map != MAP_FAILED) {
+      struct Unmap {
+        void *p;
+        size_t n;
+        ~Unmap() { ::munmap(p, n); }
+      } unmap{map, size};
+      MemoryBufferRef ref(StringRef(static_cast<const char *>(map), size), path);
+      return Loader(path, ref).run();
+    }
+  }
   std::ifstream in(path, std::ios::binary);
   if (!in)
     throw InputError(path, "", std::string("cannot open: ") + std::strerror(errno));

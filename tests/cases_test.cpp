@@ -176,7 +176,7 @@ TEST(Recursion, SourceLinesOutliveTheObjectTheyCameFrom) {
   std::optional<Object> copy(moved);
   Insn kept = *moved.function("subprog1")->insnAt(7);
   { Object gone = std::move(moved); }
-  for (const Insn *in : {&kept, copy->function("subprog1")->insnAt(7)}) {
+  for (const Insn *in : {static_cast<const Insn *>(&kept), copy->function("subprog1")->insnAt(7)}) {
     ASSERT_TRUE(in->loc);
     EXPECT_EQ(in->loc->str(), path);
     EXPECT_NE(in->loc->text.find("bpf_tail_call(ctx, &jmp_table, 0)"), std::string::npos);
