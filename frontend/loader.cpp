@@ -861,17 +861,21 @@ void Loader::buildPrograms() {
 // map reaches every program of a compatible type, marked unresolved: user
 // space may store any of them there, so the model takes all (sound).
 void Loader::resolveTailCalls() {
+  // the types of the programs each function (by name) runs in, in one
+  // pass over the programs (not one per function)
+  std::map<std::string, std::set<ProgType>> typesOf;
+  for (auto &p : obj_.programs)
+    for (size_t fi : p.functions) {
+      auto &types = typesOf[obj_.functions[fi].name];
+      types.insert(p.type);
+      // iterators are BPF_PROG_TYPE_TRACING to the kernel's prog arrays
+      if (p.type == ProgType::Iter || p.type == ProgType::Tracing)
+        types.insert({ProgType::Iter, ProgType::Tracing});
+    }
+  const std::set<ProgType> none;
   for (auto &f : obj_.functions) {
-    // the types of the programs this function runs in
-    std::set<ProgType> types;
-    for (auto &p : obj_.programs)
-      for (size_t fi : p.functions)
-        if (obj_.functions[fi].name == f.name) {
-          types.insert(p.type);
-          // iterators are BPF_PROG_TYPE_TRACING to the kernel's prog arrays
-          if (p.type == ProgType::Iter || p.type == ProgType::Tracing)
-            types.insert({ProgType::Iter, ProgType::Tracing});
-        }
+    auto found = typesOf.find(f.name);
+    const std::set<ProgType> &types = found == typesOf.end() ? none : found->second;
     for (auto &tc : f.tailCalls) {
       const Map *m = tc.map ? obj_.map(*tc.map) : nullptr;
       if (m && !m->progSlots.empty() && tc.slot) {
