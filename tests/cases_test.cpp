@@ -132,6 +132,30 @@ TEST_P(CaseTest, DwarfLinesAgreeWithBtfLines) {
   EXPECT_GT(compared, 10u);
 }
 
+// DWARF's lines (no .BTF.ext): the paths the table made stay valid when the
+// object moves and when only a copied instruction is left of it.
+TEST(Recursion, DwarfSourceLinesOutliveTheObject) {
+  if (system("command -v llvm-objcopy-14 >/dev/null 2>&1") != 0)
+    GTEST_SKIP() << "llvm-objcopy-14 is not installed";
+  std::string stripped = test::tempPath("recursion.dwarf-lifetime.o");
+  std::string cmd = "llvm-objcopy-14 --remove-section .BTF.ext '" + test::casePath("recursion") +
+                    "' '" + stripped + "'";
+  ASSERT_EQ(system(cmd.c_str()), 0) << cmd;
+  std::optional<Object> first(loadObject(stripped));
+  ASSERT_EQ(first->lineInfoSource, "DWARF");
+  const Insn *at = first->function("subprog1")->insnAt(7);
+  ASSERT_TRUE(at && at->loc);
+  const std::string where = at->loc->str();
+  EXPECT_NE(where.find("recursion.c:27"), std::string::npos) << where;
+  Object moved = std::move(*first);
+  first.reset();
+  Insn kept = *moved.function("subprog1")->insnAt(7);
+  { Object gone = std::move(moved); }
+  ASSERT_TRUE(kept.loc);
+  EXPECT_EQ(kept.loc->str(), where);
+  EXPECT_EQ(kept.loc->toSourceLoc().str(), where);
+}
+
 INSTANTIATE_TEST_SUITE_P(Cases, CaseTest, ::testing::ValuesIn(test::caseNames()),
                          [](const auto &info) { return info.param; });
 

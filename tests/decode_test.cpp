@@ -172,3 +172,40 @@ TEST(DecodeV4, FramesThroughGotolAndMayGoto) {
   EXPECT_TRUE(mg.function("mg_loop")->frame.bounded);
   EXPECT_EQ(mg.function("mg_sub")->frame.bytes, 16u);
 }
+
+// Insn::text() prints from the fields alone: an instruction built by hand
+// (no object) reads as its bytes would, an ld_imm64 with both halves of its
+// immediate, and an encoding LLVM cannot print gives its fields.
+TEST(Decode, TextComesFromTheFieldsAlone) {
+  Insn mov;
+  mov.opcode = 0xb7; // r3 = -7
+  mov.dst = 3;
+  mov.imm = -7;
+  EXPECT_EQ(mov.text(), "r3 = -7");
+  Insn st;
+  st.opcode = 0x7b; // *(u64 *)(r10 - 16) = r1
+  st.dst = 10;
+  st.src = 1;
+  st.off = -16;
+  EXPECT_EQ(st.text(), "*(u64 *)(r10 - 16) = r1");
+  Insn ld;
+  ld.opcode = 0x18;
+  ld.dst = 1;
+  ld.wide = true;
+  ld.imm = int64_t(0x1122334455667788);
+  EXPECT_EQ(ld.text(), "r1 = 0x1122334455667788 ll");
+  Insn bad;
+  bad.opcode = 0xef; // ALU64 op 0xe0: no such operation
+  bad.dst = 1;
+  bad.imm = 5;
+  EXPECT_EQ(bad.text(), "op 0xef r1, r0, off 0, imm 5");
+  // the same text as the loader's decode of the object's own bytes
+  Object obj = test::loadCase("recursion");
+  for (const Function &f : obj.functions)
+    for (const Insn &in : f.insns) {
+      Insn copy;
+      copy.opcode = in.opcode, copy.dst = in.dst, copy.src = in.src, copy.off = in.off;
+      copy.imm = in.imm, copy.wide = in.wide;
+      EXPECT_EQ(copy.text(), in.text()) << f.name << " " << in.index;
+    }
+}
