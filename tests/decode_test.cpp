@@ -193,7 +193,7 @@ TEST(Decode, TextComesFromTheFieldsAlone) {
   ld.dst = 1;
   ld.wide = true;
   ld.imm = int64_t(0x1122334455667788);
-  EXPECT_EQ(ld.text(), "r1 = 0x1122334455667788 ll");
+  EXPECT_EQ(ld.text(), "r1 = 1234605616436508552 ll"); // 0x1122334455667788
   Insn bad;
   bad.opcode = 0xef; // ALU64 op 0xe0: no such operation
   bad.dst = 1;
