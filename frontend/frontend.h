@@ -41,8 +41,9 @@ struct SourceLoc {
 };
 
 // Where an instruction comes from, as the object's line info (.BTF.ext or
-// DWARF) says. The strings are views into the object's own line table (the
-// BTF string table, read once), which every Insn::loc handle keeps alive:
+// DWARF) says. The strings are views into the object's own line table
+// (libbpf's copy of the BTF strings, or DWARF paths made once per file),
+// which every Insn::loc handle keeps alive:
 // copies of an instruction or of its Object share it, and moving the Object
 // moves none of it. No string is made per instruction; toSourceLoc() makes
 // an owning copy (for reports that outlive the object).

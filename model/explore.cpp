@@ -20,6 +20,18 @@ namespace {
 constexpr size_t kMaxStates = 200000;
 constexpr size_t kMaxHeight = 256;
 
+// The programs live below a frame, a bit each, 8 to a byte.
+void putPrograms(std::string &k, const std::vector<bool> &below) {
+  uint8_t byte = 0;
+  for (size_t i = 0; i < below.size(); ++i) {
+    byte |= uint8_t(below[i]) << (i % 8);
+    if (i % 8 == 7 || i + 1 == below.size()) {
+      k.push_back(char(byte));
+      byte = 0;
+    }
+  }
+}
+
 // What makes two stacks the same state, packed as raw bytes (a hash key;
 // this runs for every transition, so no text formatting). Frames below the
 // top never act again (stacks only grow or have their top replaced), so of
@@ -41,17 +53,6 @@ constexpr size_t kMaxHeight = 256;
 // `kernelStack`: whether the top's kernel-stack depth is part of the key.
 // The search leaves it out (see `seen` below: a deeper kernel stack covers
 // a shallower one); the cache of earlier searches keeps it.
-// The programs live below a frame, a bit each, 8 to a byte.
-void putPrograms(std::string &k, const std::vector<bool> &below) {
-  uint8_t byte = 0;
-  for (size_t i = 0; i < below.size(); ++i) {
-    byte |= uint8_t(below[i]) << (i % 8);
-    if (i % 8 == 7 || i + 1 == below.size()) {
-      k.push_back(char(byte));
-      byte = 0;
-    }
-  }
-}
 void putFrame(std::string &k, const FrameState &f, bool top, int32_t rootRegion,
               bool recursionCounter, bool kernelStack = true) {
   auto put = [&](const auto &v) { k.append(reinterpret_cast<const char *>(&v), sizeof v); };
@@ -373,8 +374,9 @@ namespace {
 // interned as a trie (the prefix below, one frame), so a key is a few
 // words, hashed and compared as such. Equal keys here are exactly equal
 // putFrame strings: its records have fixed lengths (a frame below 20 bytes,
-// a top 17 or 25 plus the same number of program bytes), so no two stacks
-// of different shapes spell one string.
+// a top 17 or 25, plus, where the recursion counter is keyed, one byte per
+// 8 programs: programsBelow is always set, to one bit per program), so no
+// two stacks of different shapes spell one string.
 struct PrefixKey {
   uint32_t parent = 0;
   int32_t region = 0;
@@ -410,9 +412,8 @@ struct KeyHash {
     return size_t(mix(mix(h, uint64_t(k.lo)), uint64_t(k.depth) | uint64_t(k.below) << 32));
   }
 };
-// Key -> id, open addressing over one array (the keys' nodes of a
-// std::unordered_map, each its own allocation, made every lookup a cache
-// miss: most of the graph's time on the large probe).
+// Key -> id, open addressing over one array (a std::unordered_map's nodes
+// are each their own allocation: a cache miss per lookup).
 template <class K> class FlatIndex {
 public:
   // the id of `k`, and whether it is new (then `fresh` is its id)
