@@ -696,7 +696,7 @@ void Analyzer::transfer(const Insn &in, State &s) {
   }
   // the loader refuses these; a caller that built its own Insn gets told
   throw InputError(obj_.path, "section " + fn_.section + " function " + fn_.name,
-                   "instruction " + std::to_string(in.index) + " (`" + in.text +
+                   "instruction " + std::to_string(in.index) + " (`" + in.text() +
                        "`) is not one the kernel accepts");
 }
 
@@ -814,7 +814,11 @@ void Analyzer::run() {
   pos_.assign(fn_.insns.empty() ? 0 : fn_.insns.back().index + 1, kNoPos);
   for (size_t p = 0; p < fn_.insns.size(); ++p)
     pos_[fn_.insns[p].index] = uint32_t(p);
-  in_.assign(fn_.insns.size(), State{});
+  // an unreached state is never read but for `reached` (the first state
+  // to arrive replaces it whole): the pool's old contents stay
+  in_.resize(fn_.insns.size());
+  for (State &st : in_)
+    st.reached = false;
   if (fn_.insns.empty())
     return;
   State entry;
@@ -846,13 +850,32 @@ void Analyzer::run() {
     size_t p = work.top();
     work.pop();
     queued[p] = false;
+    // (successors() throws only for jumps, transfer() never for them: the
+    // order of the two does not change which error an object gets)
+    const Successors succ = successors(fn_.insns[p], p);
+    if (succ.size() == 1 && !in_[pos_[succ[0]]].reached) {
+      // straight-line code, the common case: the one successor's state is
+      // this one's after the instruction (what the general path below
+      // gives), made in its place: one copy per instruction, not three
+      const size_t q = pos_[succ[0]];
+      in_[q] = in_[p];
+      transfer(fn_.insns[p], in_[q]);
+      ++visits[q];
+      if (!queued[q]) {
+        queued[q] = true;
+        work.push(q);
+      }
+      continue;
+    }
     State s = in_[p];
     transfer(fn_.insns[p], s);
-    const Successors succ = successors(fn_.insns[p], p);
+    State spare;
     for (size_t i = 0; i < succ.size(); ++i) {
       size_t q = pos_[succ[i]]; // (successors() checked it)
       // (the last edge takes `s` itself: a copy per instruction, not three)
-      State edge = i + 1 == succ.size() ? std::move(s) : s;
+      if (i + 1 < succ.size())
+        spare = s;
+      State &edge = i + 1 < succ.size() ? spare : s;
       // a conditional jump lists its target first, then the next instruction.
       // An edge no value takes is still walked, unnarrowed: the kernel
       // prunes it too, but its code must stay in the object's facts (a
@@ -860,6 +883,17 @@ void Analyzer::run() {
       // (narrowEdge leaves a dead edge's state as it was)
       if (succ.size() == 2)
         narrowEdge(fn_.insns[p], edge, i == 0);
+      if (!in_[q].reached) {
+        // the first state to reach q is q's state (what joinStates gives;
+        // this is q's first visit, so no widening), moved in whole
+        ++visits[q];
+        in_[q] = std::move(edge);
+        if (!queued[q]) {
+          queued[q] = true;
+          work.push(q);
+        }
+        continue;
+      }
       State merged = joinStates(in_[q], std::move(edge));
       if (++visits[q] > 8)
         widen(merged, in_[q]);
@@ -881,12 +915,12 @@ void Analyzer::run() {
     return;
   }
   // Collect effects from the fixpoint states.
+  // (each state is read here for the last time: transferred in place)
   collecting_ = true;
   for (size_t p = 0; p < fn_.insns.size(); ++p) {
     if (!in_[p].reached)
       continue;
-    State s = in_[p];
-    transfer(fn_.insns[p], s);
+    transfer(fn_.insns[p], in_[p]);
   }
   // A function address taken but not handed to a known callback taker: the
   // model must still see it, conservatively as an async callback.

@@ -209,27 +209,39 @@ LineTable parseBtfExtLines(const std::string &file, Bytes btfRaw, Bytes ext) {
   uint32_t recSize = u32(begin);
   if (recSize < 16)
     throw bad("line_info record size " + std::to_string(recSize) + " is below 16");
-  auto str = [&](uint32_t off) -> std::string {
+  // The strings stay in libbpf's copy of the BTF (validated by btf__new:
+  // each NUL-terminated inside its table), which the table keeps: a record
+  // costs two views, not two strings.
+  auto str = [&](uint32_t off) -> std::string_view {
     const char *s = btf__name_by_offset(btf.get(), off);
-    return s ? s : "";
+    return s ? std::string_view(s) : std::string_view();
   };
+  // (consecutive records mostly name one file)
+  uint32_t lastFileOff = UINT32_MAX;
+  std::string_view lastFile;
+  out.store->lines.reserve(lineLen / recSize);
   for (size_t at = begin + 4; at < end;) {
     uint32_t secName = u32(at), num = u32(at + 4);
     at += 8;
     if (uint64_t(num) * recSize > end - at)
-      throw bad("line_info of section " + str(secName) + " overruns its table");
-    auto &lines = out[str(secName)];
+      throw bad("line_info of section " + std::string(str(secName)) + " overruns its table");
+    auto &lines = out.sections[std::string(str(secName))];
     for (uint32_t i = 0; i < num; ++i, at += recSize) {
-      SourceLoc loc;
+      SourceLine loc;
       uint32_t insnOff = u32(at);
-      loc.file = str(u32(at + 4));
+      if (uint32_t fileOff = u32(at + 4); fileOff != lastFileOff) {
+        lastFileOff = fileOff;
+        lastFile = str(fileOff);
+      }
+      loc.file = lastFile;
       loc.text = str(u32(at + 8));
       uint32_t lc = u32(at + 12);
       loc.line = lc >> 10;
       loc.column = lc & 0x3ff;
-      lines.add(insnOff, std::move(loc));
+      out.add(lines, insnOff, loc);
     }
   }
+  out.store->owner = std::shared_ptr<const struct btf>(std::move(btf));
   return out;
 }
 

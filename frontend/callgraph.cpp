@@ -38,30 +38,60 @@ CallGraph::CallGraph(const Object &obj) : obj_(obj) {
     fnIndex[obj.functions[i].name] = i;
   for (size_t p = 0; p < obj.programs.size(); ++p)
     for (size_t f : obj.programs[p].functions) {
-      index_[{p, f}] = nodes_.size();
+      index_.emplace(key(p, f), nodes_.size());
       nodes_.push_back({p, f});
     }
   std::map<std::string, size_t> progIndex;
   for (size_t p = 0; p < obj.programs.size(); ++p)
     progIndex[obj.programs[p].name] = p;
+  // each function's callees and tail-call targets by index, found once (a
+  // function is a node of every program that links it)
+  struct Targets {
+    bool made = false;
+    std::vector<size_t> calls, callbacks;            // function indices
+    std::vector<std::vector<size_t>> tails;          // per site: program indices
+  };
+  std::vector<Targets> targets(obj.functions.size());
+  auto targetsOf = [&](size_t f) -> const Targets & {
+    Targets &t = targets[f];
+    if (t.made)
+      return t;
+    t.made = true;
+    for (auto &c : obj.functions[f].calls)
+      if (c.kind == CallKind::Local)
+        t.calls.push_back(fnIndex.at(c.target));
+    for (auto &cb : obj.functions[f].callbacks)
+      t.callbacks.push_back(fnIndex.at(cb.callback));
+    for (auto &tc : obj.functions[f].tailCalls) {
+      auto &to = t.tails.emplace_back();
+      for (auto &name : tc.targets)
+        if (auto it = progIndex.find(name); it != progIndex.end())
+          to.push_back(it->second);
+    }
+    return t;
+  };
+  auto at = [&](size_t p, size_t f) {
+    auto it = index_.find(key(p, f));
+    if (it == index_.end())
+      throw std::out_of_range("call graph: no node for a callee");
+    return it->second;
+  };
   for (size_t n = 0; n < nodes_.size(); ++n) {
     auto [p, f] = std::pair{nodes_[n].program, nodes_[n].function};
     const Function &fn = obj.functions[f];
+    const Targets &t = targetsOf(f);
+    size_t k = 0;
     for (auto &c : fn.calls)
       if (c.kind == CallKind::Local)
-        edges_.push_back({n, index_.at({p, fnIndex.at(c.target)}), EdgeKind::Call, c.insn, true, false});
+        edges_.push_back({n, at(p, t.calls[k++]), EdgeKind::Call, c.insn, true, false});
+    k = 0;
     for (auto &cb : fn.callbacks)
-      edges_.push_back({n, index_.at({p, fnIndex.at(cb.callback)}), EdgeKind::Callback, cb.insn,
-                        true, cb.async});
+      edges_.push_back({n, at(p, t.callbacks[k++]), EdgeKind::Callback, cb.insn, true, cb.async});
+    k = 0;
     for (auto &tc : fn.tailCalls)
-      for (auto &t : tc.targets) {
-        auto it = progIndex.find(t);
-        if (it == progIndex.end())
-          continue;
-        size_t q = it->second;
-        edges_.push_back({n, index_.at({q, obj.programs[q].entry}), EdgeKind::TailCall, tc.insn,
+      for (size_t q : t.tails[k++])
+        edges_.push_back({n, at(q, obj.programs[q].entry), EdgeKind::TailCall, tc.insn,
                           tc.resolved, false});
-      }
   }
   // the edges that build one chain, by caller (a prog array of 1,000
   // programs has a million tail edges: not scanned once per frame)
@@ -72,7 +102,7 @@ CallGraph::CallGraph(const Object &obj) : obj_(obj) {
 }
 
 std::optional<size_t> CallGraph::node(size_t program, size_t function) const {
-  auto it = index_.find({program, function});
+  auto it = index_.find(key(program, function));
   if (it == index_.end())
     return std::nullopt;
   return it->second;

@@ -16,6 +16,7 @@
 #include <llvm/Support/TargetSelect.h>
 #include <llvm/Support/raw_ostream.h>
 
+#include <cstdio>
 #include <cstring>
 #include <mutex>
 
@@ -103,20 +104,24 @@ bool decodeAcquireRelease(const uint8_t *p, std::string &text) {
 }
 } // namespace
 
-size_t BpfDecoder::decode(const uint8_t *bytes, size_t avail, std::string &text) {
+size_t BpfDecoder::decode(const uint8_t *bytes, size_t avail, std::string *text) {
   // (ld_imm64, the one 16-byte form, is decoded each time)
   const bool cacheable = avail >= 8 && bytes[0] != 0x18;
   uint64_t word = 0;
   if (cacheable) {
     std::memcpy(&word, bytes, 8);
     if (auto it = seen_.find(word); it != seen_.end()) {
-      text = it->second;
+      if (text)
+        *text = it->second;
       return 8;
     }
   }
-  const size_t size = decodeUncached(bytes, avail, text);
+  std::string t;
+  const size_t size = decodeUncached(bytes, avail, t);
+  if (text)
+    *text = t;
   if (cacheable && size == 8)
-    seen_.emplace(word, text);
+    seen_.emplace(word, std::move(t));
   return size;
 }
 
@@ -150,3 +155,31 @@ size_t BpfDecoder::decodeUncached(const uint8_t *bytes, size_t avail, std::strin
 }
 
 } // namespace pstack::detail
+
+namespace pstack {
+
+std::string Insn::text() const {
+  // the instruction's bytes again, from its fields (the loader took them
+  // apart losslessly: an ld_imm64's second half is zero but for imm)
+  uint8_t b[16] = {};
+  b[0] = opcode;
+  b[1] = uint8_t((dst & 0xf) | (src << 4));
+  b[2] = uint8_t(uint16_t(off));
+  b[3] = uint8_t(uint16_t(off) >> 8);
+  const uint64_t v = uint64_t(imm);
+  for (int i = 0; i < 4; ++i) {
+    b[4 + i] = uint8_t(v >> (8 * i));
+    b[12 + i] = wide ? uint8_t(v >> (32 + 8 * i)) : 0;
+  }
+  thread_local detail::BpfDecoder dec; // (each distinct text printed once)
+  std::string t;
+  if (dec.decode(b, wide ? 16 : 8, &t) == 0) {
+    char buf[96];
+    std::snprintf(buf, sizeof buf, "op 0x%x r%u, r%u, off %d, imm %lld", unsigned(opcode),
+                  unsigned(dst), unsigned(src), int(off), static_cast<long long>(imm));
+    t = buf;
+  }
+  return t;
+}
+
+} // namespace pstack

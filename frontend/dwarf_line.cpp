@@ -204,12 +204,18 @@ LineTable parseDwarfLines(const std::string &file, const DwarfLineSections &in) 
       }
     }
     // DWARF 5 numbers files from 0, earlier versions from 1
-    auto path = [&](uint64_t index) -> std::string {
+    // each file's path made once per unit, kept in the table's store
+    std::vector<std::optional<std::string_view>> paths(files.size());
+    auto path = [&](uint64_t index) -> std::string_view {
       uint64_t i = version >= 5 ? index : index - 1;
       if (i >= files.size())
-        return "";
-      const FileEntry &f = files[size_t(i)];
-      return f.dir < dirs.size() ? join(dirs[size_t(f.dir)], f.name) : f.name;
+        return {};
+      auto &p = paths[size_t(i)];
+      if (!p) {
+        const FileEntry &f = files[size_t(i)];
+        p = out.store->keep(f.dir < dirs.size() ? join(dirs[size_t(f.dir)], f.name) : f.name);
+      }
+      return *p;
     };
 
     // the line-number program
@@ -221,11 +227,11 @@ LineTable parseDwarfLines(const std::string &file, const DwarfLineSections &in) 
     auto emit = [&] {
       if (!st.section || st.address > UINT32_MAX || st.line == 0) // line 0: no source line
         return;
-      SourceLoc loc;
+      SourceLine loc;
       loc.file = path(st.file);
       loc.line = uint32_t(std::min<uint64_t>(st.line, UINT32_MAX));
       loc.column = uint32_t(std::min<uint64_t>(st.column, UINT32_MAX));
-      out[*st.section].add(uint32_t(st.address), std::move(loc));
+      out.add(out.sections[*st.section], uint32_t(st.address), loc);
     };
     while (!u.done()) {
       uint8_t op = uint8_t(u.fixed(1));

@@ -13,6 +13,8 @@
 #include <set>
 #include <stdexcept>
 #include <string>
+#include <string_view>
+#include <unordered_map>
 #include <vector>
 
 namespace pstack {
@@ -38,6 +40,22 @@ struct SourceLoc {
   std::string str() const; // "file:line:col"
 };
 
+// Where an instruction comes from, as the object's line info (.BTF.ext or
+// DWARF) says. The strings are views into the object's own line table
+// (libbpf's copy of the BTF strings, or DWARF paths made once per file),
+// which every Insn::loc handle keeps alive:
+// copies of an instruction or of its Object share it, and moving the Object
+// moves none of it. No string is made per instruction; toSourceLoc() makes
+// an owning copy (for reports that outlive the object).
+struct SourceLine {
+  std::string_view file;
+  uint32_t line = 0;
+  uint32_t column = 0;
+  std::string_view text; // the source line itself when BTF carries it
+  std::string str() const; // "file:line:col", as SourceLoc::str()
+  SourceLoc toSourceLoc() const;
+};
+
 // One BPF instruction. ld_imm64 is a single 16-byte instruction (`wide`);
 // `index` counts 8-byte slots from the start of the function, as the kernel
 // verifier and libbpf count instructions.
@@ -49,10 +67,15 @@ struct Insn {
   int16_t off = 0;
   int64_t imm = 0; // for ld_imm64: both halves combined
   bool wide = false;
-  std::string text; // kernel BPF assembly, as LLVM MC prints it
-  // where it comes from; one value shared by the instructions of a source
-  // line (a long line's text is not copied into each)
-  std::shared_ptr<const SourceLoc> loc;
+  // Kernel BPF assembly, as LLVM MC prints it, decoded from the fields
+  // above on each call (no text is kept per instruction: reports and
+  // listings ask for a few); an encoding LLVM cannot print gives its fields
+  // ("op 0x.. r1, r2, off 0, imm 0").
+  std::string text() const;
+  // where it comes from (null: the object has no line info for it); the
+  // records of one object share one table (a long line's text is not
+  // copied into each instruction)
+  std::shared_ptr<const SourceLine> loc;
 
   uint8_t cls() const { return opcode & 7; }
   bool isCall() const { return opcode == 0x85; }
@@ -295,7 +318,11 @@ private:
   const Object &obj_;
   std::vector<GraphNode> nodes_;
   std::vector<GraphEdge> edges_;
-  std::map<std::pair<size_t, size_t>, size_t> index_;
+  // (program, function) -> node, hashed (looked up for every edge)
+  static uint64_t key(size_t program, size_t function) {
+    return uint64_t(program) << 32 | uint64_t(uint32_t(function));
+  }
+  std::unordered_map<uint64_t, size_t> index_;
   std::vector<std::vector<size_t>> chainOut_; // calls and sync callbacks, by caller
 };
 

@@ -6,6 +6,7 @@
 #include <functional>
 
 #include <cstddef>
+#include <deque>
 #include <memory>
 #include <set>
 #include <string_view>
@@ -19,9 +20,9 @@ public:
   BpfDecoder();
   ~BpfDecoder();
   // Decodes one instruction at `bytes` (at least 8 bytes available, 16 for
-  // ld_imm64). Returns its size (8 or 16) and fills `text`, or 0 when LLVM
-  // cannot decode it.
-  size_t decode(const uint8_t *bytes, size_t avail, std::string &text);
+  // ld_imm64). Returns its size (8 or 16) and fills `text` when given, or 0
+  // when LLVM cannot decode it.
+  size_t decode(const uint8_t *bytes, size_t avail, std::string *text = nullptr);
 
 private:
   size_t decodeUncached(const uint8_t *bytes, size_t avail, std::string &text);
@@ -58,20 +59,37 @@ std::optional<std::set<std::string>> parseBtfKsyms(Bytes btf);
 // What each function in BTF returns (by name), kfuncs among them.
 std::map<std::string, KfuncReturn> parseBtfFuncReturns(Bytes btf);
 
-// Line records of one section: (byte offset in section, location), in the
-// order given; sorted() makes them ascending by offset, one per offset (the
-// last given, as a map's assignment would keep). A vector, not a map: a
-// large object has a record for nearly every instruction.
+// An object's line info, built once and then shared (Insn::loc aliases it):
+// every record's location, whose strings are views into what `owner` keeps
+// (libbpf's copy of the BTF strings) or into `made` (strings built while
+// reading: DWARF's paths; a deque, so a string never moves).
+struct LineStore {
+  std::shared_ptr<const void> owner;
+  std::deque<std::string> made;
+  std::vector<SourceLine> lines;
+  std::string_view keep(std::string s) { return made.emplace_back(std::move(s)); }
+};
+// Line records of one section: (byte offset in section, index into
+// LineStore::lines), in the order given; sort() makes them ascending by
+// offset, one per offset (the last given, as a map's assignment would
+// keep). A vector, not a map: a large object has a record for nearly every
+// instruction.
 struct LineRecords {
-  std::vector<std::pair<uint32_t, std::shared_ptr<const SourceLoc>>> records;
-  void add(uint32_t offset, SourceLoc loc) {
-    records.emplace_back(offset, std::make_shared<const SourceLoc>(std::move(loc)));
-  }
+  std::vector<std::pair<uint32_t, uint32_t>> records;
   void sort();
 };
 // .BTF.ext line_info (or DWARF): per section name, its records (each
-// location made once, shared by the instructions it covers), sorted.
-using LineTable = std::map<std::string, LineRecords>;
+// location made once, shared by the instructions it covers).
+struct LineTable {
+  std::shared_ptr<LineStore> store = std::make_shared<LineStore>();
+  std::map<std::string, LineRecords> sections;
+  bool empty() const { return sections.empty(); }
+  // a record of `section` at byte `offset`
+  void add(LineRecords &section, uint32_t offset, const SourceLine &loc) {
+    section.records.emplace_back(offset, uint32_t(store->lines.size()));
+    store->lines.push_back(loc);
+  }
+};
 LineTable parseBtfExtLines(const std::string &file, Bytes btf, Bytes btfExt);
 
 // .debug_line (DWARF 2-5), our own parser (frontend/dwarf_line.cpp says

@@ -21,6 +21,11 @@
 #include <set>
 #include <sstream>
 
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 namespace pstack {
 
 InputError::InputError(std::string file, std::string where, std::string reason)
@@ -32,6 +37,17 @@ std::string SourceLoc::str() const {
   if (column)
     s += ":" + std::to_string(column);
   return s;
+}
+
+std::string SourceLine::str() const { return toSourceLoc().str(); }
+
+SourceLoc SourceLine::toSourceLoc() const {
+  SourceLoc l;
+  l.file = std::string(file);
+  l.line = line;
+  l.column = column;
+  l.text = std::string(text);
+  return l;
 }
 
 const Insn *Function::insnAt(uint32_t index) const {
@@ -462,14 +478,14 @@ void Loader::decodeFunctions() {
         in.imm = int64_t(uint64_t(uint32_t(imm32)) | uint64_t(hi) << 32);
       }
       size_t avail = (slots - i) * 8;
-      size_t size = dec.decode(p, avail, in.text);
+      size_t size = dec.decode(p, avail);
       if (size == 0)
         fail(where(f, i), "undecodable BPF instruction (opcode " + hex(in.opcode) + ", bytes " +
                               hexBytes(p, 8) + ")");
       if (size != (in.wide ? 16u : 8u))
         fail(where(f, i), "instruction size disagrees with its opcode (" + hex(in.opcode) + ")");
       if (isa::form(in) == isa::Form::Unknown)
-        fail(where(f, i), "`" + in.text + "` (opcode " + hex(in.opcode) + ", bytes " +
+        fail(where(f, i), "`" + in.text() + "` (opcode " + hex(in.opcode) + ", bytes " +
                               hexBytes(p, 8) + ") is no instruction the kernel accepts");
       if (in.dst > 10 || in.src > 10) {
         // src of calls/ld_imm64 is a pseudo kind, not a register
@@ -477,7 +493,7 @@ void Loader::decodeFunctions() {
           fail(where(f, i), "register number out of range");
       }
       if (writesR10(in))
-        fail(where(f, i), "`" + in.text + "` writes r10: the frame pointer is read-only (the "
+        fail(where(f, i), "`" + in.text() + "` writes r10: the frame pointer is read-only (the "
                           "kernel verifier rejects it, and every frame in the model is r10-relative)");
       out.push_back(std::move(in));
       i += size / 8;
@@ -776,26 +792,29 @@ void Loader::readLines() {
   if (table.empty())
     return;
   obj_.hasLineInfo = true;
-  for (auto &[section, records] : table)
+  for (auto &[section, records] : table.sections)
     records.sort();
+  // every instruction's handle shares the one table (no count per record)
+  const std::shared_ptr<const detail::LineStore> store = table.store;
+  const std::vector<SourceLine> &locs = store->lines;
   // line_info records mark the first instruction of a source line; the ones
   // after it (until the next record) belong to the same line.
   for (auto &f : obj_.functions) {
-    auto st = table.find(f.section);
-    if (st == table.end())
+    auto st = table.sections.find(f.section);
+    if (st == table.sections.end())
       continue;
     const auto &lines = st->second.records;
     // one walk over the function's records beside its instructions (records
     // before its start belong to an earlier function)
     auto next = std::lower_bound(lines.begin(), lines.end(), uint32_t(f.offset),
                                  [](const auto &r, uint32_t off) { return r.first < off; });
-    const std::shared_ptr<const SourceLoc> *cur = nullptr;
+    const SourceLine *cur = nullptr;
     for (auto &in : f.insns) {
       uint32_t at = uint32_t(f.offset + uint64_t(in.index) * 8);
       for (; next != lines.end() && next->first <= at; ++next)
-        cur = &next->second;
+        cur = &locs[next->second];
       if (cur)
-        in.loc = *cur;
+        in.loc = std::shared_ptr<const SourceLine>(store, cur); // (aliasing: shares `store`)
     }
   }
 }
@@ -842,17 +861,21 @@ void Loader::buildPrograms() {
 // map reaches every program of a compatible type, marked unresolved: user
 // space may store any of them there, so the model takes all (sound).
 void Loader::resolveTailCalls() {
+  // the types of the programs each function (by name) runs in, in one
+  // pass over the programs (not one per function)
+  std::map<std::string, std::set<ProgType>> typesOf;
+  for (auto &p : obj_.programs)
+    for (size_t fi : p.functions) {
+      auto &types = typesOf[obj_.functions[fi].name];
+      types.insert(p.type);
+      // iterators are BPF_PROG_TYPE_TRACING to the kernel's prog arrays
+      if (p.type == ProgType::Iter || p.type == ProgType::Tracing)
+        types.insert({ProgType::Iter, ProgType::Tracing});
+    }
+  const std::set<ProgType> none;
   for (auto &f : obj_.functions) {
-    // the types of the programs this function runs in
-    std::set<ProgType> types;
-    for (auto &p : obj_.programs)
-      for (size_t fi : p.functions)
-        if (obj_.functions[fi].name == f.name) {
-          types.insert(p.type);
-          // iterators are BPF_PROG_TYPE_TRACING to the kernel's prog arrays
-          if (p.type == ProgType::Iter || p.type == ProgType::Tracing)
-            types.insert({ProgType::Iter, ProgType::Tracing});
-        }
+    auto found = typesOf.find(f.name);
+    const std::set<ProgType> &types = found == typesOf.end() ? none : found->second;
     for (auto &tc : f.tailCalls) {
       const Map *m = tc.map ? obj_.map(*tc.map) : nullptr;
       if (m && !m->progSlots.empty() && tc.slot) {
@@ -874,14 +897,16 @@ void Loader::resolveTailCalls() {
 
 namespace detail {
 void LineRecords::sort() {
-  // stable: of records at one offset the last given is kept
-  std::stable_sort(records.begin(), records.end(),
-                   [](const auto &a, const auto &b) { return a.first < b.first; });
+  // stable: of records at one offset the last given is kept (BTF gives
+  // them in order: nothing to move then)
+  auto byOffset = [](const auto &a, const auto &b) { return a.first < b.first; };
+  if (!std::is_sorted(records.begin(), records.end(), byOffset))
+    std::stable_sort(records.begin(), records.end(), byOffset);
   size_t out = 0;
   for (size_t i = 0; i < records.size(); ++i) {
     if (i + 1 < records.size() && records[i + 1].first == records[i].first)
       continue; // a later record for the same offset replaces it
-    records[out++] = std::move(records[i]);
+    records[out++] = records[i];
   }
   records.resize(out);
 }
@@ -897,6 +922,31 @@ Object loadObject(const std::string &path) {
   std::error_code ec;
   if (std::filesystem::is_directory(path, ec))
     throw InputError(path, "", "is a directory, not a BPF object");
+  // A regular file is mapped, not copied (the Object keeps nothing of the
+  // bytes: names are copied, and line info's strings live in libbpf's own
+  // copy of the BTF). Anything else (a pipe, an empty file) is read.
+  {
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+      throw InputError(path, "", std::string("cannot open: ") + std::strerror(errno));
+    struct stat st{};
+    void *map = MAP_FAILED;
+    size_t size = 0;
+    if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) {
+      size = size_t(st.st_size);
+      map = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
+    }
+    ::close(fd);
+    if (map != MAP_FAILED) {
+      struct Unmap {
+        void *p;
+        size_t n;
+        ~Unmap() { ::munmap(p, n); }
+      } unmap{map, size};
+      MemoryBufferRef ref(StringRef(static_cast<const char *>(map), size), path);
+      return Loader(path, ref).run();
+    }
+  }
   std::ifstream in(path, std::ios::binary);
   if (!in)
     throw InputError(path, "", std::string("cannot open: ") + std::strerror(errno));

@@ -116,7 +116,7 @@ private:
     std::ostringstream s;
     s << "jit: " << cur_->plan.program << "/" << cur_->plan.function;
     if (in)
-      s << " insn " << cur_->fn->sectionInsn(in->index) << " (" << in->text << ")";
+      s << " insn " << cur_->fn->sectionInsn(in->index) << " (" << in->text() << ")";
     s << ": " << why;
     throw JitError(s.str());
   }

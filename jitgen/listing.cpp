@@ -67,11 +67,11 @@ std::string jitListing(const Object &obj, const JitImage &img, const JitFunction
       prologue = false;
       const Insn *in = bf->insnAt(b->second);
       if (in) {
-        s << "  ; " << bf->sectionInsn(in->index) << ": " << in->text;
+        s << "  ; " << bf->sectionInsn(in->index) << ": " << in->text();
         if (in->loc) {
           s << "    [" << in->loc->str() << "]";
           if (!in->loc->text.empty() && in->loc->text != lastLine) {
-            std::string t = in->loc->text;
+            std::string t(in->loc->text);
             size_t a = t.find_first_not_of(" \t");
             s << "  " << (a == std::string::npos ? t : t.substr(a));
             lastLine = in->loc->text;

@@ -104,14 +104,14 @@ Violation makeViolation(const System &sys, size_t program,
       s.insn = site.sectionInsn(*f.insn);
       s.section = site.section;
       if (const Insn *in = site.insnAt(*f.insn); in && in->loc)
-        s.source = *in->loc;
+        s.source = in->loc->toSourceLoc();
     } else {
       // enter, re-entry, an async callback: no call site; they happen at
       // any instruction of the frame they interrupt (or, entering, at the
       // function's start) — name that function's first source line
       const Function &at = sys.function(f.siteNode ? *f.siteNode : f.node);
       if (!at.insns.empty() && at.insns.front().loc)
-        s.source = *at.insns.front().loc;
+        s.source = at.insns.front().loc->toSourceLoc();
     }
     s.region = sys.regionNames[f.region];
     s.depth = uint32_t(stack.size() - 1);

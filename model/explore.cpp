@@ -20,6 +20,18 @@ namespace {
 constexpr size_t kMaxStates = 200000;
 constexpr size_t kMaxHeight = 256;
 
+// The programs live below a frame, a bit each, 8 to a byte.
+void putPrograms(std::string &k, const std::vector<bool> &below) {
+  uint8_t byte = 0;
+  for (size_t i = 0; i < below.size(); ++i) {
+    byte |= uint8_t(below[i]) << (i % 8);
+    if (i % 8 == 7 || i + 1 == below.size()) {
+      k.push_back(char(byte));
+      byte = 0;
+    }
+  }
+}
+
 // What makes two stacks the same state, packed as raw bytes (a hash key;
 // this runs for every transition, so no text formatting). Frames below the
 // top never act again (stacks only grow or have their top replaced), so of
@@ -55,17 +67,8 @@ void putFrame(std::string &k, const FrameState &f, bool top, int32_t rootRegion,
     put(uint8_t(f.asyncLive));
     if (kernelStack)
       put(int64_t(f.kernelStack));
-    if (recursionCounter && f.programsBelow) {
-      uint8_t byte = 0;
-      const auto &below = *f.programsBelow;
-      for (size_t i = 0; i < below.size(); ++i) {
-        byte |= uint8_t(below[i]) << (i % 8);
-        if (i % 8 == 7 || i + 1 == below.size()) {
-          put(byte);
-          byte = 0;
-        }
-      }
-    }
+    if (recursionCounter && f.programsBelow)
+      putPrograms(k, *f.programsBelow);
   }
 }
 void putCount(std::string &k, uint32_t tailCount) {
@@ -364,6 +367,93 @@ bool summaryHandles(const System &sys, bool symmetricToo) {
   return symmetricToo || !symmetricRoots(sys);
 }
 
+namespace {
+// The summary graph's keys, as putFrame spells them (kernel stack left out)
+// but without the text: a stack's key is its prefix (the frames below the
+// top that putFrame keys: those in buffers) and its top. Prefixes are
+// interned as a trie (the prefix below, one frame), so a key is a few
+// words, hashed and compared as such. Equal keys here are exactly equal
+// putFrame strings: its records have fixed lengths (a frame below 20 bytes,
+// a top 17 or 25, plus, where the recursion counter is keyed, one byte per
+// 8 programs: programsBelow is always set, to one bit per program), so no
+// two stacks of different shapes spell one string.
+struct PrefixKey {
+  uint32_t parent = 0;
+  int32_t region = 0;
+  uint64_t node = 0;
+  int64_t lo = 0;
+  bool operator==(const PrefixKey &) const = default;
+};
+struct TopKey {
+  uint32_t prefix = 0;
+  int32_t region = 0;
+  uint64_t node = 0;
+  int64_t lo = 0;       // (0 on the kernel stack: not keyed)
+  uint32_t depth = 0;
+  uint32_t below = 0;   // programsBelow's bytes, interned (0: none keyed)
+  uint8_t asyncLive = 0;
+  bool operator==(const TopKey &) const = default;
+};
+// (every input bit reaches every output bit: the table takes the low bits)
+inline uint64_t fmix(uint64_t h) {
+  h ^= h >> 33;
+  h *= 0xff51afd7ed558ccdull;
+  h ^= h >> 33;
+  h *= 0xc4ceb9fe1a85ec53ull;
+  return h ^ (h >> 33);
+}
+inline uint64_t mix(uint64_t h, uint64_t v) { return fmix(h ^ (v + 0x9e3779b97f4a7c15ull)); }
+struct KeyHash {
+  size_t operator()(const PrefixKey &k) const {
+    return size_t(mix(mix(mix(k.parent, uint64_t(uint32_t(k.region))), k.node), uint64_t(k.lo)));
+  }
+  size_t operator()(const TopKey &k) const {
+    uint64_t h = mix(mix(k.prefix, uint64_t(uint32_t(k.region)) | uint64_t(k.asyncLive) << 32), k.node);
+    return size_t(mix(mix(h, uint64_t(k.lo)), uint64_t(k.depth) | uint64_t(k.below) << 32));
+  }
+};
+// Key -> id, open addressing over one array (a std::unordered_map's nodes
+// are each their own allocation: a cache miss per lookup).
+template <class K> class FlatIndex {
+public:
+  // the id of `k`, and whether it is new (then `fresh` is its id)
+  std::pair<uint32_t, bool> try_emplace(const K &k, uint32_t fresh) {
+    if ((used_ + 1) * 4 > slots_.size() * 3)
+      grow();
+    const size_t mask = slots_.size() - 1;
+    for (size_t i = KeyHash{}(k) & mask;; i = (i + 1) & mask) {
+      Slot &s = slots_[i];
+      if (s.id == kEmpty) {
+        s.key = k;
+        s.id = fresh;
+        ++used_;
+        return {fresh, true};
+      }
+      if (s.key == k)
+        return {s.id, false};
+    }
+  }
+  size_t size() const { return used_; }
+
+private:
+  static constexpr uint32_t kEmpty = UINT32_MAX;
+  struct Slot {
+    K key;
+    uint32_t id = kEmpty;
+  };
+  std::vector<Slot> slots_;
+  size_t used_ = 0;
+  void grow() {
+    std::vector<Slot> old = std::move(slots_);
+    slots_.assign(std::max<size_t>(64, old.size() * 2), Slot{});
+    used_ = 0;
+    for (const Slot &s : old)
+      if (s.id != kEmpty)
+        try_emplace(s.key, s.id);
+  }
+};
+} // namespace
+
 std::vector<std::optional<EngineResult>> summaryEngine(const System &sys, const Bounds &b,
                                                        const Deadline &dl, Certificate *cert) {
   const size_t P = sys.obj.programs.size();
@@ -386,6 +476,7 @@ std::vector<std::optional<EngineResult>> summaryEngine(const System &sys, const 
   };
   struct Key {
     std::vector<FrameState> rep; // a stack with this key (tail-call count 0)
+    uint32_t prefix = 0;         // the key of rep's frames below the top
     std::vector<Edge> edges;
     uint32_t depth = 1;
     bool asyncLive = false;
@@ -395,22 +486,45 @@ std::vector<std::optional<EngineResult>> summaryEngine(const System &sys, const 
     Future own;
   };
   std::deque<Key> keys; // (a key stays where it is while others are added)
-  std::unordered_map<std::string, uint32_t> index;
+  FlatIndex<TopKey> index;
+  // prefixes (0: none) and programsBelow's bytes (0: nothing keyed)
+  FlatIndex<PrefixKey> prefixes;
+  std::unordered_map<std::string, uint32_t> belows;
+  std::string bytes;
+  // `prefix` with the frame `f` (not the top) on it: putFrame(f, top = false)
+  auto prefixWith = [&](uint32_t prefix, const FrameState &f) -> uint32_t {
+    if (f.region == 0)
+      return prefix; // a kernel-stack frame below the top is not keyed
+    PrefixKey k{prefix, int32_t(f.region), uint64_t(f.node), int64_t(f.lo)};
+    return prefixes.try_emplace(k, uint32_t(prefixes.size() + 1)).first;
+  };
+  // the top `f` over `prefix`: putFrame(f, top = true, kernelStack = false)
+  auto topKey = [&](uint32_t prefix, const FrameState &f) {
+    TopKey k;
+    k.prefix = prefix;
+    k.region = int32_t(f.region);
+    k.node = uint64_t(f.node);
+    k.lo = f.region != 0 ? int64_t(f.lo) : 0;
+    k.depth = uint32_t(f.depth);
+    k.asyncLive = uint8_t(f.asyncLive);
+    if (rc && f.programsBelow && !f.programsBelow->empty()) {
+      bytes.clear();
+      putPrograms(bytes, *f.programsBelow);
+      k.below = belows.try_emplace(bytes, uint32_t(belows.size() + 1)).first->second;
+    }
+    return k;
+  };
   std::vector<uint32_t> rootOf(P), statesOf(P, 0);
   std::vector<int64_t> rootKs(P);
   // breadth first by tail calls (a push costs none: to the front, a tail
   // call one: to the back), so a key is mostly expanded once, at its least
   // count; reached later with fewer, it is expanded again
   std::deque<std::pair<uint32_t, uint32_t>> work; // key, count
-  std::string key;
   // the key of `below[0, keep)` under `top` (`prefix`: the key of those),
   // reached with `tc` tail calls
-  auto intern = [&](const std::vector<FrameState> &below, size_t keep, const std::string &prefix,
+  auto intern = [&](const std::vector<FrameState> &below, size_t keep, uint32_t prefix,
                     FrameState &&top, uint32_t tc, bool front, size_t program) -> uint32_t {
-    key.assign(prefix);
-    putFrame(key, top, true, kNoRoot, rc, false);
-    auto [it, fresh] = index.try_emplace(key, uint32_t(keys.size()));
-    const uint32_t id = it->second;
+    const auto [id, fresh] = index.try_emplace(topKey(prefix, top), uint32_t(keys.size()));
     if (!fresh) {
       if (tc < keys[id].tc) {
         keys[id].tc = tc;
@@ -419,6 +533,7 @@ std::vector<std::optional<EngineResult>> summaryEngine(const System &sys, const 
       return id;
     }
     Key k;
+    k.prefix = prefix;
     top.tailCount = 0; // the count is the layer, not part of the key
     k.rep.assign(below.begin(), below.begin() + keep);
     k.rep.push_back(std::move(top));
@@ -438,11 +553,10 @@ std::vector<std::optional<EngineResult>> summaryEngine(const System &sys, const 
     ++statesOf[program];
     return id;
   };
-  std::string pushPrefix, tailPrefix;
   for (size_t p = 0; p < P; ++p) {
     FrameState root = sys.enter(p);
     rootKs[p] = root.kernelStack;
-    rootOf[p] = intern({}, 0, std::string(), std::move(root), 0, false, p);
+    rootOf[p] = intern({}, 0, 0, std::move(root), 0, false, p);
     while (!work.empty()) {
       if (keys.size() > kMaxKeys || frames > kMaxFrames || dl.expired())
         return out;
@@ -457,11 +571,8 @@ std::vector<std::optional<EngineResult>> summaryEngine(const System &sys, const 
       keys[id].expandedAt = tc;
       const std::vector<FrameState> &st = keys[id].rep;
       const FrameState &top = st.back();
-      tailPrefix.clear();
-      for (size_t i = 0; i + 1 < st.size(); ++i)
-        putFrame(tailPrefix, st[i], false, kNoRoot, rc);
-      pushPrefix = tailPrefix;
-      putFrame(pushPrefix, top, false, kNoRoot, rc);
+      const uint32_t tailPrefix = keys[id].prefix;
+      const uint32_t pushPrefix = prefixWith(tailPrefix, top);
       std::vector<Edge> edges;
       for (const PushEdge &e : sys.pushesFrom[top.node])
         if (auto f = sys.push(top, e)) {

@@ -48,6 +48,9 @@ System::System(const Object &o, const CallGraph &g, const VerifyOptions &vo,
   privateProgram.assign(P, false);
   refusal.assign(P, std::nullopt);
   std::vector<bool> ownBuffer(N, false);
+  functionByName_.reserve(o.functions.size());
+  for (size_t f = 0; f < o.functions.size(); ++f)
+    functionByName_.emplace(o.functions[f].name, f); // (the first, as Object::function)
   for (size_t p = 0; p < P; ++p) {
     if (vo.scheme == Scheme::Kernel) {
       // (a type the running kernel was not asked about: no private stack
@@ -163,10 +166,10 @@ std::optional<StackRefusal> System::checkStackDepth(size_t p, std::vector<bool> 
   const KernelRules &k = opts.kernel;
   const Program &prog = obj.programs[p];
   auto nodeOf = [&](const std::string &name) -> std::optional<size_t> {
-    const Function *f = obj.function(name);
-    if (!f)
+    auto f = functionByName_.find(name);
+    if (f == functionByName_.end())
       return std::nullopt;
-    return graph.node(p, size_t(f - obj.functions.data()));
+    return graph.node(p, f->second);
   };
   struct Child {
     size_t to;

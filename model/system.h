@@ -12,6 +12,8 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <unordered_map>
 #include <vector>
 
 namespace pstack::detail {
@@ -131,6 +133,9 @@ private:
   // check_max_stack_depth over program p's nodes: marks nodes that get
   // their own buffer (ownBuffer) and returns the first refusal.
   std::optional<StackRefusal> checkStackDepth(size_t p, std::vector<bool> &ownBuffer) const;
+  // function index by name (views of obj's names; Object::function() is a
+  // scan, and the depth walk asks for every call site of every chain)
+  std::unordered_map<std::string_view, size_t> functionByName_;
   std::optional<std::pair<size_t, int64_t>> shift_;
   std::vector<bool> asyncTarget_; // node is an async callback // mutation: node, bytes
   FrameState placeNew(size_t node, const FrameState *below, Event ev) const;

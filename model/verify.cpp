@@ -54,7 +54,7 @@ std::vector<Violation> kernelLimits(const System &sys) {
         s.insn = caller.sectionInsn(*r.sites[i]);
         s.section = caller.section;
         if (auto *in = caller.insnAt(*r.sites[i]); in && in->loc)
-          s.source = *in->loc;
+          s.source = in->loc->toSourceLoc();
       }
       const NodeInfo &ni = sys.nodes[n];
       s.region = ni.placement == Placement::KernelStack ? "kernel_stack"
@@ -94,7 +94,7 @@ std::vector<Violation> outOfFrame(const System &sys) {
         s.insn = f.sectionInsn(a.insn);
         s.section = f.section;
         if (auto *in = f.insnAt(a.insn); in && in->loc)
-          s.source = *in->loc;
+          s.source = in->loc->toSourceLoc();
         s.lo = a.lo;
         s.hi = int64_t(a.lo) + a.size;
         s.region = "frame";

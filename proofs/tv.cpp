@@ -39,10 +39,6 @@ Insn mk(uint8_t opcode, uint8_t dst, uint8_t src, int16_t off, int64_t imm) {
   Insn in;
   in.opcode = opcode, in.dst = dst, in.src = src, in.off = off, in.imm = imm;
   in.wide = opcode == 0x18;
-  std::ostringstream t;
-  t << "op 0x" << std::hex << unsigned(opcode) << std::dec << " r" << unsigned(dst) << ", r"
-    << unsigned(src) << ", off " << off << ", imm " << imm;
-  in.text = t.str();
   return in;
 }
 

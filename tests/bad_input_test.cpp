@@ -172,14 +172,14 @@ TEST(AcquireRelease, DecodedByHandWithTheirStackAccesses) {
   const Function *f = obj.function("subprog1");
   const Insn *acq = f->insnAt(8);
   ASSERT_NE(acq, nullptr);
-  EXPECT_EQ(acq->text, "r0 = load_acquire((u64 *)(r10 - 200))");
+  EXPECT_EQ(acq->text(), "r0 = load_acquire((u64 *)(r10 - 200))");
   EXPECT_EQ(f->frame.bytes, 200u) << "the load-acquire reads 8 bytes at r10 - 200";
   EXPECT_TRUE(f->frame.bounded);
 
   putInsn(b, text.offset + 3 * 8, 0xd3, 10, 2, -300, 0x110); // u8 store-release
   obj = loadObjectFromMemory("rel.o", b);
   f = obj.function("subprog1");
-  EXPECT_EQ(f->insnAt(3)->text, "store_release((u8 *)(r10 - 300), r2)");
+  EXPECT_EQ(f->insnAt(3)->text(), "store_release((u8 *)(r10 - 300), r2)");
   EXPECT_EQ(f->frame.bytes, 304u) << "one byte at r10 - 300, rounded up to 8";
 
   // every size, and positive offsets through another register
@@ -187,8 +187,8 @@ TEST(AcquireRelease, DecodedByHandWithTheirStackAccesses) {
   putInsn(b, text.offset + 8 * 8, 0xc3, 0, 1, 4, 0x100);
   obj = loadObjectFromMemory("sizes.o", b);
   f = obj.function("subprog1");
-  EXPECT_EQ(f->insnAt(3)->text, "store_release((u16 *)(r1 + 6), r3)");
-  EXPECT_EQ(f->insnAt(8)->text, "r0 = load_acquire((u32 *)(r1 + 4))");
+  EXPECT_EQ(f->insnAt(3)->text(), "store_release((u16 *)(r1 + 6), r3)");
+  EXPECT_EQ(f->insnAt(8)->text(), "r0 = load_acquire((u32 *)(r1 + 4))");
   EXPECT_EQ(f->frame.bytes, 0u) << "through r1 (subprog1's context argument): no access below r10 is left";
 }
 

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <optional>
 #include <set>
 #include <tuple>
 
@@ -131,6 +132,30 @@ TEST_P(CaseTest, DwarfLinesAgreeWithBtfLines) {
   EXPECT_GT(compared, 10u);
 }
 
+// DWARF's lines (no .BTF.ext): the paths the table made stay valid when the
+// object moves and when only a copied instruction is left of it.
+TEST(Recursion, DwarfSourceLinesOutliveTheObject) {
+  if (system("command -v llvm-objcopy-14 >/dev/null 2>&1") != 0)
+    GTEST_SKIP() << "llvm-objcopy-14 is not installed";
+  std::string stripped = test::tempPath("recursion.dwarf-lifetime.o");
+  std::string cmd = "llvm-objcopy-14 --remove-section .BTF.ext '" + test::casePath("recursion") +
+                    "' '" + stripped + "'";
+  ASSERT_EQ(system(cmd.c_str()), 0) << cmd;
+  std::optional<Object> first(loadObject(stripped));
+  ASSERT_EQ(first->lineInfoSource, "DWARF");
+  const Insn *at = first->function("subprog1")->insnAt(7);
+  ASSERT_TRUE(at && at->loc);
+  const std::string where = at->loc->str();
+  EXPECT_NE(where.find("recursion.c:27"), std::string::npos) << where;
+  Object moved = std::move(*first);
+  first.reset();
+  Insn kept = *moved.function("subprog1")->insnAt(7);
+  { Object gone = std::move(moved); }
+  ASSERT_TRUE(kept.loc);
+  EXPECT_EQ(kept.loc->str(), where);
+  EXPECT_EQ(kept.loc->toSourceLoc().str(), where);
+}
+
 INSTANTIATE_TEST_SUITE_P(Cases, CaseTest, ::testing::ValuesIn(test::caseNames()),
                          [](const auto &info) { return info.param; });
 
@@ -161,6 +186,32 @@ TEST(Recursion, TailCallLineNamesTheBpfTailCallSourceLine) {
   EXPECT_NE(in->loc->text.find("bpf_tail_call(ctx, &jmp_table, 0)"), std::string::npos)
       << in->loc->text;
   EXPECT_EQ(in->loc->line, 27u);
+}
+
+// Insn::loc views strings of the object's line table: they stay valid when
+// the Object moves (the table is not in it), when the Object is gone but an
+// instruction copied out of it is not (the handle keeps the table), and in
+// a copy of the Object after the original is gone.
+TEST(Recursion, SourceLinesOutliveTheObjectTheyCameFrom) {
+  std::optional<Object> first(test::loadCase("recursion"));
+  const std::string path = first->function("subprog1")->insnAt(7)->loc->str();
+  Object moved = std::move(*first);
+  first.reset();
+  std::optional<Object> copy(moved);
+  Insn kept = *moved.function("subprog1")->insnAt(7);
+  { Object gone = std::move(moved); }
+  for (const Insn *in : {static_cast<const Insn *>(&kept), copy->function("subprog1")->insnAt(7)}) {
+    ASSERT_TRUE(in->loc);
+    EXPECT_EQ(in->loc->str(), path);
+    EXPECT_NE(in->loc->text.find("bpf_tail_call(ctx, &jmp_table, 0)"), std::string::npos);
+    EXPECT_EQ(in->loc->line, 27u);
+  }
+  copy.reset();
+  EXPECT_NE(kept.loc->text.find("bpf_tail_call(ctx, &jmp_table, 0)"), std::string::npos);
+  SourceLoc owned = kept.loc->toSourceLoc();
+  kept = Insn{};
+  EXPECT_EQ(owned.str(), path);
+  EXPECT_NE(owned.text.find("bpf_tail_call"), std::string::npos);
 }
 
 TEST(TailCalls, VariableSlotReachesEveryInitialisedSlotAndEmptyMapIsUnresolved) {

@@ -14,7 +14,7 @@ TEST(Decode, RecursionSubprogListing) {
                                    "r2 = 0 ll", "r3 = 0", "call 12"};
   ASSERT_GE(f->insns.size(), want.size());
   for (size_t i = 0; i < want.size(); ++i)
-    EXPECT_EQ(f->insns[i].text, want[i]) << i;
+    EXPECT_EQ(f->insns[i].text(), want[i]) << i;
 }
 
 TEST(Decode, LdImm64IsOneSixteenByteInstruction) {
@@ -122,7 +122,7 @@ TEST(DecodeV4, ArithmeticForms) {
   };
   for (auto &w : want) {
     const Insn &in = insnOf(obj, "arith", w.index);
-    EXPECT_EQ(in.text, w.text) << w.index;
+    EXPECT_EQ(in.text(), w.text) << w.index;
     EXPECT_EQ(in.opcode, w.opcode) << w.text;
     EXPECT_EQ(in.off, w.off) << w.text;
     EXPECT_EQ(in.imm, w.imm) << w.text;
@@ -131,27 +131,27 @@ TEST(DecodeV4, ArithmeticForms) {
 
 TEST(DecodeV4, StoresOfImmediatesLoadsJumpsAndCasts) {
   Object obj = test::loadCase("v4_forms");
-  EXPECT_EQ(insnOf(obj, "v4_arith", 1).text, "*(u64 *)(r10 - 16) = -7");
+  EXPECT_EQ(insnOf(obj, "v4_arith", 1).text(), "*(u64 *)(r10 - 16) = -7");
   EXPECT_EQ(insnOf(obj, "v4_arith", 1).opcode, 0x7a);
-  EXPECT_EQ(insnOf(obj, "v4_loads", 1).text, "*(u16 *)(r10 - 4) = 65534");
+  EXPECT_EQ(insnOf(obj, "v4_loads", 1).text(), "*(u16 *)(r10 - 4) = 65534");
   EXPECT_EQ(insnOf(obj, "v4_loads", 1).opcode, 0x6a);
-  EXPECT_EQ(insnOf(obj, "v4_loads", 2).text, "*(u32 *)(r10 - 8) = -3");
+  EXPECT_EQ(insnOf(obj, "v4_loads", 2).text(), "*(u32 *)(r10 - 8) = -3");
   EXPECT_EQ(insnOf(obj, "v4_loads", 2).opcode, 0x62);
-  EXPECT_EQ(insnOf(obj, "v4_loads", 4).text, "r0 = *(s16 *)(r10 - 4)");
+  EXPECT_EQ(insnOf(obj, "v4_loads", 4).text(), "r0 = *(s16 *)(r10 - 4)");
   EXPECT_EQ(insnOf(obj, "v4_loads", 4).opcode, 0x89);
   const Insn &gotol = insnOf(obj, "v4_jumps", 5);
-  EXPECT_EQ(gotol.text, "gotol +1");
+  EXPECT_EQ(gotol.text(), "gotol +1");
   EXPECT_EQ(gotol.opcode, 0x06); // BPF_JMP32 | BPF_JA: the offset is imm
   EXPECT_EQ(gotol.imm, 1);
   EXPECT_EQ(gotol.off, 0);
   const Insn &cast = insnOf(obj, "v4_arena", 4);
-  EXPECT_EQ(cast.text, "r2 = addr_space_cast(r2, 0, 1)");
+  EXPECT_EQ(cast.text(), "r2 = addr_space_cast(r2, 0, 1)");
   EXPECT_EQ(cast.opcode, 0xbf);
   EXPECT_EQ(cast.off, 1);
   EXPECT_EQ(cast.imm, 1); // dst address space 0 << 16 | src address space 1
   Object mg = test::loadCase("may_goto");
   const Insn &may = insnOf(mg, "mg_loop", 10);
-  EXPECT_EQ(may.text, "may_goto +11");
+  EXPECT_EQ(may.text(), "may_goto +11");
   EXPECT_EQ(may.opcode, 0xe5); // BPF_JMP | BPF_JCOND
   EXPECT_EQ(may.off, 11);
 }
@@ -171,4 +171,41 @@ TEST(DecodeV4, FramesThroughGotolAndMayGoto) {
   EXPECT_EQ(mg.function("mg_loop")->frame.bytes, 64u);
   EXPECT_TRUE(mg.function("mg_loop")->frame.bounded);
   EXPECT_EQ(mg.function("mg_sub")->frame.bytes, 16u);
+}
+
+// Insn::text() prints from the fields alone: an instruction built by hand
+// (no object) reads as its bytes would, an ld_imm64 with both halves of its
+// immediate, and an encoding LLVM cannot print gives its fields.
+TEST(Decode, TextComesFromTheFieldsAlone) {
+  Insn mov;
+  mov.opcode = 0xb7; // r3 = -7
+  mov.dst = 3;
+  mov.imm = -7;
+  EXPECT_EQ(mov.text(), "r3 = -7");
+  Insn st;
+  st.opcode = 0x7b; // *(u64 *)(r10 - 16) = r1
+  st.dst = 10;
+  st.src = 1;
+  st.off = -16;
+  EXPECT_EQ(st.text(), "*(u64 *)(r10 - 16) = r1");
+  Insn ld;
+  ld.opcode = 0x18;
+  ld.dst = 1;
+  ld.wide = true;
+  ld.imm = int64_t(0x1122334455667788);
+  EXPECT_EQ(ld.text(), "r1 = 1234605616436508552 ll"); // 0x1122334455667788
+  Insn bad;
+  bad.opcode = 0xef; // ALU64 op 0xe0: no such operation
+  bad.dst = 1;
+  bad.imm = 5;
+  EXPECT_EQ(bad.text(), "op 0xef r1, r0, off 0, imm 5");
+  // the same text as the loader's decode of the object's own bytes
+  Object obj = test::loadCase("recursion");
+  for (const Function &f : obj.functions)
+    for (const Insn &in : f.insns) {
+      Insn copy;
+      copy.opcode = in.opcode, copy.dst = in.dst, copy.src = in.src, copy.off = in.off;
+      copy.imm = in.imm, copy.wide = in.wide;
+      EXPECT_EQ(copy.text(), in.text()) << f.name << " " << in.index;
+    }
 }

@@ -105,14 +105,14 @@ TEST(Isa, EveryDecodedInstructionOfEveryBuildHasAForm) {
       for (auto &f : obj.functions)
         for (auto &in : f.insns) {
           ++total;
-          EXPECT_NE(isa::form(in), Form::Unknown) << path << " " << f.name << " " << in.text;
+          EXPECT_NE(isa::form(in), Form::Unknown) << path << " " << f.name << " " << in.text();
           bool isV4 = isa::isV4(isa::form(in));
           v4 += isV4;
           if (isV4)
             EXPECT_TRUE(std::string(dir) == PSTACK_CASES_DIR_19V4 ||
                         (std::string(dir) == PSTACK_CASES_DIR &&
                          (name == "v4_forms" || name == "v4_alu" || name == "may_goto")))
-                << path << " " << in.text;
+                << path << " " << in.text();
         }
     }
   EXPECT_GT(total, 1000u);
