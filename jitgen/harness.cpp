@@ -173,8 +173,7 @@ void Linked::atCallOut() {
     const std::string &key = trampKeys_[ci.key];
     const char *hn = key[0] == 'h' ? bpfHelperName(std::stoi(key.substr(1))) : nullptr;
     std::string name = key[0] == 'h' ? (hn ? hn : "") : key.substr(1);
-    auto it = c.helperReserveByName.find(name);
-    uint64_t reserve = c.irqHeadroom + (it != c.helperReserveByName.end() ? it->second : c.helperReserve);
+    uint64_t reserve = c.irqHeadroom + c.reserveOf(name);
     uint64_t bottom = ci.rsp + 8; // the calling frame's bottom
     if (reserve > 8 && bottom - reserve >= areaLo_ - (1 << 20))
       std::memset(reinterpret_cast<void *>(uintptr_t(bottom - reserve)), 0x5a, reserve - 8);

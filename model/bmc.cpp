@@ -197,7 +197,8 @@ void Bmc::addPosition() {
               // hi (stated so, the solver needs no case split on the node)
               relLo == (sys_.nodes[a].placement == Placement::Relative
                             ? below.hi
-                            : below.lo + num(int64_t(sys_.nodes[a].frame)));
+                            : below.lo + num(int64_t(sys_.nodes[a].frame))) +
+                           num(int64_t(e.gap));
         }
         ways.push_back(w && pushedF == num(int64_t(sys_.nodes[e.to].frame)));
       }

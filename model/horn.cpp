@@ -86,7 +86,8 @@ private:
   z3::expr placeTail(size_t k, const Frame &top, const Frame &f);
 };
 
-// `callerF`: the frame size of the node below (r9 moves by it on a call).
+// `callerF`: the frame size of the node below (r9 moves by it on a call),
+// and the edge's gap (stack-switch: a callback a helper calls).
 z3::expr Horn::placeNew(size_t k, const Frame *below, Event ev, const Frame &f, int64_t callerF) {
   z3::expr ks = below ? below->ks : ctx_.int_val(0);
   if (auto abs = absolutePlacement(sys_, k, f.r, f.lo, f.hi, f.ks, ks))
@@ -200,7 +201,7 @@ EngineResult Horn::run() {
         step = step && a.d < num(sys_.opts.maxCallDepth) && f.tc == a.tc && f.d == a.d + 1 &&
                f.async == a.async;
       }
-      step = step && placeNew(e.to, &a, e.kind, f, int64_t(sys_.nodes[n].frame));
+      step = step && placeNew(e.to, &a, e.kind, f, int64_t(sys_.nodes[n].frame) + e.gap);
       std::string name = "push_" + std::to_string(n) + "_" + std::to_string(j);
       rule(topOf(n, a) && step, topOf(e.to, f), name, bound({&a, &f}, false));
       if (!kstack)

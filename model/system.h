@@ -26,6 +26,9 @@ struct PushEdge {
   size_t from = 0, to = 0; // graph nodes
   Event kind = Event::Call;
   std::optional<uint32_t> insn; // the site in `from` (function-relative)
+  // stack-switch, a callback a helper calls: bytes between the caller's
+  // frame and the callback's (StackSwitchCosts::callbackGap); else 0
+  uint32_t gap = 0;
 };
 
 struct TailEdge {
@@ -133,7 +136,8 @@ private:
   std::optional<StackRefusal> checkStackDepth(size_t p, std::vector<bool> &ownBuffer) const;
   std::optional<std::pair<size_t, int64_t>> shift_;
   std::vector<bool> asyncTarget_; // node is an async callback // mutation: node, bytes
-  FrameState placeNew(size_t node, const FrameState *below, Event ev) const;
+  FrameState placeNew(size_t node, const FrameState *below, Event ev, uint32_t gap) const;
+  uint32_t callbackGap(size_t from, size_t to, std::optional<uint32_t> insn) const;
   // Places a frame whose bytes do not depend on r9 (kernel stack, fixed
   // buffer, planned offset) above `ksBelow` kernel-stack bytes; false for
   // r9-relative frames.

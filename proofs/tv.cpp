@@ -348,7 +348,8 @@ struct Prover {
         loop |= cb.via == "bpf_loop";
       for (auto &in : fn.insns)
         mayGoto |= isa::form(in) == isa::Form::MayGoto;
-      l.frames[i].frame = stackSwitchBody(fn.frame.bytes, loop, mayGoto) + l.stackSwitch.frameOverhead;
+      l.frames[i].frame = stackSwitchBody(fn.frame.bytes, loop, mayGoto, fn.callsBackFromHelper()) +
+                          l.stackSwitch.frameOverhead;
     }
     return jitCompileMutant(sy.obj, l, jo, opts.mutant);
   }

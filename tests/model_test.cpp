@@ -828,6 +828,46 @@ TEST(StackSwitch, HelpersOnTheTaskStackLeaveOnlyInterruptHeadroom) {
   EXPECT_EQ(bytes["prog0"], 16u + 312 + 168 + 600);
 }
 
+// A callback bpf_for_each_map_elem calls is entered from C: it starts
+// below the helper's stack (on the buffer: its reserve and the 8 bytes of
+// r12 the callback's entry keeps), behind a link frame of its own; the
+// caller keeps the per-CPU callback top it replaces in 8 more bytes.
+TEST(StackSwitch, AHelpersCallbackStartsBelowTheHelpersStack) {
+  Loaded l = load("callbacks");
+  VerifyOptions o;
+  o.scheme = Scheme::StackSwitch;
+  Report r = verify(*l.obj, *l.graph, o);
+  for (auto &fp : r.layout.frames) {
+    if (fp.function == "each_prog")
+      EXPECT_EQ(fp.frame, 32u + 8 + 56) << "BPF's 32, the kept callback top, the x86 overhead";
+    if (fp.function == "each_cb")
+      EXPECT_EQ(fp.frame, 128u + 56);
+  }
+  // link, each_prog, the helper's reserve + r12, the callback's link
+  // frame, each_cb, headroom
+  EXPECT_EQ(bufferBytes(r)["each_prog"], 16u + 96 + (1024 + 8) + 16 + 184 + 168);
+  o.env.stackSwitch.helperReserveByName["bpf_for_each_map_elem"] = 256;
+  r = verify(*l.obj, *l.graph, o);
+  EXPECT_EQ(bufferBytes(r)["each_prog"], 16u + 96 + (256 + 8) + 16 + 184 + 168);
+  o.env.stackSwitch.helpersOnBuffer = false; // the helper on the task stack
+  r = verify(*l.obj, *l.graph, o);
+  EXPECT_EQ(bufferBytes(r)["each_prog"], 16u + 96 + 16 + 184 + 168);
+  // every engine places it there: a buffer one byte short overflows at it
+  using E = VerifyOptions::Engine;
+  for (E e : {E::Explicit, E::Bounded, E::Unbounded}) {
+    VerifyOptions b = o;
+    b.engine = e;
+    b.bufferSize = 16 + 96 + 16 + 184 + 168 - 1;
+    Report rb = verify(*l.obj, *l.graph, b);
+    const Violation *v = violationOf(rb, "each_prog");
+    ASSERT_NE(v, nullptr) << int(e);
+    EXPECT_EQ(v->kind, "overflow") << int(e);
+    ASSERT_FALSE(v->trace.empty());
+    EXPECT_EQ(v->trace.back().function, "each_cb") << int(e);
+    EXPECT_EQ(v->trace.back().lo, 16 + 96 + 16) << int(e);
+  }
+}
+
 TEST(StackSwitch, ReentryReusesTheLiveBufferAndIsFound) {
   Report r = run("nested", Scheme::StackSwitch, {}, "nested_cycle.env.json");
   EXPECT_EQ(r.verdict, Verdict::Unsafe);
