@@ -1275,7 +1275,7 @@ void Emitter::inlineLoop(const Insn &in, const std::string &callback) {
   uint32_t e2big = a_.jcc(CC_A);
   // r6-r8 kept: pushed, or (stack-switch: nothing below the frame) in the
   // frame's 24 bytes below BPF's
-  const int32_t spill = -bpfBytes();
+  const int32_t spill = -bpfBytes() + (mutant_ == JitMutant::LoopSpillInFrame ? 24 : 0);
   if (ss())
     a_.store(8, RBP, spill - 8, RBX), a_.store(8, RBP, spill - 16, R13), a_.store(8, RBP, spill - 24, R14);
   else
