@@ -542,6 +542,7 @@ void Emitter::emitFunction(const NodeCtx &n) {
   jf.tailCallReachable = n.tailReachable;
   jf.normalStack = normalStack();
   jf.stackSwitch = n.stackSwitch;
+  jf.switchToCallbackTop = n.stackSwitch && n.syncFromC;
   if (hasMayGoto())
     jf.mayGotoSlot = -int32_t(jf.normalStack);
   out_ = &jf;

@@ -657,6 +657,28 @@ TEST(JitStackSwitchCode, ALinkFrameOffBy8IsCaught) {
   // that run (prog0 nests the others) now reaches 8 bytes past its base
   EXPECT_EQ(jit.guardsBroken,
             (std::vector<std::string>{"prog0", "prog1", "prog2", "prog11", "prog12"}));
+  // the frame-pointer chain still holds (the backtraces match), but the
+  // bpf_throw-style walk finds every activation's link frame 8 bytes below
+  // where its switch should have put it
+  RunResult ref = interpret(v->obj, req);
+  BacktraceMatch m = compareBacktraces(ref, jit);
+  EXPECT_EQ(m.total, 10u);
+  EXPECT_EQ(m.walks, 5u);
+  EXPECT_EQ(m.walksMatched, 0u);
+  EXPECT_EQ(m.matched, 5u);
+  ASSERT_EQ(jit.exceptionWalks.size(), 5u);
+  uint64_t bytes0 = 0;
+  for (auto &b : img.buffers)
+    if (b.name == "prog0")
+      bytes0 = b.bytes;
+  EXPECT_EQ(jit.exceptionWalks[0],
+            (std::vector<std::string>{"prog0/prog0", "<link frame at +" + std::to_string(bytes0 - 24) +
+                                                         " of prog0, its top - 16 is +" +
+                                                         std::to_string(bytes0 - 16) + ">"}));
+  EXPECT_NE(m.firstMismatch.find("exception walk at call 1: interpreter prog0/prog0, unwinder prog0/prog0 > "
+                                 "<link frame at +"),
+            std::string::npos)
+      << m.firstMismatch;
   // unmutated: intact
   JitImage good = jitCompile(v->obj, v->rep.layout);
   EXPECT_TRUE(runJit(v->obj, good, req).guardsBroken.empty());
@@ -724,7 +746,7 @@ TEST(JitStackSwitchCode, AHelpersCallbackSwitchesToTheTopItsCallerLeft) {
     RunResult ref = interpret(v->obj, req), jit = runJit(v->obj, img, req);
     ASSERT_TRUE(jit.ok) << jit.error;
     expectSameRun(*v->obj.program("each_prog"), ref, jit, "callback");
-    EXPECT_EQ(compareBacktraces(ref, jit).matched, 1u);
+    EXPECT_EQ(compareBacktraces(ref, jit).matched, 2u); // one call: its backtrace and its walk
     // the top 8 bytes off: named
     JitImage bad = img;
     for (auto &f : bad.functions)
@@ -776,6 +798,47 @@ TEST(JitStackSwitchCode, BacktracesThroughSubprogFrames) {
   BacktraceMatch m = compareBacktraces(ref, jit);
   EXPECT_GT(m.total, 0u);
   EXPECT_EQ(m.matched, m.total) << m.firstMismatch;
+}
+
+// The bpf_throw-style walk at every helper and kfunc call: from the
+// caller's frame to the activation's frame, equal to the interpreter's
+// call chain, the boundary's link frame at its buffer's top (prog0 and the
+// four programs it nests: 5 walks); from a callback bpf_for_each_map_elem
+// calls, the walk ends at the callback's frame; under the kernel scheme
+// (no switch) it ends at the frame C entered.
+TEST(JitStackSwitchCode, ExceptionWalksReachTheActivationsFrame) {
+  auto v = verifyCase("nested+nested.env.json", Scheme::StackSwitch);
+  JitImage img = jitCompile(v->obj, v->rep.layout);
+  RunRequest req;
+  req.program = "prog0";
+  req.nest = v->env.nest;
+  RunResult ref = interpret(v->obj, req), jit = runJit(v->obj, img, req);
+  ASSERT_TRUE(jit.ok) << jit.error;
+  BacktraceMatch m = compareBacktraces(ref, jit);
+  EXPECT_EQ(m.walks, 5u);
+  EXPECT_EQ(m.walksMatched, 5u) << m.firstMismatch;
+  EXPECT_EQ(m.total, 10u);
+  EXPECT_EQ(m.matched, 10u);
+  EXPECT_EQ(jit.exceptionWalks, ref.exceptionWalks);
+  EXPECT_EQ(jit.exceptionWalks, jit.backtraces);
+  // from inside a subprog: program > subprog
+  auto f = verifyCase("frames", Scheme::StackSwitch);
+  JitImage fi = jitCompile(f->obj, f->rep.layout);
+  req = {};
+  req.program = "frames";
+  jit = runJit(f->obj, fi, req);
+  ref = interpret(f->obj, req);
+  bool deep = false;
+  for (auto &w : jit.exceptionWalks)
+    deep |= w == std::vector<std::string>{"frames/frames", "frames/fr_helper"};
+  EXPECT_TRUE(deep);
+  EXPECT_EQ(compareBacktraces(ref, jit).walksMatched, 3u);
+  // the kernel scheme: the walk is the backtrace
+  auto k = verifyCase("frames", Scheme::Kernel);
+  JitImage ki = jitCompile(k->obj, k->rep.layout);
+  RunResult kj = runJit(k->obj, ki, req);
+  EXPECT_EQ(kj.exceptionWalks, kj.backtraces);
+  EXPECT_EQ(compareBacktraces(ref, kj).walksMatched, 3u);
 }
 
 // cpu v4 forms under stack-switch: sdiv/smod without pushes (rax and rdx
