@@ -82,21 +82,23 @@ private:
   }
   // Constraints making `f` the frame `placeNew` gives node k pushed by `ev`
   // on top of `below`.
-  z3::expr placeNew(size_t k, const Frame *below, Event ev, const Frame &f, int64_t callerF);
+  z3::expr placeNew(size_t k, const Frame *below, Event ev, const Frame &f, int64_t callerF, uint32_t gap);
   z3::expr placeTail(size_t k, const Frame &top, const Frame &f);
 };
 
 // `callerF`: the frame size of the node below (r9 moves by it on a call),
 // and the edge's gap (stack-switch: a callback a helper calls).
-z3::expr Horn::placeNew(size_t k, const Frame *below, Event ev, const Frame &f, int64_t callerF) {
+z3::expr Horn::placeNew(size_t k, const Frame *below, Event ev, const Frame &f, int64_t callerF,
+                        uint32_t gap) {
   z3::expr ks = below ? below->ks : ctx_.int_val(0);
   if (auto abs = absolutePlacement(sys_, k, f.r, f.lo, f.hi, f.ks, ks))
     return *abs;
   z3::expr F = num(sys_.nodes[k].frame);
+  z3::expr ksNew = ks + num(int64_t(sys_.taskStackOnPush(ev, gap)));
   if (below && (ev == Event::Call || ev == Event::Callback))
-    return f.r == below->r && f.lo == below->lo + num(callerF) && f.hi == f.lo + F && f.ks == ks;
+    return f.r == below->r && f.lo == below->lo + num(callerF + gap) && f.hi == f.lo + F && f.ks == ksNew;
   return f.r == sys_.nodes[k].programRegion && f.lo == num(sys_.activationBase) &&
-         f.hi == f.lo + F && f.ks == ks;
+         f.hi == f.lo + F && f.ks == ksNew;
 }
 
 z3::expr Horn::placeTail(size_t k, const Frame &top, const Frame &f) {
@@ -119,7 +121,8 @@ EngineResult Horn::run() {
   for (size_t p = 0; p < sys_.obj.programs.size(); ++p)
     guard |= sys_.opts.scheme == Scheme::Kernel && sys_.privateProgram[p];
   for (auto &ni : sys_.nodes) {
-    kstack |= ni.placement == Placement::KernelStack;
+    kstack |= ni.placement == Placement::KernelStack ||
+              sys_.opts.scheme == Scheme::StackSwitch; // (its return addresses and r12)
     buffers |= ni.placement != Placement::KernelStack;
   }
   if (guard)
@@ -181,7 +184,7 @@ EngineResult Horn::run() {
   // enter
   size_t entry = sys_.entry(program_);
   rule(f.tc == 0 && f.d == 1 && !f.async && f.below == ctx_.bv_val(0, P_) &&
-           placeNew(entry, nullptr, Event::Enter, f, 0),
+           placeNew(entry, nullptr, Event::Enter, f, 0, 0),
        topOf(entry, f), "enter", bound({&f}, false));
 
   // pushes and tail calls, each as a Top rule and a Pair-carrying rule
@@ -201,7 +204,7 @@ EngineResult Horn::run() {
         step = step && a.d < num(sys_.opts.maxCallDepth) && f.tc == a.tc && f.d == a.d + 1 &&
                f.async == a.async;
       }
-      step = step && placeNew(e.to, &a, e.kind, f, int64_t(sys_.nodes[n].frame) + e.gap);
+      step = step && placeNew(e.to, &a, e.kind, f, int64_t(sys_.nodes[n].frame), e.gap);
       std::string name = "push_" + std::to_string(n) + "_" + std::to_string(j);
       rule(topOf(n, a) && step, topOf(e.to, f), name, bound({&a, &f}, false));
       if (!kstack)

@@ -337,7 +337,10 @@ void System::stackSwitchCosts() {
           continue; // BPF calls push frames of their own; a tail call is a jump
         const char *helper = cs.kind == CallKind::Kfunc ? nullptr : bpfHelperName(cs.helper);
         std::string name = cs.kind == CallKind::Kfunc ? cs.target : helper ? helper : "";
-        callOut = std::max(callOut, c.reserveOf(name));
+        // a kfunc that runs nested programs: their entries keep r12 below it
+        auto nest = opts.env.nest.find(obj.programs[nodes[n].program].name);
+        bool nests = cs.kind == CallKind::Kfunc && nest != opts.env.nest.end() && !nest->second.empty();
+        callOut = std::max(callOut, c.reserveOf(name) + (nests ? 8 : 0));
       }
     // LD_ABS/LD_IND: the JIT calls bpf_skb_load_helper_{8,16,32}_no_cache
     if (c.helpersOnBuffer)
@@ -350,6 +353,23 @@ void System::stackSwitchCosts() {
     // an interrupt may arrive at any instruction, also inside a helper
     nodes[n].reserve = c.irqHeadroom + callOut;
   }
+}
+
+uint32_t System::taskStackOnPush(Event ev, uint32_t gap) const {
+  if (opts.scheme != Scheme::StackSwitch)
+    return 0;
+  switch (ev) {
+  case Event::Enter:
+  case Event::Reenter:
+  case Event::Async: return 16; // entered from the kernel: return address, r12
+  case Event::Nest:              // through a kfunc
+    return opts.env.stackSwitch.helpersOnBuffer ? 0 : 24;
+  case Event::Callback:          // a helper's (gap), not the inlined bpf_loop's
+    return gap && !opts.env.stackSwitch.helpersOnBuffer ? 24 : 0;
+  case Event::Call:
+  case Event::TailCall: return 0;
+  }
+  return 0;
 }
 
 uint32_t System::callbackGap(size_t from, size_t to, std::optional<uint32_t> insn) const {
@@ -373,7 +393,7 @@ FrameState System::placeNew(size_t node, const FrameState *below, Event ev, uint
   int64_t ks = below ? below->kernelStack : 0;
   if (placeAbsolute(f, node, ks))
     return f;
-  f.kernelStack = ks;
+  f.kernelStack = ks + taskStackOnPush(ev, gap);
   if (below && (ev == Event::Call || ev == Event::Callback)) {
     // push r9; r9 += F(caller); call; pop r9
     f.region = below->region;

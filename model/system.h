@@ -123,6 +123,12 @@ public:
   // Where a new activation's first frame starts in its buffer (stack-switch:
   // above the link frame; else 0).
   int64_t activationBase = 0;
+  // stack-switch: the bytes a push leaves on the task stack (the JIT's
+  // return addresses and saved r12, jitgen/emit.cpp): a new activation
+  // entered there 16 (the return address into it, the entry's push r12);
+  // with helpers on the task stack, a nested program or a helper's
+  // callback 24 more (the call out's return address too). Else 0.
+  uint32_t taskStackOnPush(Event ev, uint32_t gap) const;
   // The highest byte the region must hold while `f` is the top frame.
   int64_t reach(const FrameState &f) const { return f.hi + nodes[f.node].reserve; }
 

@@ -462,7 +462,7 @@ TEST(Cli, StackSwitchIsVerifiedFromItsEnvironmentEmittedAndReplayed) {
   const std::string env = std::string(PSTACK_SOURCE_DIR) + "/cases/nested.env.json";
   auto ok = test::run({PSTACK_CLI, "--scheme", "stack-switch", "--env", env, nested});
   EXPECT_EQ(ok.status, 0) << ok.out << ok.err;
-  EXPECT_NE(ok.out.find("scheme stack-switch: 7056 bytes per CPU in 5 buffers"), std::string::npos)
+  EXPECT_NE(ok.out.find("scheme stack-switch: 7072 bytes per CPU in 5 buffers"), std::string::npos)
       << ok.out;
   // helpers on the task stack: only the interrupt headroom below the frames
   const std::string ts = test::tempPath("task_stack.env.json");

@@ -797,16 +797,18 @@ TEST(StackSwitch, X86FramesBelowTheLinkFrameWithHeadroom) {
   Report r = run("nested", Scheme::StackSwitch, {}, "nested.env.json");
   EXPECT_EQ(r.verdict, Verdict::Safe);
   auto bytes = bufferBytes(r);
-  // prog0 (256 B) calls bpf_nest_run: 16 + (256 + 56) + 168 + 1024; its
+  // prog0 (256 B) calls bpf_nest_run: 16 + (256 + 56) + 168 + 1024, and 8
+  // for the r12 the nested programs' entries keep below the kfunc; its
   // chain to leaf (work 128, leaf 64) needs less: 16 + 312 + 184 + 120 + 168
-  EXPECT_EQ(bytes["prog0"], 16u + 312 + 168 + 1024);
+  EXPECT_EQ(bytes["prog0"], 16u + 312 + 168 + 1024 + 8);
   EXPECT_EQ(bytes["prog2"], 16u + 120 + 168 + 1024);
   for (auto &fp : r.layout.frames)
     if (fp.function == "work")
       EXPECT_EQ(fp.frame, 128u + 56) << fp.program;
-  // nested programs switch to their own buffers: nothing on the task stack
+  // on the task stack: the return address into the entry and its r12;
+  // nested programs are entered on the buffer (the kfunc runs there)
   for (auto &p : r.programs)
-    EXPECT_EQ(p.kernelStackBytes, 0u) << p.name;
+    EXPECT_EQ(p.kernelStackBytes, 16u) << p.name;
 }
 
 TEST(StackSwitch, HelpersOnTheTaskStackLeaveOnlyInterruptHeadroom) {
@@ -818,6 +820,14 @@ TEST(StackSwitch, HelpersOnTheTaskStackLeaveOnlyInterruptHeadroom) {
   auto bytes = bufferBytes(verify(*l.obj, *l.graph, o));
   EXPECT_EQ(bytes["prog0"], 16u + 312 + 184 + 120 + 168); // the chain prog0 -> work -> leaf
   EXPECT_EQ(bytes["prog2"], 16u + 120 + 120 + 168);       // prog2 -> leaf
+  // the kfunc on the task stack: each nesting level leaves its return
+  // address and the nested entry's (return address, r12) there too
+  std::map<std::string, uint64_t> ks;
+  for (auto &p : verify(*l.obj, *l.graph, o).programs)
+    ks[p.name] = p.kernelStackBytes;
+  EXPECT_EQ(ks["prog0"], 16u + 24 + 24); // prog0 -> prog1 -> prog11
+  EXPECT_EQ(ks["prog1"], 16u + 24);
+  EXPECT_EQ(ks["prog2"], 16u);
   // a per-callee reserve: bpf_nest_run's 256 bytes under prog0's frame
   o.env.stackSwitch.helpersOnBuffer = true;
   o.env.stackSwitch.helperReserveByName["bpf_nest_run"] = 256;
@@ -825,7 +835,7 @@ TEST(StackSwitch, HelpersOnTheTaskStackLeaveOnlyInterruptHeadroom) {
   EXPECT_EQ(bytes["prog0"], 16u + 312 + 184 + 120 + 168) << "the chain to leaf (800) over the call (752)";
   o.env.stackSwitch.helperReserveByName["bpf_nest_run"] = 600;
   bytes = bufferBytes(verify(*l.obj, *l.graph, o));
-  EXPECT_EQ(bytes["prog0"], 16u + 312 + 168 + 600);
+  EXPECT_EQ(bytes["prog0"], 16u + 312 + 168 + 600 + 8);
 }
 
 // A callback bpf_for_each_map_elem calls is entered from C: it starts
@@ -885,17 +895,17 @@ TEST(StackSwitch, ReentryReusesTheLiveBufferAndIsFound) {
 
 TEST(StackSwitch, ABufferWithoutRoomForTheCalleeOverflowsAtTheCallingFrame) {
   VerifyOptions o;
-  o.bufferSize = 16 + 312 + 168 + 1024 - 1;
+  o.bufferSize = 16 + 312 + 168 + 1024 + 8 - 1;
   Report r = run("nested", Scheme::StackSwitch, o, "nested.env.json");
   EXPECT_EQ(r.verdict, Verdict::Unsafe);
   const Violation *v = violationOf(r, "prog0");
   ASSERT_NE(v, nullptr);
   EXPECT_EQ(v->kind, "overflow");
-  EXPECT_NE(v->message.find("the 1192 bytes below it"), std::string::npos) << v->message;
+  EXPECT_NE(v->message.find("the 1200 bytes below it"), std::string::npos) << v->message;
   ASSERT_EQ(v->trace.size(), 1u);
   EXPECT_EQ(v->trace[0].function, "prog0");
   // one byte more and it fits
-  o.bufferSize = 16 + 312 + 168 + 1024;
+  o.bufferSize = 16 + 312 + 168 + 1024 + 8;
   EXPECT_EQ(run("nested", Scheme::StackSwitch, o, "nested.env.json").verdict, Verdict::Safe);
 }
 namespace {
