@@ -359,7 +359,7 @@ struct Prover {
   void ssEntry(const std::string &name);
   void ssBodyFrame(const std::string &name, bool landing);
   void ssEpilogue(const std::string &name);
-  void ssSwitchBack(const std::string &name);
+  void ssSwitchBack(const std::string &name, bool callback = false);
   void ssCallSite(const std::string &name, bool helper);
   // a callback a helper calls: the synthetic program `tv` calling
   // bpf_for_each_map_elem with callback g1
@@ -885,13 +885,16 @@ void Prover::ssEntry(const std::string &name) {
 // ret): with rsp = rbp = the link frame (as the body's leave; ret leave
 // them) and r12 the task rsp, it returns with rsp at the task stack's
 // return address, the caller's rbp and r12 back, rax (r0) unchanged.
-void Prover::ssSwitchBack(const std::string &name) {
+void Prover::ssSwitchBack(const std::string &name, bool callback) {
   if (!wanted("frame", name))
     return;
   auto t0 = std::chrono::steady_clock::now();
-  Synthetic sy = synth({{mk(0xb7, 0, 0, 0, 0), mk(0x95, 0, 0, 0, 0)}}, {place(FramePlan::Place::ProgramBuffer, "tv")});
+  // (callback: the switch back of a callback a helper calls, into the helper)
+  Synthetic sy = callback ? ssCallbackObject()
+                          : synth({{mk(0xb7, 0, 0, 0, 0), mk(0x95, 0, 0, 0, 0)}},
+                                  {place(FramePlan::Place::ProgramBuffer, "tv")});
   JitImage img = emit(sy);
-  const JitFunction &jf = img.functions.at(0);
+  const JitFunction &jf = callback ? *img.find("tv", "g1") : img.functions.at(0);
   auto code = decodeX86(jf.code);
   z3::context c;
   Machine mc(c, code, c.bv_const("gsbase", 64));
@@ -1642,6 +1645,7 @@ void stackSwitchObligations(Prover &pv) {
   pv.ssCallSite("stack-switch: call of a BPF function", false);
   pv.ssCallSite("stack-switch: helper on the buffer", true);
   pv.ssCallbackEntry("stack-switch: a helper's callback switches to the callback top and links");
+  pv.ssSwitchBack("stack-switch: a helper's callback switches back to the helper's stack", true);
   pv.ssCallbackTop("stack-switch: a helper that calls back, on the buffer (the callback top set and put back)");
   pv.ssInlinedLoop("stack-switch: inlined bpf_loop (r6-r8 kept in the frame's 24 bytes)");
   pv.ssOnBuffer = false;

@@ -653,10 +653,11 @@ TEST(JitStackSwitchCode, ALinkFrameOffBy8IsCaught) {
   req.nest = v->env.nest;
   RunResult jit = runJit(v->obj, img, req);
   ASSERT_TRUE(jit.ok) << jit.error;
-  // every buffer is sized to its deepest byte: each of the five programs
-  // that run (prog0 nests the others) now reaches 8 bytes past its base
-  EXPECT_EQ(jit.guardsBroken,
-            (std::vector<std::string>{"prog0", "prog1", "prog2", "prog11", "prog12"}));
+  // every buffer is sized to its deepest byte: the three programs that
+  // nest none now reach 8 bytes past their base; prog0 and prog1 keep 8
+  // bytes below their kfunc call for the nested entries' r12, which the
+  // harness's kfunc (running them from its own stack) leaves unused
+  EXPECT_EQ(jit.guardsBroken, (std::vector<std::string>{"prog2", "prog11", "prog12"}));
   // the frame-pointer chain still holds (the backtraces match), but the
   // bpf_throw-style walk finds every activation's link frame 8 bytes below
   // where its switch should have put it

@@ -99,6 +99,7 @@ TEST(TranslationValidation, StackSwitchFormsAndFrameSequencesAreProved) {
            {"frame", "stack-switch: helper on the task stack (rsp = r12, back to the frame's bottom)"},
            {"frame", "stack-switch: tail call (the frame unwound to rbp, the link frame kept)"},
            {"frame", "stack-switch: a helper's callback switches to the callback top and links"},
+           {"frame", "stack-switch: a helper's callback switches back to the helper's stack"},
            {"frame", "stack-switch: a helper that calls back, on the buffer (the callback top set and put back)"},
            {"frame", "stack-switch: a helper that calls back, on the task stack (the callback top set and put back)"},
            {"frame", "stack-switch: inlined bpf_loop (r6-r8 kept in the frame's 24 bytes)"}}) {
@@ -187,6 +188,9 @@ INSTANTIATE_TEST_SUITE_P(
         MutantCase{JitMutant::LinkOffBy8, "stack-switch: a helper's callback", "frame",
                    "stack-switch: a helper's callback switches to the callback top and links",
                    "at the call, the callback top"},
+        MutantCase{JitMutant::NoSwitchBack, "stack-switch: a helper's callback switches back", "frame",
+                   "stack-switch: a helper's callback switches back to the helper's stack",
+                   "at the return (the task stack's return address is at"},
         MutantCase{JitMutant::CallbackTopKept, "stack-switch: a helper that calls back, on the buffer", "frame",
                    "stack-switch: a helper that calls back, on the buffer (the callback top set and put back)",
                    "after the call, <callback top> is not put back"},
