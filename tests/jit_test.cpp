@@ -767,6 +767,47 @@ TEST(JitStackSwitchCode, AHelpersCallbackSwitchesToTheTopItsCallerLeft) {
   }
 }
 
+// A timer's callback is a new activation, as the model's Async event
+// starts it: its entry switches to the top of its program's buffer (the
+// model's alias trace puts it at [16, 16 + 216) there, over the live
+// program: timer_deep is unsafe, replayed), and it runs when the timer
+// fires, after the program, like the interpreter.
+TEST(JitStackSwitchCode, ATimersCallbackSwitchesToItsBuffersTop) {
+  auto v = verifyCase("timer_deep", Scheme::StackSwitch);
+  ASSERT_EQ(v->rep.verdict, Verdict::Unsafe);
+  bool traced = false;
+  for (auto &viol : v->rep.violations)
+    if (viol.program == "arm_big")
+      for (auto &st : viol.trace)
+        if (st.function == "big_cb") {
+          traced = true;
+          EXPECT_EQ(st.event, "callback");
+          EXPECT_EQ(st.lo, 16);
+          EXPECT_EQ(st.hi, 16 + 160 + 56);
+        }
+  EXPECT_TRUE(traced);
+  JitOptions jo{true, {"arm_big"}};
+  JitImage img = jitCompile(v->obj, v->rep.layout, jo);
+  const JitFunction *cb = img.find("arm_big", "big_cb");
+  ASSERT_NE(cb, nullptr);
+  EXPECT_FALSE(cb->switchToCallbackTop);
+  auto lines = decodedLines(*cb);
+  std::vector<std::string> want = {"nopl (%rax,%rax)", "nopl (%rax)", "pushq %r12", "movq %rsp, %r12",
+                                   "movabsq $" + std::to_string(bufferTop(img, "arm_big")) + ", %r11",
+                                   "addq %gs:40, %r11", "movq %r11, %rsp", "pushq 8(%r12)", "pushq %rbp",
+                                   "movq %rsp, %rbp"};
+  ASSERT_GE(lines.size(), want.size());
+  EXPECT_EQ(std::vector<std::string>(lines.begin(), lines.begin() + std::ptrdiff_t(want.size())), want);
+  EXPECT_TRUE(validateJit(v->obj, img).empty()) << findingsText(validateJit(v->obj, img));
+  RunRequest req;
+  req.program = "arm_big";
+  RunResult ref = interpret(v->obj, req), jit = runJit(v->obj, img, req);
+  ASSERT_TRUE(jit.ok) << jit.error;
+  EXPECT_EQ(jit.r0, ref.r0);
+  EXPECT_EQ(jit.maps, ref.maps);
+  EXPECT_TRUE(jit.guardsBroken.empty()); // helpers on the buffer: room enough
+}
+
 // The JIT emits frames of exactly the model's costs, or nothing.
 TEST(JitStackSwitchCode, RefusesALayoutProvedWithOtherFrameCosts) {
   auto v = verifyCase("nested+nested.env.json", Scheme::StackSwitch);
