@@ -273,6 +273,8 @@ z3::expr Bmc::violationAt(const std::string &kind, size_t t) {
     }
   } else {
     any.push_back(top.region == 0 && top.hi > num(int64_t(sys_.kernelBudget())));
+    if (sys_.opts.scheme == Scheme::StackSwitch) // its entries' bytes on the task stack
+      any.push_back(top.region != 0 && top.ks > num(int64_t(sys_.kernelBudget())));
     any.push_back(top.region != 0 && top.lo < 0);
     // each program's buffer bounds, under its root; programs that agree on
     // a region's bound share one term (with every program agreeing, the

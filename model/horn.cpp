@@ -241,6 +241,8 @@ EngineResult Horn::run() {
            err(), "err_alias_" + std::to_string(n), bound({&a}, true));
     z3::expr_vector over(ctx_);
     over.push_back(a.r == 0 && a.hi > num(int64_t(sys_.kernelBudget())));
+    if (sys_.opts.scheme == Scheme::StackSwitch) // its entries' bytes on the task stack
+      over.push_back(a.r != 0 && a.ks > num(int64_t(sys_.kernelBudget())));
     over.push_back(a.r != 0 && a.lo < 0);
     for (auto &[r, bytes] : b_.region) // (stack-switch: and what it must hold below the frame)
       over.push_back(a.r == r && a.hi + num(int64_t(sys_.nodes[n].reserve)) > num(bytes));
