@@ -3,8 +3,9 @@
 // task stack): the verdict, per-CPU bytes, kernel-stack bytes, x86
 // instructions of a BPF-to-BPF call (the site's, the callee's frame set-up
 // and exit), of a program's entry and exit, ns per run in the harness, and
-// how many of the frame-pointer unwinder's backtraces equal the
-// interpreter's call chain. Markdown on stdout.
+// how many of the frame-pointer unwinder's backtraces and bpf_throw-style
+// walks equal the interpreter's call chain. An object with programs that
+// are not proved has its proved ones emitted and run. Markdown on stdout.
 //   pstack_ss_table OBJECT[+ENV] ...   (default: the bundled set)
 #include "jitgen/jitgen.h"
 #include "model/model.h"
@@ -47,15 +48,23 @@ std::string row(const std::string &label, const std::string &path, const std::st
   Report rep = pipe.verify(o);
   const Object &obj = *pipe.object;
   std::ostringstream out;
-  out << "| " << label << " | " << v.name << " | " << verdictName(rep.verdict) << " | "
-      << rep.bytesPerCpu << " | " << rep.kernelStackWith << " | ";
-  if (rep.verdict != Verdict::Safe) {
+  out << "| " << label << " | " << v.name << " | " << verdictName(rep.verdict);
+  JitOptions jo;
+  if (rep.verdict != Verdict::Safe && !rep.layout.proved.empty()) {
+    jo.programs = rep.layout.proved; // the proved ones, emitted alone
+    std::string names;
+    for (auto &p : rep.layout.proved)
+      names += (names.empty() ? "" : ", ") + p;
+    out << " (" << names << " proved: emitted)";
+  }
+  out << " | " << rep.bytesPerCpu << " | " << rep.kernelStackWith << " | ";
+  if (rep.layout.proved.empty()) {
     out << "– | – | – | – |";
     return out.str();
   }
   JitImage img;
   try {
-    img = jitCompile(obj, rep.layout);
+    img = jitCompile(obj, rep.layout, jo);
   } catch (const JitError &e) {
     out << "not emitted: " << e.what() << " | | | |";
     return out.str();
@@ -72,6 +81,8 @@ std::string row(const std::string &label, const std::string &path, const std::st
   for (auto &f : img.functions) {
     auto code = decodeX86(f.code);
     const Function *bf = obj.function(f.function);
+    if (!pro.count({f.program, f.function}))
+      continue;
     bool entry = obj.functions[obj.program(f.program)->entry].name == f.function;
     if (entry) {
       entryX86 += double(pro[{f.program, f.function}] + epi[{f.program, f.function}] +
@@ -124,6 +135,8 @@ std::string row(const std::string &label, const std::string &path, const std::st
   }
   uint32_t matched = 0, total = 0;
   for (auto &p : obj.programs) {
+    if (!jo.programs.empty() && !jo.programs.count(p.name))
+      continue;
     RunRequest req;
     req.program = p.name;
     req.nest = pipe.env.nest;
@@ -158,8 +171,11 @@ int main(int argc, char **argv) {
       {"frames", cases + "/frames.o", "", {"frames"}, 2000},
       {"tailcalls", cases + "/tailcalls.o", "", {}, 2000},
       {"recursion", cases + "/recursion.o", "", {}, 200},
+      {"callbacks (bpf_for_each_map_elem, a timer)", cases + "/callbacks.o", "", {"each_prog"}, 2000},
       {"calls (1000 BPF calls)", bench + "/calls.o", "", {"calls"}, 200},
       {"functions_100 (generated)", bench + "/functions_100.o", "", {}, 200},
+      {"functions_1000 (generated)", bench + "/functions_1000.o", "", {}, 20},
+      {"progarray_100 (generated)", bench + "/progarray_100.o", "", {}, 200},
   };
   (void)argc, (void)argv;
   const Variant variants[] = {{"kernel (6.13)", Scheme::Kernel, true},
@@ -168,7 +184,8 @@ int main(int argc, char **argv) {
                               {"stack-switch, helpers on the buffer", Scheme::StackSwitch, true},
                               {"stack-switch, helpers on the task stack", Scheme::StackSwitch, false}};
   std::cout << "| object | scheme | verdict | per-CPU bytes | kernel-stack bytes | x86 insns per BPF call "
-               "| x86 insns per program entry + exit | ns per run | backtraces equal to the call chain |\n"
+               "| x86 insns per program entry + exit | ns per run | backtraces and bpf_throw walks equal to "
+               "the call chain |\n"
                "|---|---|---|---|---|---|---|---|---|\n";
   for (auto &ob : objs) {
     for (auto &v : variants) {

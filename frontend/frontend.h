@@ -218,6 +218,14 @@ struct Function {
   // Instruction index within the ELF section, as llvm-objdump numbers it;
   // reports use it so that users can find the instruction in a listing.
   uint32_t sectionInsn(uint32_t index) const { return uint32_t(offset / 8) + index; }
+  // A helper or kfunc it calls runs one of its callbacks before returning,
+  // from C (every synchronous callback but bpf_loop's, which JITs inline).
+  bool callsBackFromHelper() const {
+    for (auto &cb : callbacks)
+      if (!cb.async && cb.via != "bpf_loop")
+        return true;
+    return false;
+  }
 };
 
 struct Program {

@@ -39,7 +39,22 @@
 // (link_bytes). A tail call unwinds to the body's rbp and jumps to the
 // target's landing: the link frame and the switch back stay. Calls out
 // (helpers, kfuncs) run on the buffer, or (helpers: task_stack) with
-// rsp = r12 and rsp put back to the frame's bottom after. Nothing else is
+// rsp = r12 and rsp put back to the frame's bottom after.
+// Callbacks entered from C switch as an entry does: an async one (a timer)
+// is a new activation at its buffer's top, as the model starts it; one a
+// helper calls synchronously (bpf_for_each_map_elem, ...) at the top its
+// caller left in the per-CPU word <callback top> — the caller's frame
+// bottom, less the helper's reserve and the callback entry's r12 when
+// helpers run on the buffer (StackSwitchCosts::callbackGap) — which the
+// caller keeps in its frame and puts back around the call, so that
+// callbacks of interrupts and nested programs leave it as they found it:
+//   movabs r11,<callback top>; add r11,gs:[this_cpu_off]
+//   mov r10,[r11]; mov [rbp-X],r10; lea r10,[rbp-D]; mov [r11],r10
+//   call helper
+//   movabs r11,<callback top>; add r11,gs:[this_cpu_off]
+//   mov r10,[rbp-X]; mov [r11],r10
+// and the callback's entry reads it (mov r11,[r11]) where a program's has
+// its buffer's top. Nothing else is
 // pushed below a frame (division, shifts and atomics use r10/r11), so an
 // interrupt finds irq_headroom bytes below it at every instruction.
 #include "jitgen/jitgen.h"
@@ -76,12 +91,13 @@ struct NodeCtx {
   bool entry = false;       // the program's main function
   bool selfSetup = false;   // its prologue sets r9
   bool cEntered = false;    // called from C (a helper's callback): starts a tail count
+  bool syncFromC = false;   // stack-switch: a callback a helper calls synchronously
   bool tailReachable = false;
   bool tailTarget = false; // a program entry some tail call lands in
   bool stackSwitch = false;
   bool startsCount() const {
     if (stackSwitch)
-      return tailReachable && entry;
+      return tailReachable && (entry || cEntered);
     return (tailReachable && (entry || cEntered)) ||
            (tailTarget && plan.place == FramePlan::Place::ProgramBuffer);
   }
@@ -152,7 +168,7 @@ private:
   uint32_t normalStack() const {
     if (r9()) // the r9 schemes keep only may_goto's counter under rbp
       return hasMayGoto() ? kStackSwitchMayGotoSlot : 0;
-    return stackSwitchBody(cur_->fn->frame.bytes, loopSpill(), hasMayGoto());
+    return stackSwitchBody(cur_->fn->frame.bytes, loopSpill(), hasMayGoto(), ss() && cur_->fn->callsBackFromHelper());
   }
   int32_t tccDisp() const { return -int32_t(normalStack()) - 8; }
   int32_t frameDisp(uint8_t base, int16_t off) const {
@@ -179,6 +195,11 @@ private:
   void emitFunction(const NodeCtx &n);
   void prologue();
   void switchPrologue();
+  // stack-switch: the per-CPU callback top, as r11's address (movabs, add gs)
+  void callbackTopAddress();
+  // stack-switch: the synchronous callback a helper called at `in` takes (or null)
+  const CallbackSite *helperCallbackAt(const Insn &in) const;
+  int32_t callbackSlotDisp() const { return -bpfBytes() - (loopSpill() ? int32_t(kStackSwitchLoopSpill) : 0) - 8; }
   void r9Setup();
   void epilogue();
   void insn(const Insn &in, const Insn *next);
@@ -254,14 +275,16 @@ void Emitter::prepare() {
     for (auto &cb : n.fn->callbacks)
       if (cb.via != "bpf_loop") {
         auto it = nodes_.find({k.first, cb.callback});
-        if (it != nodes_.end())
+        if (it != nodes_.end()) {
           it->second.cEntered = true;
+          it->second.syncFromC |= !cb.async;
+        }
       }
   for (auto &[k, n] : nodes_) {
     auto place = n.plan.place;
     n.selfSetup = place == FramePlan::Place::OwnBuffer ||
                   (place != FramePlan::Place::KernelStack && (n.entry || n.plan.asyncEntry || n.cEntered));
-    if (place == FramePlan::Place::ProgramBuffer && n.cEntered && !n.plan.asyncEntry)
+    if (!ss() && place == FramePlan::Place::ProgramBuffer && n.cEntered && !n.plan.asyncEntry)
       throw JitError("jit: " + k.first + "/" + k.second +
                      " is a synchronous callback entered from a helper: an r9-relative frame "
                      "cannot be placed there (not supported)");
@@ -283,7 +306,8 @@ void Emitter::prepare() {
         loop |= cb.via == "bpf_loop";
       for (auto &in : n.fn->insns)
         mayGoto |= isa::form(in) == isa::Form::MayGoto;
-      uint32_t want = stackSwitchBody(n.fn->frame.bytes, loop, mayGoto) + kFrameOverhead;
+      uint32_t want =
+          stackSwitchBody(n.fn->frame.bytes, loop, mayGoto, n.fn->callsBackFromHelper()) + kFrameOverhead;
       if (n.plan.place != FramePlan::Place::ProgramBuffer || n.plan.frame != want)
         throw JitError("jit: stack-switch: the layout gives " + k.first + "/" + k.second + " a " +
                        placeName(n.plan.place) + " frame of " + std::to_string(n.plan.frame) +
@@ -291,10 +315,44 @@ void Emitter::prepare() {
                        " on the program's buffer: refusing to emit");
       if (!buffers_.count(n.plan.region))
         throw JitError("jit: stack-switch: no buffer " + n.plan.region + " for " + k.first);
-      if (n.plan.asyncEntry || n.cEntered)
+      // entered from C, its code starts with a switch: refused where BPF
+      // also enters it (a call, an inlined bpf_loop), and where C enters
+      // it both as a timer's (a new activation) and as a helper's callback
+      if (!n.cEntered && !n.plan.asyncEntry)
+        continue;
+      if (n.plan.asyncEntry && n.syncFromC)
         throw JitError("jit: stack-switch: " + k.first + "/" + k.second +
-                       " is a callback entered from a helper; its switch to the buffer is not "
-                       "emitted (not supported)");
+                       " is both an async callback and one a helper calls: one entry cannot "
+                       "switch to both places (not supported)");
+      for (auto &[k2, n2] : nodes_) {
+        if (k2.first != k.first)
+          continue;
+        for (auto &cs : n2.fn->calls)
+          if (cs.kind == CallKind::Local && cs.target == k.second)
+            throw JitError("jit: stack-switch: " + k.first + "/" + k.second +
+                           " is a callback entered from C and also called from " + k2.second +
+                           ": its entry's switch would run on the BPF call too (not supported)");
+        for (auto &cb : n2.fn->callbacks)
+          if (cb.via == "bpf_loop" && cb.callback == k.second)
+            throw JitError("jit: stack-switch: " + k.first + "/" + k.second +
+                           " is a callback entered from C and also an inlined bpf_loop's in " +
+                           k2.second + " (not supported)");
+      }
+    }
+    // the per-CPU word the callbacks helpers call find their top in
+    bool callbackTop = false;
+    for (auto &[k, n] : nodes_)
+      callbackTop |= n.syncFromC;
+    if (callbackTop) {
+      JitBuffer jb;
+      jb.name = kStackSwitchCallbackTop;
+      jb.bytes = 8;
+      jb.offset = img_.perCpuBytes + kHarnessGuard;
+      img_.perCpuBytes = (jb.offset + 8 + kHarnessGuard + 15) & ~uint64_t(15);
+      img_.buffers.push_back(jb);
+      buffers_.clear();
+      for (auto &b : img_.buffers)
+        buffers_[b.name] = &b;
     }
   }
   for (auto &p : obj_.programs) {
@@ -372,10 +430,18 @@ void Emitter::switchPrologue() {
   const JitBuffer &buf = *buffers_.at(cur_->plan.region);
   a_.push(R12);
   a_.movRR(true, R12, RSP);
-  int64_t top = int64_t(buf.bytes) - (mutant_ == JitMutant::LinkOffBy8 ? 8 : 0);
-  uint32_t at = a_.movabs(R11, uint64_t(int64_t(buf.offset) + top));
-  fixup(JitFixup::Kind::PerCpuOff, at, cur_->plan.region, 0, top);
-  a_.addGs(R11, kThisCpuOff);
+  if (cur_->syncFromC) {
+    // a callback a helper calls: at the top its caller left (callOut)
+    callbackTopAddress();
+    a_.load(8, R11, R11, 0);
+    if (mutant_ == JitMutant::LinkOffBy8)
+      a_.aluImm(true, ALU_ADD, R11, 8);
+  } else {
+    int64_t top = int64_t(buf.bytes) - (mutant_ == JitMutant::LinkOffBy8 ? 8 : 0);
+    uint32_t at = a_.movabs(R11, uint64_t(int64_t(buf.offset) + top));
+    fixup(JitFixup::Kind::PerCpuOff, at, cur_->plan.region, 0, top);
+    a_.addGs(R11, kThisCpuOff);
+  }
   a_.movRR(true, RSP, R11);
   a_.rex(false, 0, 0, R12); // push qword [r12 + 8]: the kernel return address
   a_.byte(0xff);
@@ -392,6 +458,20 @@ void Emitter::switchPrologue() {
   a_.bind(body, a_.pos());
 }
 
+void Emitter::callbackTopAddress() {
+  const JitBuffer &slot = *buffers_.at(kStackSwitchCallbackTop);
+  uint32_t at = a_.movabs(R11, slot.offset);
+  fixup(JitFixup::Kind::PerCpuOff, at, kStackSwitchCallbackTop, 0, 0);
+  a_.addGs(R11, kThisCpuOff);
+}
+
+const CallbackSite *Emitter::helperCallbackAt(const Insn &in) const {
+  for (auto &cb : cur_->fn->callbacks)
+    if (cb.insn == in.index && !cb.async && cb.via != "bpf_loop")
+      return &cb;
+  return nullptr;
+}
+
 void Emitter::prologue() {
   if (ss()) {
     a_.nop5();
@@ -399,7 +479,7 @@ void Emitter::prologue() {
       a_.byte(0x48), a_.byte(0x31), a_.byte(0xc0);
     else
       a_.nop3();
-    if (cur_->entry)
+    if (cur_->entry || cur_->cEntered || cur_->plan.asyncEntry)
       switchPrologue();
     a_.push(RBP);
     a_.movRR(true, RBP, RSP);
@@ -462,6 +542,7 @@ void Emitter::emitFunction(const NodeCtx &n) {
   jf.tailCallReachable = n.tailReachable;
   jf.normalStack = normalStack();
   jf.stackSwitch = n.stackSwitch;
+  jf.switchToCallbackTop = n.stackSwitch && n.syncFromC;
   if (hasMayGoto())
     jf.mayGotoSlot = -int32_t(jf.normalStack);
   out_ = &jf;
@@ -1015,8 +1096,17 @@ void Emitter::atomic(const Insn &in) {
 }
 
 void Emitter::callOut(const Insn &in, JitFixup::Kind k, const std::string &name, int32_t id) {
-  (void)in;
   if (ss()) {
+    // a helper that calls back into BPF: the callback's top, kept in the
+    // frame and put back after (see the head of this file)
+    const CallbackSite *cb = helperCallbackAt(in);
+    if (cb) {
+      callbackTopAddress();
+      a_.load(8, R10, R11, 0);
+      a_.store(8, RBP, callbackSlotDisp(), R10);
+      a_.lea(R10, RBP, -frameBottom() - int32_t(layout_.stackSwitch.callbackGap(cb->via) - kLinkBytes));
+      a_.store(8, R11, 0, R10);
+    }
     // helpers: on_buffer, the call pushes onto the buffer; task_stack, rsp
     // moves to the task stack (r12) and back to this frame's bottom
     bool task = !layout_.stackSwitch.helpersOnBuffer;
@@ -1026,6 +1116,11 @@ void Emitter::callOut(const Insn &in, JitFixup::Kind k, const std::string &name,
     fixup(k, at, name, id);
     if (task)
       a_.lea(RSP, RBP, -frameBottom());
+    if (cb && mutant_ != JitMutant::CallbackTopKept) {
+      callbackTopAddress();
+      a_.load(8, R10, RBP, callbackSlotDisp());
+      a_.store(8, R11, 0, R10);
+    }
     return;
   }
   // C code clobbers r9: keep it across, as the kernel does
@@ -1181,7 +1276,7 @@ void Emitter::inlineLoop(const Insn &in, const std::string &callback) {
   uint32_t e2big = a_.jcc(CC_A);
   // r6-r8 kept: pushed, or (stack-switch: nothing below the frame) in the
   // frame's 24 bytes below BPF's
-  const int32_t spill = -bpfBytes();
+  const int32_t spill = -bpfBytes() + (mutant_ == JitMutant::LoopSpillInFrame ? 24 : 0);
   if (ss())
     a_.store(8, RBP, spill - 8, RBX), a_.store(8, RBP, spill - 16, R13), a_.store(8, RBP, spill - 24, R14);
   else

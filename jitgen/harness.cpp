@@ -8,6 +8,7 @@
 #include <asm/prctl.h>
 #include <pthread.h>
 #include <algorithm>
+#include <tuple>
 #include <chrono>
 #include <csetjmp>
 #include <set>
@@ -95,6 +96,7 @@ public:
     }
   }
   std::vector<std::vector<std::string>> backtraces;
+  std::vector<std::vector<std::string>> exceptionWalks;
 
 private:
   const Object &obj_;
@@ -143,6 +145,12 @@ void Linked::atCallOut() {
   if (f)
     bt.push_back(f->program + "/" + f->function);
   uint64_t bp = ci.rbp;
+  // the bpf_throw-style walk: the same frames up to the activation's
+  // boundary; under stack-switch the boundary's link frame must be where
+  // its switch put it (its buffer's top - 16: the exception's unwinding
+  // restores the main frame and returns through the switch back there)
+  std::vector<std::string> walk;
+  bool boundary = false;
   for (int n = 0; f && n < 4096; ++n) {
     if (!known(bp)) {
       bt.push_back("<refused: frame pointer 0x" + [&] {
@@ -157,12 +165,30 @@ void Linked::atCallOut() {
     f = functionAt(ret, &start);
     if (!f)
       break; // the harness's frame: out of BPF
-    if (!(f->stackSwitch && ret == start + f->switchReturn))
+    if (!(f->stackSwitch && ret == start + f->switchReturn)) {
       bt.push_back(f->program + "/" + f->function);
+    } else if (!boundary) {
+      boundary = true;
+      walk = bt;
+      auto buf = std::find_if(img_.buffers.begin(), img_.buffers.end(),
+                              [&](const JitBuffer &b) { return b.name == f->plan.region; });
+      if (!f->switchToCallbackTop && buf != img_.buffers.end() &&
+          next != areaLo_ + buf->offset + buf->bytes - 16) {
+        char b[96];
+        snprintf(b, sizeof b, "<link frame at +%lld of %s, its top - 16 is +%llu>",
+                 (long long)(int64_t(next) - int64_t(areaLo_) - int64_t(buf->offset)), buf->name.c_str(),
+                 (unsigned long long)(buf->bytes - 16));
+        walk.insert(walk.begin(), b); // (reversed below: last)
+      }
+    }
     bp = next;
   }
+  if (!boundary)
+    walk = bt; // no switch: the boundary is the frame C entered
   std::reverse(bt.begin(), bt.end());
   backtraces.push_back(std::move(bt));
+  std::reverse(walk.begin(), walk.end());
+  exceptionWalks.push_back(std::move(walk));
   // stack-switch, helpers on the buffer: the helper's own stack use, as
   // the model budgets it (its reserve and an interrupt's headroom below
   // the calling frame), written below the caller's rsp; a buffer that is
@@ -173,8 +199,7 @@ void Linked::atCallOut() {
     const std::string &key = trampKeys_[ci.key];
     const char *hn = key[0] == 'h' ? bpfHelperName(std::stoi(key.substr(1))) : nullptr;
     std::string name = key[0] == 'h' ? (hn ? hn : "") : key.substr(1);
-    auto it = c.helperReserveByName.find(name);
-    uint64_t reserve = c.irqHeadroom + (it != c.helperReserveByName.end() ? it->second : c.helperReserve);
+    uint64_t reserve = c.irqHeadroom + c.reserveOf(name);
     uint64_t bottom = ci.rsp + 8; // the calling frame's bottom
     if (reserve > 8 && bottom - reserve >= areaLo_ - (1 << 20))
       std::memset(reinterpret_cast<void *>(uintptr_t(bottom - reserve)), 0x5a, reserve - 8);
@@ -343,18 +368,23 @@ BacktraceMatch compareBacktraces(const RunResult &interpreter, const RunResult &
       s += (s.empty() ? "" : " > ") + f;
     return s.empty() ? std::string("(none)") : s;
   };
-  size_t n = std::max(interpreter.backtraces.size(), jit.backtraces.size());
-  m.total = uint32_t(n);
-  for (size_t i = 0; i < n; ++i) {
-    bool a = i < interpreter.backtraces.size(), b = i < jit.backtraces.size();
-    if (a && b && interpreter.backtraces[i] == jit.backtraces[i]) {
-      ++m.matched;
-    } else if (m.firstMismatch.empty()) {
-      m.firstMismatch = "call " + std::to_string(i + 1) + ": interpreter " +
-                        (a ? text(interpreter.backtraces[i]) : "(no call)") + ", unwinder " +
-                        (b ? text(jit.backtraces[i]) : "(no call)");
+  auto count = [&](const auto &ref, const auto &got, const char *what) {
+    size_t n = std::max(ref.size(), got.size());
+    uint32_t matched = 0;
+    for (size_t i = 0; i < n; ++i) {
+      bool a = i < ref.size(), b = i < got.size();
+      if (a && b && ref[i] == got[i]) {
+        ++matched;
+      } else if (m.firstMismatch.empty()) {
+        m.firstMismatch = std::string(what) + std::to_string(i + 1) + ": interpreter " +
+                          (a ? text(ref[i]) : "(no call)") + ", unwinder " + (b ? text(got[i]) : "(no call)");
+      }
     }
-  }
+    m.total += uint32_t(n), m.matched += matched;
+    return std::pair{uint32_t(n), matched};
+  };
+  count(interpreter.backtraces, jit.backtraces, "call ");
+  std::tie(m.walks, m.walksMatched) = count(interpreter.exceptionWalks, jit.exceptionWalks, "exception walk at call ");
   return m;
 }
 
@@ -472,6 +502,7 @@ RunResult runJit(const Object &obj, const JitImage &img, const RunRequest &req) 
     res.guardsBroken.push_back("(outside every buffer)");
   res.maps = rt.snapshot();
   res.backtraces = std::move(linked.backtraces);
+  res.exceptionWalks = std::move(linked.exceptionWalks);
   res.error = rt.error;
   res.ok = rt.error.empty();
   return res;

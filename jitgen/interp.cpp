@@ -620,6 +620,7 @@ RunResult interpret(const Object &obj, const RunRequest &req) {
   res.insns = interp.insns;
   res.tailCalls = interp.tailCalls;
   res.backtraces = std::move(interp.backtraces);
+  res.exceptionWalks = res.backtraces; // bpf_throw walks the same chain
   res.maps = rt.snapshot();
   if (error.empty() && !rt.error.empty())
     error = rt.error;

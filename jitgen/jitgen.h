@@ -78,6 +78,9 @@ struct JitFunction {
   // which an unwinder passes over)
   bool stackSwitch = false;
   uint32_t switchReturn = 0;
+  // stack-switch: its switch goes to the top in <callback top> (a callback
+  // a helper calls), not to its buffer's top
+  bool switchToCallbackTop = false;
 };
 
 struct JitBuffer {
@@ -176,12 +179,23 @@ struct RunResult {
   // harness's is what a frame-pointer unwinder (as the kernel's) found
   // walking rbp, with "<refused: ...>" last where it gave up.
   std::vector<std::vector<std::string>> backtraces;
+  // one per helper and kfunc call too: a bpf_throw-style walk (as the
+  // kernel's bpf_throw does with arch_bpf_stack_walk) from the caller's
+  // frame to the frame of the activation's boundary (the program's main
+  // frame, or a callback entered from C), outermost first. The
+  // interpreter's is its call chain; the JIT harness's is what the
+  // frame-pointer walk found, with "<link frame ...>" last where, under
+  // stack-switch, the boundary's link frame is not where its switch put it
+  // (the top of its buffer), so that the exception's unwinding would not
+  // return through the switch back.
+  std::vector<std::vector<std::string>> exceptionWalks;
 };
 
 // How many of the JIT's backtraces equal the interpreter's, call by call
 // (the calls themselves must match in number).
 struct BacktraceMatch {
-  uint32_t total = 0, matched = 0;
+  uint32_t total = 0, matched = 0; // backtraces and exception walks together
+  uint32_t walks = 0, walksMatched = 0; // of those, the exception walks
   std::string firstMismatch; // "call N: interpreter a > b, unwinder a" ("" none)
 };
 BacktraceMatch compareBacktraces(const RunResult &interpreter, const RunResult &jit);

@@ -114,13 +114,31 @@ private:
 //    returns into the switch back on every path;
 //  - memory through rbp stays in [-S, 0) or the tail count's slot, through
 //    r12 only the switch's read of the return address, never through rsp;
-//    r9 appears nowhere.
+//    r9 appears nowhere;
+//  - callbacks entered from C switch as an entry does: a timer's to its
+//    buffer's top, one a helper calls to the top in the per-CPU word
+//    <callback top>, which every call of such a helper sets to its frame's
+//    bottom less StackSwitchCosts::callbackGap (the link frame's 16 bytes
+//    excepted) after keeping the old value in its frame, and puts back
+//    after the call; the per-CPU area is reached nowhere else.
 void Validator::checkStackSwitch(const JitFunction &f, const std::vector<X86Insn> &code) {
   const FramePlan &p = f.plan;
   const int64_t S = f.normalStack;
   const std::string bottom = "leaq -" + std::to_string(S + 40) + "(%rbp), %rsp";
   const Program *prog = obj_.program(f.program);
-  const bool entry = prog && obj_.functions[prog->entry].name == f.function;
+  const Function *fn = obj_.function(f.function);
+  // how C enters it: as a program, a timer's callback, a helper's callback
+  bool fromHelper = false, async = false;
+  if (prog)
+    for (size_t g : prog->functions)
+      for (auto &cb : obj_.functions[g].callbacks)
+        if (cb.callback == f.function && cb.via != "bpf_loop")
+          (cb.async ? async : fromHelper) = true;
+  const bool entry = (prog && obj_.functions[prog->entry].name == f.function) || async || fromHelper;
+  auto slotBuf = buffers_.find(kStackSwitchCallbackTop);
+  const std::string slotAddr =
+      "movabsq $" + (slotBuf == buffers_.end() ? std::string("<none>") : std::to_string(slotBuf->second->offset)) +
+      ", %r11";
   auto text = [&](size_t i) { return i < code.size() ? code[i].text : std::string(); };
   auto fixupAt = [&](const X86Insn &x) -> const JitFixup * {
     for (auto &fx : f.fixups)
@@ -135,6 +153,7 @@ void Validator::checkStackSwitch(const JitFunction &f, const std::vector<X86Insn
     return -1;
   };
   std::set<size_t> sanctioned; // explicit writes of rsp, rbp, r12 that are part of a sequence
+  std::set<size_t> gsAt;       // the per-CPU accesses the sequences make
   size_t i = 0;
   auto expect = [&](const std::string &want, const std::string &why) {
     if (text(i) != want)
@@ -149,7 +168,12 @@ void Validator::checkStackSwitch(const JitFunction &f, const std::vector<X86Insn
     auto buf = buffers_.find(p.region);
     expect("pushq %r12", "the switch keeps the caller's r12");
     expect("movq %rsp, %r12", "r12 holds the task rsp until the switch back");
-    if (i < code.size() && code[i].opcode == "MOV64ri" && code[i].operands[0].reg == "r11" &&
+    if (fromHelper) {
+      expect(slotAddr, "a helper's callback finds its top in <callback top>");
+      expect("addq %gs:" + std::to_string(jit::kThisCpuOff) + ", %r11", "this CPU's <callback top>");
+      gsAt.insert(i - 1);
+      expect("movq (%r11), %r11", "the top its caller left");
+    } else if (i < code.size() && code[i].opcode == "MOV64ri" && code[i].operands[0].reg == "r11" &&
         buf != buffers_.end()) {
       int64_t top = int64_t(buf->second->offset + buf->second->bytes);
       if (code[i].operands.back().imm != top)
@@ -164,7 +188,10 @@ void Validator::checkStackSwitch(const JitFunction &f, const std::vector<X86Insn
              "expected `movabsq $<top of " + p.region + ">, %r11`: the switch to the buffer");
       ++i;
     }
-    expect("addq %gs:" + std::to_string(jit::kThisCpuOff) + ", %r11", "this CPU's buffer");
+    if (!fromHelper) {
+      expect("addq %gs:" + std::to_string(jit::kThisCpuOff) + ", %r11", "this CPU's buffer");
+      gsAt.insert(i - 1);
+    }
     expect("movq %r11, %rsp", "rsp moves to the buffer's top in one write (an interrupt may come)");
     expect("pushq 8(%r12)", "the link frame's kernel return address");
     expect("pushq %rbp", "the link frame's caller rbp");
@@ -247,6 +274,45 @@ void Validator::checkStackSwitch(const JitFunction &f, const std::vector<X86Insn
       const JitFixup *fx = fixupAt(x);
       bool out = fx && (fx->kind == JitFixup::Kind::Helper || fx->kind == JitFixup::Kind::Kfunc ||
                         fx->kind == JitFixup::Kind::KernelFunc);
+      // a helper that calls back into BPF: <callback top> set before, back after
+      const CallbackSite *cb = nullptr;
+      if (out && fn && !f.insnOffsets.empty()) {
+        uint32_t bpf = 0;
+        for (auto &[idx, off] : f.insnOffsets)
+          if (off <= x.offset)
+            bpf = idx;
+        for (auto &c : fn->callbacks)
+          if (c.insn == bpf && !c.async && c.via != "bpf_loop")
+            cb = &c;
+      }
+      if (cb) {
+        bool loop = false;
+        for (auto &c : fn->callbacks)
+          loop |= c.via == "bpf_loop";
+        const int64_t X = -int64_t((fn->frame.bytes + 7) & ~7u) - (loop ? kStackSwitchLoopSpill : 0) - 8;
+        const int64_t D = S + 40 + img_.stackSwitch.callbackGap(cb->via) - img_.stackSwitch.linkBytes;
+        const std::string gs = "addq %gs:" + std::to_string(jit::kThisCpuOff) + ", %r11";
+        size_t k0 = task ? k - 1 : k, k1 = task ? k + 2 : k + 1;
+        const std::vector<std::string> before{slotAddr, gs, "movq (%r11), %r10",
+                                              "movq %r10, " + std::to_string(X) + "(%rbp)",
+                                              "leaq -" + std::to_string(D) + "(%rbp), %r10",
+                                              "movq %r10, (%r11)"},
+            after{slotAddr, gs, "movq " + std::to_string(X) + "(%rbp), %r10", "movq %r10, (%r11)"};
+        bool ok = k0 >= before.size();
+        for (size_t j = 0; ok && j < before.size(); ++j)
+          ok = text(k0 - before.size() + j) == before[j];
+        for (size_t j = 0; ok && j < after.size(); ++j)
+          ok = text(k1 + j) == after[j];
+        if (!ok) {
+          report(f, &x, "a call of " + cb->via + ", which calls back into " + cb->callback +
+                            ", without <callback top> set to the frame's bottom less " +
+                            std::to_string(D - S - 40) + " (kept at " + std::to_string(X) +
+                            "(%rbp)) before it and put back after it");
+        } else {
+          gsAt.insert(k0 - before.size() + 1);
+          gsAt.insert(k1 + 1);
+        }
+      }
       if (out && task) {
         if (text(k - 1) != "movq %r12, %rsp")
           report(f, &x, "a helper or kfunc call without the switch to the task stack before it");
@@ -297,8 +363,8 @@ void Validator::checkStackSwitch(const JitFunction &f, const std::vector<X86Insn
     if (!m || x.opcode.rfind("LEA64r", 0) == 0)
       continue;
     if (!m->segment.empty()) {
-      if (!(m->segment == "gs" && m->disp == jit::kThisCpuOff && k < bodyI))
-        report(f, &x, "a segment access outside the switch");
+      if (!(m->segment == "gs" && m->disp == jit::kThisCpuOff && gsAt.count(k)))
+        report(f, &x, "a segment access outside the switch and the callback top's sequences");
       continue;
     }
     if (m->base == "rbp") {

@@ -67,17 +67,40 @@ struct StackSwitchCosts {
   // `helperReserve`
   uint32_t helperReserve = 1024;
   std::map<std::string, uint32_t> helperReserveByName;
+
+  // the stack a helper or kfunc named `name` may use below its caller
+  uint32_t reserveOf(const std::string &name) const {
+    auto it = helperReserveByName.find(name);
+    return it != helperReserveByName.end() ? it->second : helperReserve;
+  }
+  // A callback that helper or kfunc `via` calls synchronously (every one
+  // but the inlined bpf_loop's) is entered from C: its entry switches rsp
+  // to the top its BPF caller left in the per-CPU callback slot, the
+  // caller's frame bottom less the helper's stack when helpers run on the
+  // buffer (its reserve, and the 8 bytes of r12 the callback's entry keeps
+  // on the stack it was entered on), and leaves its link frame there.
+  // The bytes from the caller's frame bottom to the callback's frame top:
+  uint32_t callbackGap(const std::string &via) const {
+    return linkBytes + (helpersOnBuffer ? reserveOf(via) + 8 : 0);
+  }
 };
 
 // A stack-switch frame as the JIT lays it out and the model counts it, over
-// the frame-pointer record: BPF's bytes rounded up to 8, an inlined
-// bpf_loop's copy of its caller's r6-r8 (24 bytes, as 6.12+ kernels count
-// it), may_goto's counter (8); then `frameOverhead` above.
-constexpr uint32_t kStackSwitchLoopSpill = 24, kStackSwitchMayGotoSlot = 8;
-inline uint32_t stackSwitchBody(uint32_t bpfBytes, bool inlinesLoop, bool hasMayGoto) {
+// the frame-pointer record, from rbp down: BPF's bytes rounded up to 8, an
+// inlined bpf_loop's copy of its caller's r6-r8 (24 bytes, as 6.12+ kernels
+// count it), the per-CPU callback top it replaces while it calls a helper
+// that calls back into BPF (8: Function::callsBackFromHelper), may_goto's
+// counter (8, at the bottom); then `frameOverhead` above.
+constexpr uint32_t kStackSwitchLoopSpill = 24, kStackSwitchMayGotoSlot = 8,
+                   kStackSwitchCallbackSlot = 8;
+inline uint32_t stackSwitchBody(uint32_t bpfBytes, bool inlinesLoop, bool hasMayGoto,
+                                bool savesCallbackTop) {
   return ((bpfBytes + 7) & ~uint32_t(7)) + (inlinesLoop ? kStackSwitchLoopSpill : 0) +
-         (hasMayGoto ? kStackSwitchMayGotoSlot : 0);
+         (savesCallbackTop ? kStackSwitchCallbackSlot : 0) + (hasMayGoto ? kStackSwitchMayGotoSlot : 0);
 }
+// The name of the per-CPU word (in the JIT's per-CPU area, beside the
+// buffers) holding the top where the next callback entered from C starts.
+constexpr const char *kStackSwitchCallbackTop = "<callback top>";
 
 // The layout of one object under one scheme, and for which programs it was
 // proved: the JIT emits a program only when it is in `proved` (unless told

@@ -164,6 +164,7 @@ void Bmc::addPosition() {
   z3::expr relRegion = ctx_.int_const(("rr" + std::to_string(i)).c_str());
   z3::expr relLo = ctx_.int_const(("rl" + std::to_string(i)).c_str());
   z3::expr pushedF = ctx_.int_const(("pf" + std::to_string(i)).c_str());
+  z3::expr ksAdd = ctx_.int_const(("ka" + std::to_string(i)).c_str()); // System::taskStackOnPush
   if (i == 0) {
     for (size_t program : programs_) {
       size_t entry = sys_.entry(program);
@@ -171,7 +172,8 @@ void Bmc::addPosition() {
                      p.edge == id(0) && tcPushed == 0 && dPushed == 1 && !p.async &&
                      relRegion == num(std::max(0, sys_.nodes[entry].programRegion)) &&
                      relLo == num(sys_.activationBase) &&
-                     pushedF == num(int64_t(sys_.nodes[entry].frame)));
+                     pushedF == num(int64_t(sys_.nodes[entry].frame)) &&
+                     ksAdd == num(int64_t(sys_.taskStackOnPush(Event::Enter, 0))));
     }
   } else {
     const Pos &below = pos_[i - 1];
@@ -197,9 +199,11 @@ void Bmc::addPosition() {
               // hi (stated so, the solver needs no case split on the node)
               relLo == (sys_.nodes[a].placement == Placement::Relative
                             ? below.hi
-                            : below.lo + num(int64_t(sys_.nodes[a].frame)));
+                            : below.lo + num(int64_t(sys_.nodes[a].frame))) +
+                           num(int64_t(e.gap));
         }
-        ways.push_back(w && pushedF == num(int64_t(sys_.nodes[e.to].frame)));
+        ways.push_back(w && pushedF == num(int64_t(sys_.nodes[e.to].frame)) &&
+                       ksAdd == num(int64_t(sys_.taskStackOnPush(e.kind, e.gap))));
       }
   }
   add(i, z3::mk_or(ways));
@@ -230,10 +234,10 @@ void Bmc::addPosition() {
     z3::expr Fk = num(sys_.nodes[k].frame);
     if (sys_.opts.perProgR9AtTop) // r9 stays at the pushed frame's top across tail calls
       place.push_back(at && p.region == relRegion && p.hi == relLo + pushedF &&
-                      p.lo == p.hi - Fk && p.ks == ksBelow);
+                      p.lo == p.hi - Fk && p.ks == ksBelow + ksAdd);
     else
       place.push_back(at && p.region == relRegion && p.lo == relLo && p.hi == relLo + Fk &&
-                      p.ks == ksBelow);
+                      p.ks == ksBelow + ksAdd);
   }
   add(i, z3::mk_or(place));
   // Redundant facts (each follows from the placement above) that spare the
@@ -269,6 +273,8 @@ z3::expr Bmc::violationAt(const std::string &kind, size_t t) {
     }
   } else {
     any.push_back(top.region == 0 && top.hi > num(int64_t(sys_.kernelBudget())));
+    if (sys_.opts.scheme == Scheme::StackSwitch) // its entries' bytes on the task stack
+      any.push_back(top.region != 0 && top.ks > num(int64_t(sys_.kernelBudget())));
     any.push_back(top.region != 0 && top.lo < 0);
     // each program's buffer bounds, under its root; programs that agree on
     // a region's bound share one term (with every program agreeing, the

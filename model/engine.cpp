@@ -38,6 +38,14 @@ std::optional<Problem> checkTop(const System &sys, const Bounds &b,
                      last};
     return std::nullopt;
   }
+  // stack-switch: what its entries leave on the task stack (return
+  // addresses, r12: System::taskStackOnPush) against the budget
+  if (sys.opts.scheme == Scheme::StackSwitch && uint64_t(top.kernelStack) > sys.kernelBudget())
+    return Problem{"overflow",
+                   "kernel stack reaches " + std::to_string(top.kernelStack) +
+                       " bytes (the return addresses and r12 that stack-switch entries leave there), "
+                       "over the budget of " + std::to_string(sys.kernelBudget()),
+                   last};
   if (top.lo < 0)
     return Problem{"overflow",
                    sys.nodeName(top.node) + " frame " + range(top) + " starts below buffer " +

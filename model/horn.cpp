@@ -139,20 +139,23 @@ private:
   }
   // Constraints making `f` the frame `placeNew` gives node k pushed by `ev`
   // on top of `below`.
-  z3::expr placeNew(size_t k, const Frame *below, Event ev, const Frame &f, int64_t callerF);
+  z3::expr placeNew(size_t k, const Frame *below, Event ev, const Frame &f, int64_t callerF, uint32_t gap);
   z3::expr placeTail(size_t k, const Frame &top, const Frame &f);
 };
 
-// `callerF`: the frame size of the node below (r9 moves by it on a call).
-z3::expr Horn::placeNew(size_t k, const Frame *below, Event ev, const Frame &f, int64_t callerF) {
+// `callerF`: the frame size of the node below (r9 moves by it on a call),
+// and the edge's gap (stack-switch: a callback a helper calls).
+z3::expr Horn::placeNew(size_t k, const Frame *below, Event ev, const Frame &f, int64_t callerF,
+                        uint32_t gap) {
   z3::expr ks = below ? below->ks : ctx_.int_val(0);
   if (auto abs = absolutePlacement(sys_, k, f.r, f.lo, f.hi, f.ks, ks))
     return *abs;
   z3::expr F = num(sys_.nodes[k].frame);
+  z3::expr ksNew = ks + num(int64_t(sys_.taskStackOnPush(ev, gap)));
   if (below && (ev == Event::Call || ev == Event::Callback))
-    return f.r == below->r && f.lo == below->lo + num(callerF) && f.hi == f.lo + F && f.ks == ks;
+    return f.r == below->r && f.lo == below->lo + num(callerF + gap) && f.hi == f.lo + F && f.ks == ksNew;
   return f.r == sys_.nodes[k].programRegion && f.lo == num(sys_.activationBase) &&
-         f.hi == f.lo + F && f.ks == ks;
+         f.hi == f.lo + F && f.ks == ksNew;
 }
 
 z3::expr Horn::placeTail(size_t k, const Frame &top, const Frame &f) {
@@ -173,7 +176,8 @@ void Horn::declare() {
   for (size_t p = 0; p < sys_.obj.programs.size(); ++p)
     guard_ |= sys_.opts.scheme == Scheme::Kernel && sys_.privateProgram[p];
   for (auto &ni : sys_.nodes) {
-    kstack_ |= ni.placement == Placement::KernelStack;
+    kstack_ |= ni.placement == Placement::KernelStack ||
+               sys_.opts.scheme == Scheme::StackSwitch; // (its return addresses and r12)
     buffers_ |= ni.placement != Placement::KernelStack;
   }
   if (guard_)
@@ -300,7 +304,7 @@ void Horn::buildRules() {
   for (size_t program : programs_) {
     size_t entry = sys_.entry(program);
     rule(f.tc == 0 && f.d == 1 && !f.async && f.below == ctx_.bv_val(0, P_) &&
-             placeNew(entry, nullptr, Event::Enter, f, 0),
+             placeNew(entry, nullptr, Event::Enter, f, 0, 0),
          topOf(entry, f), {RuleId::Enter, program, 0}, bound({&f}, false));
   }
 
@@ -341,7 +345,7 @@ void Horn::buildRules() {
         step = step && a.d < num(sys_.opts.maxCallDepth) && f.tc == a.tc && f.d == a.d + 1 &&
                f.async == a.async;
       }
-      step = step && placeNew(e.to, &a, e.kind, f, int64_t(sys_.nodes[n].frame));
+      step = step && placeNew(e.to, &a, e.kind, f, int64_t(sys_.nodes[n].frame), e.gap);
       pushSteps.push_back(step);
       pushStepsKs.push_back(kstack ? step : step && f.ks == 0);
       if (!cert_) {
@@ -393,6 +397,8 @@ void Horn::buildRules() {
              errAtom(), {RuleId::ErrAlias, n, 0}, bound({&a}, true));
       z3::expr_vector over(ctx_);
       over.push_back(a.r == 0 && a.hi > num(int64_t(sys_.kernelBudget())));
+      if (sys_.opts.scheme == Scheme::StackSwitch) // its entries' bytes on the task stack
+        over.push_back(a.r != 0 && a.ks > num(int64_t(sys_.kernelBudget())));
       over.push_back(a.r != 0 && a.lo < 0);
       for (auto &[r, bytes] : b_.region) // (stack-switch: and what it must hold below the frame)
         over.push_back(a.r == r && a.hi + num(int64_t(sys_.nodes[n].reserve)) > num(bytes));

@@ -117,7 +117,7 @@ System::System(const Object &o, const CallGraph &g, const VerifyOptions &vo,
     if (e.kind == EdgeKind::Call)
       pushesFrom[e.from].push_back({e.from, e.to, Event::Call, e.insn});
     else if (e.kind == EdgeKind::Callback && !e.async)
-      pushesFrom[e.from].push_back({e.from, e.to, Event::Callback, e.insn});
+      pushesFrom[e.from].push_back({e.from, e.to, Event::Callback, e.insn, callbackGap(e.from, e.to, e.insn)});
     else if (e.kind == EdgeKind::TailCall)
       tailsFrom[e.from].push_back({e.from, e.to, e.insn});
   }
@@ -324,13 +324,15 @@ void System::stackSwitchCosts() {
     // an inlined bpf_loop keeps its counter, bound and context (r6-r8 of
     // the caller saved) in 24 bytes of the frame, as 6.12+ kernels do
     // (and may_goto's counter, 8 bytes, as the kernel keeps it in the frame)
+    // (and, where it calls a helper that calls back into BPF, 8 bytes that
+    // keep the per-CPU callback top it replaces around the call: layout.h)
     bool loop = false, mayGoto = false;
     for (auto &cb : fn.callbacks)
       loop |= cb.via == "bpf_loop";
     for (auto &in : fn.insns)
       mayGoto |= isa::form(in) == isa::Form::MayGoto;
     // (jitgen emits exactly this frame; it refuses a layout with another)
-    nodes[n].frame = stackSwitchBody(fn.frame.bytes, loop, mayGoto) + c.frameOverhead;
+    nodes[n].frame = stackSwitchBody(fn.frame.bytes, loop, mayGoto, fn.callsBackFromHelper()) + c.frameOverhead;
     uint32_t callOut = 0;
     if (c.helpersOnBuffer)
       for (const CallSite &cs : fn.calls) {
@@ -338,8 +340,10 @@ void System::stackSwitchCosts() {
           continue; // BPF calls push frames of their own; a tail call is a jump
         const char *helper = cs.kind == CallKind::Kfunc ? nullptr : bpfHelperName(cs.helper);
         std::string name = cs.kind == CallKind::Kfunc ? cs.target : helper ? helper : "";
-        auto it = c.helperReserveByName.find(name);
-        callOut = std::max(callOut, it != c.helperReserveByName.end() ? it->second : c.helperReserve);
+        // a kfunc that runs nested programs: their entries keep r12 below it
+        auto nest = opts.env.nest.find(obj.programs[nodes[n].program].name);
+        bool nests = cs.kind == CallKind::Kfunc && nest != opts.env.nest.end() && !nest->second.empty();
+        callOut = std::max(callOut, c.reserveOf(name) + (nests ? 8 : 0));
       }
     // LD_ABS/LD_IND: the JIT calls bpf_skb_load_helper_{8,16,32}_no_cache
     if (c.helpersOnBuffer)
@@ -347,26 +351,56 @@ void System::stackSwitchCosts() {
         if (isa::form(in) == isa::Form::LegacyLoad) {
           std::string name = "bpf_skb_load_helper_" + std::to_string(8 * isa::accessBytes(in.opcode)) +
                              "_no_cache";
-          auto it = c.helperReserveByName.find(name);
-          callOut = std::max(callOut, it != c.helperReserveByName.end() ? it->second : c.helperReserve);
+          callOut = std::max(callOut, c.reserveOf(name));
         }
     // an interrupt may arrive at any instruction, also inside a helper
     nodes[n].reserve = c.irqHeadroom + callOut;
   }
 }
 
-FrameState System::placeNew(size_t node, const FrameState *below, Event ev) const {
+uint32_t System::taskStackOnPush(Event ev, uint32_t gap) const {
+  if (opts.scheme != Scheme::StackSwitch)
+    return 0;
+  switch (ev) {
+  case Event::Enter:
+  case Event::Reenter:
+  case Event::Async: return 16; // entered from the kernel: return address, r12
+  case Event::Nest:              // through a kfunc
+    return opts.env.stackSwitch.helpersOnBuffer ? 0 : 24;
+  case Event::Callback:          // a helper's (gap), not the inlined bpf_loop's
+    return gap && !opts.env.stackSwitch.helpersOnBuffer ? 24 : 0;
+  case Event::Call:
+  case Event::TailCall: return 0;
+  }
+  return 0;
+}
+
+uint32_t System::callbackGap(size_t from, size_t to, std::optional<uint32_t> insn) const {
+  if (opts.scheme != Scheme::StackSwitch || !insn)
+    return 0;
+  // stack-switch: a callback a helper (or kfunc) calls starts below the
+  // helper's stack (on the buffer), behind its own link frame (layout.h:
+  // StackSwitchCosts::callbackGap); bpf_loop is inlined into a plain call
+  const std::string &name = function(to).name;
+  uint32_t gap = 0;
+  for (auto &cb : function(from).callbacks)
+    if (cb.insn == *insn && cb.callback == name && !cb.async && cb.via != "bpf_loop")
+      gap = std::max(gap, opts.env.stackSwitch.callbackGap(cb.via));
+  return gap;
+}
+
+FrameState System::placeNew(size_t node, const FrameState *below, Event ev, uint32_t gap) const {
   FrameState f;
   f.node = node;
   f.event = ev;
   int64_t ks = below ? below->kernelStack : 0;
   if (placeAbsolute(f, node, ks))
     return f;
-  f.kernelStack = ks;
+  f.kernelStack = ks + taskStackOnPush(ev, gap);
   if (below && (ev == Event::Call || ev == Event::Callback)) {
     // push r9; r9 += F(caller); call; pop r9
     f.region = below->region;
-    f.lo = below->lo + nodes[below->node].frame;
+    f.lo = below->lo + nodes[below->node].frame + gap;
   } else {
     // a new activation: its entry prologue sets r9 to its own buffer
     // (stack-switch: rsp, below the link frame)
@@ -378,7 +412,7 @@ FrameState System::placeNew(size_t node, const FrameState *below, Event ev) cons
 }
 
 FrameState System::enter(size_t program) const {
-  FrameState f = placeNew(entry(program), nullptr, Event::Enter);
+  FrameState f = placeNew(entry(program), nullptr, Event::Enter, 0);
   f.programsBelow = std::make_shared<const std::vector<bool>>(obj.programs.size(), false);
   return f;
 }
@@ -397,7 +431,7 @@ std::optional<FrameState> System::push(const FrameState &top, const PushEdge &e)
   } else if (top.depth >= opts.maxCallDepth) {
     return std::nullopt; // deeper chains are the kernel's to reject (kernel_limit)
   }
-  FrameState f = placeNew(e.to, &top, e.kind);
+  FrameState f = placeNew(e.to, &top, e.kind, e.gap);
   f.insn = e.insn;
   f.siteNode = top.node;
   const size_t here = nodes[top.node].program;

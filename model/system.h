@@ -28,6 +28,9 @@ struct PushEdge {
   size_t from = 0, to = 0; // graph nodes
   Event kind = Event::Call;
   std::optional<uint32_t> insn; // the site in `from` (function-relative)
+  // stack-switch, a callback a helper calls: bytes between the caller's
+  // frame and the callback's (StackSwitchCosts::callbackGap); else 0
+  uint32_t gap = 0;
 };
 
 struct TailEdge {
@@ -122,6 +125,12 @@ public:
   // Where a new activation's first frame starts in its buffer (stack-switch:
   // above the link frame; else 0).
   int64_t activationBase = 0;
+  // stack-switch: the bytes a push leaves on the task stack (the JIT's
+  // return addresses and saved r12, jitgen/emit.cpp): a new activation
+  // entered there 16 (the return address into it, the entry's push r12);
+  // with helpers on the task stack, a nested program or a helper's
+  // callback 24 more (the call out's return address too). Else 0.
+  uint32_t taskStackOnPush(Event ev, uint32_t gap) const;
   // The highest byte the region must hold while `f` is the top frame.
   int64_t reach(const FrameState &f) const { return f.hi + nodes[f.node].reserve; }
 
@@ -138,7 +147,8 @@ private:
   std::unordered_map<std::string_view, size_t> functionByName_;
   std::optional<std::pair<size_t, int64_t>> shift_;
   std::vector<bool> asyncTarget_; // node is an async callback // mutation: node, bytes
-  FrameState placeNew(size_t node, const FrameState *below, Event ev) const;
+  FrameState placeNew(size_t node, const FrameState *below, Event ev, uint32_t gap) const;
+  uint32_t callbackGap(size_t from, size_t to, std::optional<uint32_t> insn) const;
   // Places a frame whose bytes do not depend on r9 (kernel stack, fixed
   // buffer, planned offset) above `ksBelow` kernel-stack bytes; false for
   // r9-relative frames.

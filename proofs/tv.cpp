@@ -344,16 +344,25 @@ struct Prover {
         loop |= cb.via == "bpf_loop";
       for (auto &in : fn.insns)
         mayGoto |= isa::form(in) == isa::Form::MayGoto;
-      l.frames[i].frame = stackSwitchBody(fn.frame.bytes, loop, mayGoto) + l.stackSwitch.frameOverhead;
+      l.frames[i].frame = stackSwitchBody(fn.frame.bytes, loop, mayGoto, fn.callsBackFromHelper()) +
+                          l.stackSwitch.frameOverhead;
     }
     return jitCompileMutant(sy.obj, l, jo, opts.mutant);
   }
   static constexpr uint64_t kSsBuffer = 4096;
+  // the GS base and this CPU's per-CPU offset where a proof fixes them
+  static constexpr uint64_t kGs = 0x00007e0000000000ULL, kCpuOff = 0x0000000100000000ULL;
   void ssEntry(const std::string &name);
   void ssBodyFrame(const std::string &name, bool landing);
   void ssEpilogue(const std::string &name);
-  void ssSwitchBack(const std::string &name);
+  void ssSwitchBack(const std::string &name, bool callback = false);
   void ssCallSite(const std::string &name, bool helper);
+  // a callback a helper calls: the synthetic program `tv` calling
+  // bpf_for_each_map_elem with callback g1
+  Synthetic ssCallbackObject() const;
+  void ssCallbackEntry(const std::string &name);
+  void ssCallbackTop(const std::string &name);
+  void ssInlinedLoop(const std::string &name);
 
   bool wanted(const std::string &group, const std::string &name) {
     current = group + " " + name;
@@ -872,13 +881,16 @@ void Prover::ssEntry(const std::string &name) {
 // ret): with rsp = rbp = the link frame (as the body's leave; ret leave
 // them) and r12 the task rsp, it returns with rsp at the task stack's
 // return address, the caller's rbp and r12 back, rax (r0) unchanged.
-void Prover::ssSwitchBack(const std::string &name) {
+void Prover::ssSwitchBack(const std::string &name, bool callback) {
   if (!wanted("frame", name))
     return;
   auto t0 = std::chrono::steady_clock::now();
-  Synthetic sy = synth({{mk(0xb7, 0, 0, 0, 0), mk(0x95, 0, 0, 0, 0)}}, {place(FramePlan::Place::ProgramBuffer, "tv")});
+  // (callback: the switch back of a callback a helper calls, into the helper)
+  Synthetic sy = callback ? ssCallbackObject()
+                          : synth({{mk(0xb7, 0, 0, 0, 0), mk(0x95, 0, 0, 0, 0)}},
+                                  {place(FramePlan::Place::ProgramBuffer, "tv")});
   JitImage img = emit(sy);
-  const JitFunction &jf = img.functions.at(0);
+  const JitFunction &jf = callback ? *img.find("tv", "g1") : img.functions.at(0);
   auto code = decodeX86(jf.code);
   z3::context c;
   Machine mc(c, code, c.bv_const("gsbase", 64));
@@ -1073,6 +1085,237 @@ void Prover::ssCallSite(const std::string &name, bool helper) {
     if (st != TvStatus::Proved) {
       worst = st, detail = d;
       break;
+    }
+  }
+  addSince("frame", name, t0, worst, detail);
+}
+
+Synthetic Prover::ssCallbackObject() const {
+  Synthetic sy = synth({{mk(0x85, 0, 0, 0, 164), mk(0x95, 0, 0, 0, 0)}, {mk(0xb7, 0, 0, 0, 0), mk(0x95, 0, 0, 0, 0)}},
+                       {place(FramePlan::Place::ProgramBuffer, "tv"), place(FramePlan::Place::ProgramBuffer, "tv")},
+                       {64, 32});
+  sy.obj.functions[0].calls.push_back({0, CallKind::Helper, 164, ""});
+  sy.obj.functions[0].callbacks.push_back({0, "bpf_for_each_map_elem", "g1", false});
+  return sy;
+}
+
+// stack-switch, a callback a helper calls, from its entry to `call body`:
+// rsp and rbp at the link frame 16 bytes below the top T the per-CPU
+// <callback top> holds, the link frame the helper's return address and
+// rbp, r12 the rsp it was entered with (the caller's r12 kept there), the
+// arguments (rdi, rsi, rdx, rcx, r8) and callee-saved registers unchanged.
+void Prover::ssCallbackEntry(const std::string &name) {
+  if (!wanted("frame", name))
+    return;
+  auto t0 = std::chrono::steady_clock::now();
+  JitImage img = emit(ssCallbackObject());
+  const JitFunction &jf = *img.find("tv", "g1");
+  const JitBuffer *slotBuf = nullptr;
+  for (auto &b : img.buffers)
+    if (b.name == kStackSwitchCallbackTop)
+      slotBuf = &b;
+  if (!slotBuf || !jf.switchReturn)
+    return addSince("frame", name, t0, TvStatus::Failed, "no <callback top>, or no switch in the callback");
+  auto code = decodeX86(jf.code);
+  z3::context c;
+  auto bv = [&](uint64_t v) { return c.bv_val(v, 64); };
+  // GS and this CPU's offset fixed (the switch's arithmetic on them is the
+  // entry's, proved with both symbolic): byte-wise memory at addresses that
+  // are loads of loads times out; the top the slot holds stays symbolic
+  Machine mc(c, code, bv(kGs));
+  State s = mc.initial("x86_");
+  s.pc = 0;
+  const uint64_t rsp0 = 0x00007fff00000000ULL, slotAt = kCpuOff + slotBuf->offset;
+  s.mem = mc.store(s.mem, bv(kGs + jit::kThisCpuOff), bv(kCpuOff), 8);
+  z3::expr top = c.bv_const("callback_top", 64);
+  s.mem = mc.store(s.mem, bv(slotAt), top, 8);
+  s.r[4] = bv(rsp0);
+  auto ends = mc.run(s, {jf.switchReturn - 5}, CallContract::Clobbers);
+  auto apart = [&](const z3::expr &a, uint64_t an, const z3::expr &b, uint64_t bn) {
+    return z3::uge(a, b + bv(bn)) || z3::ule(a + bv(an), b);
+  };
+  // the top is apart from the task stack's words, the slot and
+  // this_cpu_off, and nothing wraps
+  z3::expr pre = apart(top - bv(64), 128, bv(rsp0 - 64), 128) && z3::ugt(top, bv(1 << 20)) &&
+                 z3::ult(top, bv(1ull << 47)) && apart(top - bv(64), 128, bv(slotAt), 8) &&
+                 apart(top - bv(64), 128, bv(kGs + jit::kThisCpuOff), 8);
+  TvStatus worst = TvStatus::Proved;
+  std::string detail;
+  if (vacuous(c, pre, ends))
+    worst = TvStatus::Failed, detail = "vacuous: no input meets the precondition";
+  for (auto &e : ends) {
+    if (worst != TvStatus::Proved)
+      break;
+    std::vector<z3::expr> bads;
+    if (e.stop.rfind("at:", 0) != 0)
+      bads.push_back(c.bool_val(true));
+    else
+      bads = {e.r[4] != top - bv(16) || e.r[5] != e.r[4],
+              mc.load(e.mem, top - bv(8), 8) != mc.load(s.mem, bv(rsp0), 8),
+              mc.load(e.mem, top - bv(16), 8) != s.r[5],
+              e.r[12] != bv(rsp0 - 8) || mc.load(e.mem, bv(rsp0 - 8), 8) != s.r[12],
+              e.r[7] != s.r[7] || e.r[6] != s.r[6] || e.r[2] != s.r[2] || e.r[1] != s.r[1] || e.r[8] != s.r[8],
+              e.r[3] != s.r[3] || e.r[13] != s.r[13] || e.r[14] != s.r[14] || e.r[15] != s.r[15]};
+    for (auto &bad : bads) {
+      std::string d;
+      TvStatus st = check(c, pre && e.path && bad, d, [&](const z3::model &mdl) {
+        return "rsp " + hex(val(mdl, e.r[4])) + " at the call, the callback top " + hex(val(mdl, top)) +
+               " (path: " + e.stop + ")";
+      });
+      if (st != TvStatus::Proved) {
+        worst = st, detail = d;
+        break;
+      }
+    }
+  }
+  addSince("frame", name, t0, worst, detail);
+}
+
+// stack-switch, the call of a helper that calls back into BPF, from its
+// BPF instruction to the next: at the call <callback top> holds the
+// frame's bottom less callbackGap's bytes (the link frame's excepted) and
+// rsp is the frame's bottom (on the buffer) or r12 (on the task stack);
+// after it <callback top> holds what it held before, BPF's frame bytes and
+// the frame record are unchanged, and so are rsp, rbp, r12 and the
+// callee-saved registers.
+void Prover::ssCallbackTop(const std::string &name) {
+  if (!wanted("frame", name))
+    return;
+  auto t0 = std::chrono::steady_clock::now();
+  JitImage img = emit(ssCallbackObject());
+  const JitFunction &jf = *img.find("tv", "tv");
+  const JitBuffer *slotBuf = nullptr;
+  for (auto &b : img.buffers)
+    if (b.name == kStackSwitchCallbackTop)
+      slotBuf = &b;
+  if (!slotBuf)
+    return addSince("frame", name, t0, TvStatus::Failed, "no <callback top>");
+  auto code = decodeX86(jf.code);
+  z3::context c;
+  auto bv = [&](uint64_t v) { return c.bv_val(v, 64); };
+  Machine mc(c, code, bv(kGs)); // GS and this CPU's offset fixed, as in ssCallbackEntry
+  State s = mc.initial("x86_");
+  const uint64_t rbp = 0x00007f0000100000ULL - 48, S = jf.normalStack;
+  s.mem = mc.store(s.mem, bv(kGs + jit::kThisCpuOff), bv(kCpuOff), 8);
+  z3::expr slot = bv(kCpuOff + slotBuf->offset); // what it held before: symbolic
+  s.pc = jf.insnOffsets.at(0);
+  s.r[5] = bv(rbp);
+  s.r[4] = bv(rbp - S - 40);
+  auto ends = mc.run(s, {jf.insnOffsets.at(1)}, CallContract::Clobbers);
+  const StackSwitchCosts &costs = img.stackSwitch;
+  const uint64_t want = rbp - S - 40 - (costs.callbackGap("bpf_for_each_map_elem") - costs.linkBytes);
+  z3::expr pre = c.bool_val(true);
+  const bool task = !ssOnBuffer;
+  TvStatus worst = TvStatus::Proved;
+  std::string detail;
+  if (vacuous(c, pre, ends))
+    worst = TvStatus::Failed, detail = "vacuous";
+  for (auto &e : ends) {
+    if (worst != TvStatus::Proved)
+      break;
+    std::vector<z3::expr> bads;
+    if (e.stop.rfind("at:", 0) != 0 || e.memAtCall.size() != 1) {
+      bads.push_back(c.bool_val(true));
+    } else {
+      z3::expr frameSame = c.bool_val(true);
+      for (uint64_t a = rbp - 64; a < rbp + 16; a += 8) // BPF's 64 bytes, saved rbp, return address
+        frameSame = frameSame && mc.load(e.mem, bv(a), 8) == mc.load(s.mem, bv(a), 8);
+      bads = {mc.load(e.memAtCall[0], slot, 8) != bv(want),
+              e.rspAtCall[0] != (task ? s.r[12] : s.r[4]),
+              e.argsAtCall[0].rdi != s.r[7] || e.argsAtCall[0].rsi != s.r[6],
+              mc.load(e.mem, slot, 8) != mc.load(s.mem, slot, 8),
+              !frameSame,
+              e.r[4] != s.r[4] || e.r[5] != s.r[5] || e.r[12] != s.r[12] || e.r[3] != s.r[3] ||
+                  e.r[13] != s.r[13] || e.r[14] != s.r[14] || e.r[15] != s.r[15]};
+    }
+    const char *what[] = {"at the call, <callback top> is not the frame's bottom less the helper's stack",
+                          "rsp at the call", "the arguments at the call",
+                          "after the call, <callback top> is not put back", "the frame's bytes changed",
+                          "registers after the call"};
+    for (size_t b = 0; b < bads.size(); ++b) {
+      std::string d;
+      TvStatus st = check(c, pre && e.path && bads[b], d, [&](const z3::model &mdl) {
+        std::string o = bads.size() > 1 ? what[b] : "the path";
+        if (!e.memAtCall.empty())
+          o += " (<callback top> " + hex(val(mdl, mc.load(e.memAtCall[0], slot, 8))) + " at the call, " +
+               hex(val(mdl, mc.load(e.mem, slot, 8))) + " after, " + hex(val(mdl, mc.load(s.mem, slot, 8))) +
+               " before; want " + hex(want) + " at the call)";
+        return o + " (path: " + e.stop + ")";
+      });
+      if (st != TvStatus::Proved) {
+        worst = st, detail = d;
+        break;
+      }
+    }
+  }
+  addSince("frame", name, t0, worst, detail);
+}
+
+// stack-switch, bpf_loop inlined (0 < nr <= 2, flags 0): BPF's r6-r8
+// (rbx, r13, r14, the loop's counter, bound and context meanwhile) kept in
+// the 24 bytes below BPF's own in the frame (layout.h: stackSwitchBody)
+// and back after the loop; the callback called with rsp at the frame's
+// bottom (nothing pushed below it), r1 = the index, r2 = the context; r0
+// the number of calls; BPF's frame bytes, the frame record, rsp, rbp,
+// r12 and r9's rbx unchanged.
+void Prover::ssInlinedLoop(const std::string &name) {
+  if (!wanted("frame", name))
+    return;
+  auto t0 = std::chrono::steady_clock::now();
+  Synthetic sy = synth({{mk(0x85, 0, 0, 0, 181), mk(0x95, 0, 0, 0, 0)}, {mk(0xb7, 0, 0, 0, 0), mk(0x95, 0, 0, 0, 0)}},
+                       {place(FramePlan::Place::ProgramBuffer, "tv"), place(FramePlan::Place::ProgramBuffer, "tv")},
+                       {64, 32});
+  sy.obj.functions[0].calls.push_back({0, CallKind::Helper, 181, ""});
+  sy.obj.functions[0].callbacks.push_back({0, "bpf_loop", "g1", false});
+  JitImage img = emit(sy);
+  const JitFunction &jf = *img.find("tv", "tv");
+  auto code = decodeX86(jf.code);
+  z3::context c;
+  Machine mc(c, code, c.bv_const("gsbase", 64));
+  State s = mc.initial("x86_");
+  auto bv = [&](uint64_t v) { return c.bv_val(v, 64); };
+  const uint64_t rbp = 0x00007f0000100000ULL - 48, S = jf.normalStack;
+  s.pc = jf.insnOffsets.at(0);
+  s.r[5] = bv(rbp);
+  s.r[4] = bv(rbp - S - 40);
+  auto ends = mc.run(s, {jf.insnOffsets.at(1)}, CallContract::Clobbers);
+  // r1 = nr (rdi), r3 = ctx (rdx), r4 = flags (rcx)
+  z3::expr pre = s.r[1] == bv(0) && z3::ugt(s.r[7], bv(0)) && z3::ule(s.r[7], bv(2));
+  TvStatus worst = S == 64 + kStackSwitchLoopSpill ? TvStatus::Proved : TvStatus::Failed;
+  std::string detail = worst == TvStatus::Proved ? "" : "the frame is " + std::to_string(S) + " bytes, not 64 + 24";
+  if (worst == TvStatus::Proved && vacuous(c, pre, ends))
+    worst = TvStatus::Failed, detail = "vacuous";
+  for (auto &e : ends) {
+    if (worst != TvStatus::Proved)
+      break;
+    std::vector<z3::expr> bads;
+    if (e.stop.rfind("at:", 0) != 0) {
+      bads.push_back(c.bool_val(true));
+    } else {
+      z3::expr frameSame = c.bool_val(true);
+      for (uint64_t a = rbp - 64; a < rbp + 16; a += 8)
+        frameSame = frameSame && mc.load(e.mem, bv(a), 8) == mc.load(s.mem, bv(a), 8);
+      z3::expr calls = c.bool_val(true);
+      for (size_t k = 0; k < e.rspAtCall.size(); ++k)
+        calls = calls && e.rspAtCall[k] == s.r[4] && e.argsAtCall[k].rdi == bv(k) && e.argsAtCall[k].rsi == s.r[2];
+      bads = {e.r[3] != s.r[3] || e.r[13] != s.r[13] || e.r[14] != s.r[14],
+              !calls,
+              e.r[0] != bv(e.rspAtCall.size()),
+              !frameSame,
+              e.r[4] != s.r[4] || e.r[5] != s.r[5] || e.r[12] != s.r[12] || e.r[15] != s.r[15]};
+    }
+    const char *what[] = {"r6-r8 not back after the loop", "a call of the callback", "r0 is not the calls made",
+                          "BPF's frame or the frame record changed", "rsp, rbp, r12 or r9 after the loop"};
+    for (size_t b = 0; b < bads.size(); ++b) {
+      std::string d;
+      TvStatus st = check(c, pre && e.path && bads[b], d, [&](const z3::model &mdl) {
+        return std::string(bads.size() > 1 ? what[b] : "the path") + ": nr " + hex(val(mdl, s.r[7])) + ", " +
+               std::to_string(e.rspAtCall.size()) + " calls (path: " + e.stop + ")";
+      });
+      if (st != TvStatus::Proved) {
+        worst = st, detail = d;
+        break;
+      }
     }
   }
   addSince("frame", name, t0, worst, detail);
@@ -1397,8 +1640,13 @@ void stackSwitchObligations(Prover &pv) {
   pv.ssEpilogue("stack-switch: a frame's exit (leave; ret)");
   pv.ssCallSite("stack-switch: call of a BPF function", false);
   pv.ssCallSite("stack-switch: helper on the buffer", true);
+  pv.ssCallbackEntry("stack-switch: a helper's callback switches to the callback top and links");
+  pv.ssSwitchBack("stack-switch: a helper's callback switches back to the helper's stack", true);
+  pv.ssCallbackTop("stack-switch: a helper that calls back, on the buffer (the callback top set and put back)");
+  pv.ssInlinedLoop("stack-switch: inlined bpf_loop (r6-r8 kept in the frame's 24 bytes)");
   pv.ssOnBuffer = false;
   pv.ssCallSite("stack-switch: helper on the task stack (rsp = r12, back to the frame's bottom)", true);
+  pv.ssCallbackTop("stack-switch: a helper that calls back, on the task stack (the callback top set and put back)");
   pv.tailCall("stack-switch: tail call (the frame unwound to rbp, the link frame kept)", P::KernelStack);
   pv.ss = false;
 }

@@ -644,6 +644,7 @@ bool X86Step::control() {
   if (x.opcode == "CALL64pcrel32") {
     s.r9AtCall.push_back(s.r[9]);
     s.rspAtCall.push_back(s.r[4]);
+    s.memAtCall.push_back(s.mem);
     s.argsAtCall.push_back({s.r[7], s.r[6]});
     for (unsigned r : {0u, 1u, 2u, 6u, 7u, 8u, 10u, 11u})
       s.r[r] = freshBv("callclob");

@@ -52,6 +52,7 @@ struct State {
   std::string stop; // why the path ended: "at:<offset>", "jmp-reg", "ret", "fault:<why>"
   std::vector<z3::expr> r9AtCall; // r9 at each call, in order
   std::vector<z3::expr> rspAtCall; // rsp at each call, in order
+  std::vector<z3::expr> memAtCall; // memory at each call, in order
   struct CallArgs {
     z3::expr rdi, rsi;
   };

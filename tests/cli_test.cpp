@@ -472,7 +472,7 @@ TEST(Cli, StackSwitchIsVerifiedFromItsEnvironmentEmittedAndReplayed) {
   const std::string env = std::string(PSTACK_SOURCE_DIR) + "/cases/nested.env.json";
   auto ok = test::run({PSTACK_CLI, "--scheme", "stack-switch", "--env", env, nested});
   EXPECT_EQ(ok.status, 0) << ok.out << ok.err;
-  EXPECT_NE(ok.out.find("scheme stack-switch: 7056 bytes per CPU in 5 buffers"), std::string::npos)
+  EXPECT_NE(ok.out.find("scheme stack-switch: 7072 bytes per CPU in 5 buffers"), std::string::npos)
       << ok.out;
   // helpers on the task stack: only the interrupt headroom below the frames
   const std::string ts = test::tempPath("task_stack.env.json");
@@ -497,8 +497,14 @@ TEST(Cli, StackSwitchIsVerifiedFromItsEnvironmentEmittedAndReplayed) {
   EXPECT_NE(listing.find("movq %r12, %rsp"), std::string::npos) << listing;
   auto rp = test::run({PSTACK_CLI, "--scheme", "stack-switch", "--env", env, "--replay", nested});
   EXPECT_EQ(rp.status, 0) << rp.out << rp.err;
-  // prog0 runs prog1 (which runs prog11, prog12) and prog2: five kfunc calls
+  // prog0 runs prog1 (which runs prog11, prog12) and prog2: five kfunc
+  // calls, each with a backtrace and a bpf_throw-style walk
   EXPECT_NE(rp.out.find("  prog0: jit and interpreter agree"), std::string::npos) << rp.out;
-  EXPECT_NE(rp.out.find("    unwinder: 5 of 5 backtraces match\n"), std::string::npos) << rp.out;
-  EXPECT_NE(rp.out.find("    unwinder: 1 of 1 backtraces match\n"), std::string::npos) << rp.out;
+  EXPECT_NE(rp.out.find("    unwinder: 10 of 10 backtraces match (5 at helper and kfunc calls, 5 "
+                        "bpf_throw-style walks to the activation's frame)\n"),
+            std::string::npos)
+      << rp.out;
+  EXPECT_NE(rp.out.find("    unwinder: 2 of 2 backtraces match (1 at helper and kfunc calls, 1 "),
+            std::string::npos)
+      << rp.out;
 }

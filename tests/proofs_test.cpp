@@ -97,7 +97,12 @@ TEST(TranslationValidation, StackSwitchFormsAndFrameSequencesAreProved) {
            {"frame", "stack-switch: call of a BPF function"},
            {"frame", "stack-switch: helper on the buffer"},
            {"frame", "stack-switch: helper on the task stack (rsp = r12, back to the frame's bottom)"},
-           {"frame", "stack-switch: tail call (the frame unwound to rbp, the link frame kept)"}}) {
+           {"frame", "stack-switch: tail call (the frame unwound to rbp, the link frame kept)"},
+           {"frame", "stack-switch: a helper's callback switches to the callback top and links"},
+           {"frame", "stack-switch: a helper's callback switches back to the helper's stack"},
+           {"frame", "stack-switch: a helper that calls back, on the buffer (the callback top set and put back)"},
+           {"frame", "stack-switch: a helper that calls back, on the task stack (the callback top set and put back)"},
+           {"frame", "stack-switch: inlined bpf_loop (r6-r8 kept in the frame's 24 bytes)"}}) {
     const TvObligation *o2 = find(obs, g, n);
     ASSERT_TRUE(o2) << g << " " << n;
     EXPECT_EQ(o2->status, TvStatus::Proved) << g << " " << n << ": " << o2->detail;
@@ -177,6 +182,21 @@ INSTANTIATE_TEST_SUITE_P(
         MutantCase{JitMutant::NoSwitchBack, "stack-switch: the switch back", "frame",
                    "stack-switch: the switch back to the task stack",
                    "at the return (the task stack's return address is at"},
+        // stack-switch: a helper's callback linked 8 bytes off its top; the
+        // callback top left set after the helper; an inlined bpf_loop's
+        // r6-r8 over BPF's own bytes
+        MutantCase{JitMutant::LinkOffBy8, "stack-switch: a helper's callback", "frame",
+                   "stack-switch: a helper's callback switches to the callback top and links",
+                   "at the call, the callback top"},
+        MutantCase{JitMutant::NoSwitchBack, "stack-switch: a helper's callback switches back", "frame",
+                   "stack-switch: a helper's callback switches back to the helper's stack",
+                   "at the return (the task stack's return address is at"},
+        MutantCase{JitMutant::CallbackTopKept, "stack-switch: a helper that calls back, on the buffer", "frame",
+                   "stack-switch: a helper that calls back, on the buffer (the callback top set and put back)",
+                   "after the call, <callback top> is not put back"},
+        MutantCase{JitMutant::LoopSpillInFrame, "stack-switch: inlined bpf_loop", "frame",
+                   "stack-switch: inlined bpf_loop (r6-r8 kept in the frame's 24 bytes)",
+                   "BPF's frame or the frame record changed"},
         // movsx from 8 bits sign-extends 16: replayed, the values differ
         MutantCase{JitMutant::SignExtendWidth, "alu64 r1 = (s8) r2", "alu64", "r1 = (s8) r2",
                    "(the difference is real)"},

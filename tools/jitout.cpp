@@ -167,7 +167,9 @@ bool jitOutputs(std::vector<ObjectResult> &results, const Options &o) {
           }
           // the frame-pointer unwinder at every helper and kfunc call
           BacktraceMatch bm = compareBacktraces(ref, jit);
-          std::cout << "    unwinder: " << bm.matched << " of " << bm.total << " backtraces match";
+          std::cout << "    unwinder: " << bm.matched << " of " << bm.total << " backtraces match ("
+                    << bm.total - bm.walks << " at helper and kfunc calls, " << bm.walks
+                    << " bpf_throw-style walks to the activation's frame)";
           if (!bm.firstMismatch.empty())
             std::cout << " (first difference: " << bm.firstMismatch << ")";
           std::cout << "\n";
