@@ -458,6 +458,17 @@ EngineResult Horn::run() {
   if (history)
     problem = checkTop(sys_, b_, history->back());
   if (!history || !problem) {
+    // Spacer's derivation did not replay (Z3 may not name its rules): the
+    // explicit search over the same system gives a concrete, minimal trace
+    // where it can finish in the time left
+    EngineResult ex = explicitEngine(sys_, b_, program_, dl_);
+    if (!ex.violations.empty()) {
+      for (Violation &v : ex.violations) {
+        v.message += " (Spacer derived an error; this trace is the explicit search's)";
+        res.violations.push_back(std::move(v));
+      }
+      return res;
+    }
     Violation v;
     v.kind = seq.size() && seq.back().rfind("err_overflow", 0) == 0 ? "overflow" : "alias";
     v.program = sys_.obj.programs[program_].name;

@@ -14,6 +14,7 @@
 #include "frontend/isa.h"
 
 #include <algorithm>
+#include <type_traits>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -108,7 +109,7 @@ struct Bpf {
   std::vector<std::pair<z3::expr, unsigned>> accesses; // address, bytes
 };
 
-z3::expr bswap(z3::context &c, const z3::expr &v, unsigned bytes) {
+z3::expr bswap(z3::context &, const z3::expr &v, unsigned bytes) {
   z3::expr r = v.extract(7, 0);
   for (unsigned i = 1; i < bytes; ++i)
     r = z3::concat(r, v.extract(8 * i + 7, 8 * i));
@@ -309,6 +310,48 @@ struct Prover {
     return s.check() == z3::unsat;
   }
 
+  // An obligation over the ends of a symbolic run: first, as vacuous(),
+  // some input must meet `pre` on some path; then each end's facts, in
+  // order, one query each (together they time out: byte-wise memory at
+  // symbolic addresses), and the first not proved is the answer.
+  // `facts(end)` gives a z3::expr (one fact), a std::vector<z3::expr> or,
+  // labelled, a std::vector<Fact>;
+  // `describe(model, end, what)` the counterexample of a fact labelled `what`.
+  struct Fact {
+    z3::expr bad;
+    std::string what;
+  };
+  struct Answer {
+    TvStatus status = TvStatus::Proved;
+    std::string detail;
+  };
+  template <class Facts, class Describe>
+  Answer eachEnd(z3::context &c, const z3::expr &pre, const std::vector<State> &ends, Facts facts,
+                 Describe describe, const char *vacuity = "vacuous: no input meets the precondition") {
+    if (vacuous(c, pre, ends))
+      return {TvStatus::Failed, vacuity};
+    for (auto &e : ends) {
+      using Given = std::decay_t<decltype(facts(e))>;
+      std::vector<Fact> fs;
+      if constexpr (std::is_same_v<Given, z3::expr>) {
+        fs.push_back({facts(e), ""});
+      } else if constexpr (std::is_same_v<Given, std::vector<z3::expr>>) {
+        for (auto &bad : facts(e))
+          fs.push_back({bad, ""});
+      } else {
+        fs = facts(e);
+      }
+      for (const Fact &f : fs) {
+        std::string d;
+        TvStatus st = check(c, pre && e.path && f.bad, d,
+                            [&](const z3::model &mdl) { return describe(mdl, e, f.what); });
+        if (st != TvStatus::Proved)
+          return {st, d};
+      }
+    }
+    return {};
+  }
+
   // the obligation's answer, timed from t0
   void addSince(const std::string &group, const std::string &name,
                 std::chrono::steady_clock::time_point t0, TvStatus st, const std::string &detail) {
@@ -437,7 +480,7 @@ void Prover::insnForm(const std::string &group, const std::string &name, const I
   // then simplifies away (BPF memory is kept clear of it, below)
   s.r[4] = c.bv_val(uint64_t(0x00007fff00000000ULL), 64);
   Bpf b{{s.r[0], s.r[0], s.r[0], s.r[0], s.r[0], s.r[0], s.r[0], s.r[0], s.r[0], s.r[0], s.r[0]},
-        s.mem};
+        s.mem, std::nullopt, {}};
   unsigned fp = pl == FramePlan::Place::KernelStack ? 5 : 9;
   for (unsigned i = 0; i < 10; ++i)
     b.r[i] = s.r[kMap[i]];
@@ -608,37 +651,31 @@ void Prover::callSite(const std::string &name, std::vector<FramePlan> plans, boo
     want = g->plan.frame;
   if (g && g->plan.place == FramePlan::Place::ProgramBufferAt)
     want = (g->plan.offset + g->plan.frame) - (jf.plan.offset + jf.plan.frame);
-  TvStatus worst = TvStatus::Proved;
-  std::string detail;
-  if (vacuous(c, c.bool_val(true), ends))
-    worst = TvStatus::Failed, detail = "vacuous: no input reaches a path";
-  for (auto &e : ends) {
-    z3::expr bad = c.bool_val(e.stop.rfind("at:", 0) != 0);
-    z3::expr r9in = s.r[9];
-    if (e.stop.rfind("at:", 0) == 0) {
-      bad = e.r[9] != r9in || e.r[3] != s.r[3] || e.r[13] != s.r[13] || e.r[14] != s.r[14] ||
-            e.r[15] != s.r[15] || e.r[5] != s.r[5] || e.r[12] != s.r[12] || e.r[4] != s.r[4];
-      if (moved && !e.r9AtCall.empty())
-        bad = bad || e.r9AtCall[0] != r9in + c.bv_val(uint64_t(want), 64);
-    }
-    std::string d;
-    TvStatus st = check(c, e.path && bad, d, [&](const z3::model &mdl) {
-      std::ostringstream o;
-      o << "r9 " << hex(val(mdl, r9in)) << " before the call";
-      if (!e.r9AtCall.empty())
-        o << ", " << hex(val(mdl, e.r9AtCall[0])) << " at it (the layout wants +" << want << ")";
-      if (e.stop.rfind("at:", 0) == 0)
-        o << ", " << hex(val(mdl, e.r[9])) << " after it";
-      else
-        o << "; the path ends: " << e.stop;
-      return o.str();
-    });
-    if (st != TvStatus::Proved) {
-      worst = st;
-      detail = d;
-      break;
-    }
-  }
+  const z3::expr r9in = s.r[9];
+  auto [worst, detail] = eachEnd(
+      c, c.bool_val(true), ends,
+      [&](const State &e) {
+        z3::expr bad = c.bool_val(e.stop.rfind("at:", 0) != 0);
+        if (e.stop.rfind("at:", 0) == 0) {
+          bad = e.r[9] != r9in || e.r[3] != s.r[3] || e.r[13] != s.r[13] || e.r[14] != s.r[14] ||
+                e.r[15] != s.r[15] || e.r[5] != s.r[5] || e.r[12] != s.r[12] || e.r[4] != s.r[4];
+          if (moved && !e.r9AtCall.empty())
+            bad = bad || e.r9AtCall[0] != r9in + c.bv_val(uint64_t(want), 64);
+        }
+        return bad;
+      },
+      [&](const z3::model &mdl, const State &e, const std::string &) {
+        std::ostringstream o;
+        o << "r9 " << hex(val(mdl, r9in)) << " before the call";
+        if (!e.r9AtCall.empty())
+          o << ", " << hex(val(mdl, e.r9AtCall[0])) << " at it (the layout wants +" << want << ")";
+        if (e.stop.rfind("at:", 0) == 0)
+          o << ", " << hex(val(mdl, e.r[9])) << " after it";
+        else
+          o << "; the path ends: " << e.stop;
+        return o.str();
+      },
+      "vacuous: no input reaches a path");
   addSince("frame", name, t0, worst, detail);
 }
 
@@ -679,52 +716,45 @@ void Prover::tailCall(const std::string &name, FramePlan::Place pl) {
   z3::expr taken = z3::ult(idx, max) && z3::ult(count, c.bv_val(33, 32)) && slot != bv(0);
   // the stack is far from the prog array
   z3::expr pre = z3::uge(s.r[6], s.r[5] + bv(4096)) && z3::ult(s.r[6], bv(1ull << 56));
-  TvStatus worst = TvStatus::Proved;
-  std::string detail;
+  // both the jump and the fall-through must be reachable
   for (const char *kind : {"jmp-reg", "at:"}) {
     std::vector<State> some;
     for (auto &e : ends)
       if (e.stop.rfind(kind, 0) == 0)
         some.push_back(e);
     if (vacuous(c, pre, some))
-      worst = TvStatus::Failed, detail = std::string("vacuous: no input reaches the ") +
-                                         (kind[0] == 'j' ? "jump" : "fall-through");
+      return addSince("frame", name, t0, TvStatus::Failed,
+                      std::string("vacuous: no input reaches the ") + (kind[0] == 'j' ? "jump" : "fall-through"));
   }
-  for (auto &e : ends) {
-    if (worst == TvStatus::Failed)
-      break;
-    z3::expr bad(c);
-    if (e.stop == "jmp-reg") {
-      bad = !taken || e.r[0].extract(31, 0) != count + c.bv_val(1, 32) || e.r[1] != slot ||
-            e.r[4] != s.r[5] || e.r[5] != s.r[5];
-      for (size_t k = 0; k < jf.savedRegs.size(); ++k)
-        bad = bad || e.r[jf.savedRegs[k]] != mc.load(s.mem, s.r[5] + bv(uint64_t(tcc - 8 * int64_t(k + 1))), 8);
-      if (pl == FramePlan::Place::ProgramBuffer)
-        bad = bad || e.r[9] != s.r[9] - bv(jf.plan.frame);
-    } else if (e.stop.rfind("at:", 0) == 0) {
-      bad = taken || e.r[9] != s.r[9] || e.r[3] != s.r[3] || e.r[13] != s.r[13] ||
-            e.r[14] != s.r[14] || e.r[15] != s.r[15] || e.r[5] != s.r[5] || e.r[4] != s.r[4];
-    } else {
-      bad = c.bool_val(true);
-    }
-    std::string d;
-    TvStatus st = check(c, pre && e.path && bad, d, [&](const z3::model &mdl) {
-      std::ostringstream o;
-      o << "index " << val(mdl, idx) << " of " << val(mdl, max) << ", count " << val(mdl, count)
-        << ", slot " << hex(val(mdl, slot)) << ": ";
-      if (e.stop == "jmp-reg")
-        o << "jumps with count " << val(mdl, e.r[0].extract(31, 0)) << " in rax (the kernel's rule: "
-          << val(mdl, count) + 1 << ")";
-      else
-        o << "path ends " << e.stop;
-      return o.str();
-    });
-    if (st != TvStatus::Proved) {
-      worst = st;
-      detail = d;
-      break;
-    }
-  }
+  auto [worst, detail] = eachEnd(
+      c, pre, ends,
+      [&](const State &e) {
+        z3::expr bad = c.bool_val(true);
+        if (e.stop == "jmp-reg") {
+          bad = !taken || e.r[0].extract(31, 0) != count + c.bv_val(1, 32) || e.r[1] != slot ||
+                e.r[4] != s.r[5] || e.r[5] != s.r[5];
+          for (size_t k = 0; k < jf.savedRegs.size(); ++k)
+            bad = bad ||
+                  e.r[jf.savedRegs[k]] != mc.load(s.mem, s.r[5] + bv(uint64_t(tcc - 8 * int64_t(k + 1))), 8);
+          if (pl == FramePlan::Place::ProgramBuffer)
+            bad = bad || e.r[9] != s.r[9] - bv(jf.plan.frame);
+        } else if (e.stop.rfind("at:", 0) == 0) {
+          bad = taken || e.r[9] != s.r[9] || e.r[3] != s.r[3] || e.r[13] != s.r[13] ||
+                e.r[14] != s.r[14] || e.r[15] != s.r[15] || e.r[5] != s.r[5] || e.r[4] != s.r[4];
+        }
+        return bad;
+      },
+      [&](const z3::model &mdl, const State &e, const std::string &) {
+        std::ostringstream o;
+        o << "index " << val(mdl, idx) << " of " << val(mdl, max) << ", count " << val(mdl, count)
+          << ", slot " << hex(val(mdl, slot)) << ": ";
+        if (e.stop == "jmp-reg")
+          o << "jumps with count " << val(mdl, e.r[0].extract(31, 0)) << " in rax (the kernel's rule: "
+            << val(mdl, count) + 1 << ")";
+        else
+          o << "path ends " << e.stop;
+        return o.str();
+      });
   addSince("frame", name, t0, worst, detail);
 }
 
@@ -773,41 +803,32 @@ void Prover::prologue(const std::string &name, FramePlan plan, bool landing) {
   z3::expr slot = gs + bv(uint64_t(jit::kThisCpuOff));
   pre = pre && (z3::uge(slot, s.r[4] + bv(64)) || z3::ule(slot + bv(8), s.r[4] - bv(256))) &&
         z3::ugt(s.r[4], bv(1 << 20)) && z3::ult(s.r[4], bv(1ull << 48));
-  TvStatus worst = TvStatus::Proved;
-  std::string detail;
-  if (vacuous(c, pre, ends))
-    worst = TvStatus::Failed, detail = "vacuous: no input meets the precondition";
-  for (auto &e : ends) {
-    if (worst == TvStatus::Failed)
-      break;
-    z3::expr bad = c.bool_val(e.stop.rfind("at:", 0) != 0);
-    if (e.stop.rfind("at:", 0) == 0) {
-      if (!landing)
-        bad = bad || e.r[5] != s.r[4] - bv(8) || mc.load(e.mem, e.r[5], 8) != s.r[5];
-      switch (plan.place) {
-      case FramePlan::Place::KernelStack:
-        bad = bad || z3::ugt(e.r[4], e.r[5] - bv(jf.normalStack));
-        break;
-      case FramePlan::Place::OwnBuffer:
-      case FramePlan::Place::ProgramBufferAt:
-        bad = bad || e.r[9] != perCpu + bv(bufOff + uint64_t(plan.offset) + jf.plan.frame);
-        break;
-      case FramePlan::Place::ProgramBuffer:
-        bad = bad || e.r[9] != (landing ? s.r[9] : perCpu + bv(bufOff)) + bv(jf.plan.frame);
-        break;
-      }
-    }
-    std::string d;
-    TvStatus st = check(c, pre && e.path && bad, d, [&](const z3::model &mdl) {
-      return "r9 " + hex(val(mdl, e.r[9])) + " at the body, this CPU's base " + hex(val(mdl, perCpu)) +
-             " (path: " + e.stop + ")";
-    });
-    if (st != TvStatus::Proved) {
-      worst = st;
-      detail = d;
-      break;
-    }
-  }
+  auto [worst, detail] = eachEnd(
+      c, pre, ends,
+      [&](const State &e) {
+        z3::expr bad = c.bool_val(e.stop.rfind("at:", 0) != 0);
+        if (e.stop.rfind("at:", 0) == 0) {
+          if (!landing)
+            bad = bad || e.r[5] != s.r[4] - bv(8) || mc.load(e.mem, e.r[5], 8) != s.r[5];
+          switch (plan.place) {
+          case FramePlan::Place::KernelStack:
+            bad = bad || z3::ugt(e.r[4], e.r[5] - bv(jf.normalStack));
+            break;
+          case FramePlan::Place::OwnBuffer:
+          case FramePlan::Place::ProgramBufferAt:
+            bad = bad || e.r[9] != perCpu + bv(bufOff + uint64_t(plan.offset) + jf.plan.frame);
+            break;
+          case FramePlan::Place::ProgramBuffer:
+            bad = bad || e.r[9] != (landing ? s.r[9] : perCpu + bv(bufOff)) + bv(jf.plan.frame);
+            break;
+          }
+        }
+        return bad;
+      },
+      [&](const z3::model &mdl, const State &e, const std::string &) {
+        return "r9 " + hex(val(mdl, e.r[9])) + " at the body, this CPU's base " + hex(val(mdl, perCpu)) +
+               " (path: " + e.stop + ")";
+      });
   addSince("frame", name, t0, worst, detail);
 }
 
@@ -841,39 +862,23 @@ void Prover::ssEntry(const std::string &name) {
                  z3::ugt(top, bv(1 << 20)) && z3::ult(top, bv(1ull << 47)) &&
                  (z3::uge(slot, bv(rsp0 + 64)) || z3::ule(slot + bv(8), bv(rsp0 - 64))) &&
                  (z3::uge(slot, top + bv(64)) || z3::ule(slot + bv(8), top - bv(64)));
-  TvStatus worst = TvStatus::Proved;
-  std::string detail;
-  if (vacuous(c, pre, ends))
-    worst = TvStatus::Failed, detail = "vacuous: no input meets the precondition";
-  for (auto &e : ends) {
-    if (worst == TvStatus::Failed)
-      break;
-    // one query per fact (together they time out: byte-wise memory at
-    // symbolic addresses)
-    std::vector<z3::expr> bads;
-    if (e.stop.rfind("at:", 0) != 0)
-      bads.push_back(c.bool_val(true));
-    else
-      bads = {e.r[4] != top - bv(16) || e.r[5] != e.r[4],
-              mc.load(e.mem, top - bv(8), 8) != mc.load(s.mem, bv(rsp0), 8),
-              mc.load(e.mem, top - bv(16), 8) != s.r[5],
-              e.r[12] != bv(rsp0 - 8) || mc.load(e.mem, bv(rsp0 - 8), 8) != s.r[12],
-              e.r[0] != s.r[0] || e.r[3] != s.r[3] || e.r[13] != s.r[13] || e.r[14] != s.r[14] ||
-                  e.r[15] != s.r[15] || e.r[9] != s.r[9]};
-    for (auto &bad : bads) {
-      std::string d;
-      TvStatus st = check(c, pre && e.path && bad, d, [&](const z3::model &mdl) {
+  auto [worst, detail] = eachEnd(
+      c, pre, ends,
+      [&](const State &e) {
+        if (e.stop.rfind("at:", 0) != 0)
+          return std::vector<z3::expr>{c.bool_val(true)};
+        return std::vector<z3::expr>{
+            e.r[4] != top - bv(16) || e.r[5] != e.r[4],
+            mc.load(e.mem, top - bv(8), 8) != mc.load(s.mem, bv(rsp0), 8),
+            mc.load(e.mem, top - bv(16), 8) != s.r[5],
+            e.r[12] != bv(rsp0 - 8) || mc.load(e.mem, bv(rsp0 - 8), 8) != s.r[12],
+            e.r[0] != s.r[0] || e.r[3] != s.r[3] || e.r[13] != s.r[13] || e.r[14] != s.r[14] ||
+                e.r[15] != s.r[15] || e.r[9] != s.r[9]};
+      },
+      [&](const z3::model &mdl, const State &e, const std::string &) {
         return "rsp " + hex(val(mdl, e.r[4])) + " at the call, the buffer's top " + hex(val(mdl, top)) +
                " (path: " + e.stop + ")";
       });
-      if (st != TvStatus::Proved) {
-        worst = st, detail = d;
-        break;
-      }
-    }
-    if (worst != TvStatus::Proved)
-      break;
-  }
   addSince("frame", name, t0, worst, detail);
 }
 
@@ -902,28 +907,20 @@ void Prover::ssSwitchBack(const std::string &name, bool callback) {
   s.r[5] = bv(link);
   s.r[12] = bv(task);
   auto ends = mc.run(s, {}, CallContract::Clobbers);
-  TvStatus worst = TvStatus::Proved;
-  std::string detail;
-  if (vacuous(c, c.bool_val(true), ends))
-    worst = TvStatus::Failed, detail = "vacuous";
-  for (auto &e : ends) {
-    if (worst == TvStatus::Failed)
-      break;
-    z3::expr bad = c.bool_val(e.stop != "ret");
-    if (e.stop == "ret")
-      bad = e.r[4] != bv(task + 8) || e.r[5] != mc.load(s.mem, bv(link), 8) ||
-            e.r[12] != mc.load(s.mem, bv(task), 8) || e.r[0] != s.r[0] || e.r[3] != s.r[3] ||
-            e.r[13] != s.r[13] || e.r[14] != s.r[14] || e.r[15] != s.r[15];
-    std::string d;
-    TvStatus st = check(c, e.path && bad, d, [&](const z3::model &mdl) {
-      return "rsp " + hex(val(mdl, e.r[4])) + " at the return (the task stack's return address is at " +
-             hex(task + 8) + "; path: " + e.stop + ")";
-    });
-    if (st != TvStatus::Proved) {
-      worst = st, detail = d;
-      break;
-    }
-  }
+  auto [worst, detail] = eachEnd(
+      c, c.bool_val(true), ends,
+      [&](const State &e) {
+        z3::expr bad = c.bool_val(e.stop != "ret");
+        if (e.stop == "ret")
+          bad = e.r[4] != bv(task + 8) || e.r[5] != mc.load(s.mem, bv(link), 8) ||
+                e.r[12] != mc.load(s.mem, bv(task), 8) || e.r[0] != s.r[0] || e.r[3] != s.r[3] ||
+                e.r[13] != s.r[13] || e.r[14] != s.r[14] || e.r[15] != s.r[15];
+        return bad;
+      },
+      [&](const z3::model &mdl, const State &e, const std::string &) {
+        return "rsp " + hex(val(mdl, e.r[4])) + " at the return (the task stack's return address is at " +
+               hex(task + 8) + "; path: " + e.stop + ")";
+      });
   addSince("frame", name, t0, worst, detail);
 }
 
@@ -954,36 +951,28 @@ void Prover::ssBodyFrame(const std::string &name, bool landing) {
     s.r[5] = bv(rsp0); // a tail call jumps with rsp = rbp
   auto ends = mc.run(s, {jf.insnOffsets.at(0)}, CallContract::Clobbers);
   const uint64_t S = jf.normalStack;
-  TvStatus worst = TvStatus::Proved;
-  std::string detail;
-  if (vacuous(c, c.bool_val(true), ends))
-    worst = TvStatus::Failed, detail = "vacuous";
-  for (auto &e : ends) {
-    if (worst == TvStatus::Failed)
-      break;
-    z3::expr bad = c.bool_val(e.stop.rfind("at:", 0) != 0);
-    if (e.stop.rfind("at:", 0) == 0) {
-      z3::expr rbp = landing ? bv(rsp0) : bv(rsp0 - 8);
-      bad = e.r[5] != rbp || e.r[4] != rbp - bv(S + 40) || e.r[12] != s.r[12] ||
-            mc.load(e.mem, rbp - bv(S + 8), 8) != s.r[0];
-      if (!landing)
-        bad = bad || mc.load(e.mem, rbp, 8) != s.r[5];
-      const unsigned saved[4] = {3, 13, 14, 15};
-      for (unsigned k = 0; k < 4; ++k)
-        bad = bad || mc.load(e.mem, rbp - bv(S + 16 + 8 * k), 8) != s.r[saved[k]];
-      if (jf.plan.frame != S + 56)
-        bad = c.bool_val(true);
-    }
-    std::string d;
-    TvStatus st = check(c, e.path && bad, d, [&](const z3::model &mdl) {
-      return "rsp " + hex(val(mdl, e.r[4])) + ", rbp " + hex(val(mdl, e.r[5])) + " at the body (frame " +
-             std::to_string(jf.plan.frame) + "; path: " + e.stop + ")";
-    });
-    if (st != TvStatus::Proved) {
-      worst = st, detail = d;
-      break;
-    }
-  }
+  auto [worst, detail] = eachEnd(
+      c, c.bool_val(true), ends,
+      [&](const State &e) {
+        z3::expr bad = c.bool_val(e.stop.rfind("at:", 0) != 0);
+        if (e.stop.rfind("at:", 0) == 0) {
+          z3::expr rbp = landing ? bv(rsp0) : bv(rsp0 - 8);
+          bad = e.r[5] != rbp || e.r[4] != rbp - bv(S + 40) || e.r[12] != s.r[12] ||
+                mc.load(e.mem, rbp - bv(S + 8), 8) != s.r[0];
+          if (!landing)
+            bad = bad || mc.load(e.mem, rbp, 8) != s.r[5];
+          const unsigned saved[4] = {3, 13, 14, 15};
+          for (unsigned k = 0; k < 4; ++k)
+            bad = bad || mc.load(e.mem, rbp - bv(S + 16 + 8 * k), 8) != s.r[saved[k]];
+          if (jf.plan.frame != S + 56)
+            bad = c.bool_val(true);
+        }
+        return bad;
+      },
+      [&](const z3::model &mdl, const State &e, const std::string &) {
+        return "rsp " + hex(val(mdl, e.r[4])) + ", rbp " + hex(val(mdl, e.r[5])) + " at the body (frame " +
+               std::to_string(jf.plan.frame) + "; path: " + e.stop + ")";
+      });
   addSince("frame", name, t0, worst, detail);
 }
 
@@ -1007,30 +996,22 @@ void Prover::ssEpilogue(const std::string &name) {
   s.r[5] = bv(rbp);
   s.r[4] = bv(rbp - S - 40);
   auto ends = mc.run(s, {}, CallContract::Clobbers);
-  TvStatus worst = TvStatus::Proved;
-  std::string detail;
-  if (vacuous(c, c.bool_val(true), ends))
-    worst = TvStatus::Failed, detail = "vacuous";
-  for (auto &e : ends) {
-    if (worst == TvStatus::Failed)
-      break;
-    z3::expr bad = c.bool_val(e.stop != "ret");
-    if (e.stop == "ret") {
-      bad = e.r[4] != bv(rbp + 8) || e.r[5] != mc.load(s.mem, bv(rbp), 8) || e.r[12] != s.r[12] ||
-            e.r[0] != s.r[0];
-      const unsigned saved[4] = {3, 13, 14, 15};
-      for (unsigned k = 0; k < 4; ++k)
-        bad = bad || e.r[saved[k]] != mc.load(s.mem, bv(rbp - S - 16 - 8 * k), 8);
-    }
-    std::string d;
-    TvStatus st = check(c, e.path && bad, d, [&](const z3::model &mdl) {
-      return "rsp " + hex(val(mdl, e.r[4])) + " at the return (path: " + e.stop + ")";
-    });
-    if (st != TvStatus::Proved) {
-      worst = st, detail = d;
-      break;
-    }
-  }
+  auto [worst, detail] = eachEnd(
+      c, c.bool_val(true), ends,
+      [&](const State &e) {
+        z3::expr bad = c.bool_val(e.stop != "ret");
+        if (e.stop == "ret") {
+          bad = e.r[4] != bv(rbp + 8) || e.r[5] != mc.load(s.mem, bv(rbp), 8) || e.r[12] != s.r[12] ||
+                e.r[0] != s.r[0];
+          const unsigned saved[4] = {3, 13, 14, 15};
+          for (unsigned k = 0; k < 4; ++k)
+            bad = bad || e.r[saved[k]] != mc.load(s.mem, bv(rbp - S - 16 - 8 * k), 8);
+        }
+        return bad;
+      },
+      [&](const z3::model &mdl, const State &e, const std::string &) {
+        return "rsp " + hex(val(mdl, e.r[4])) + " at the return (path: " + e.stop + ")";
+      });
   addSince("frame", name, t0, worst, detail);
 }
 
@@ -1061,32 +1042,24 @@ void Prover::ssCallSite(const std::string &name, bool helper) {
   s.r[4] = bv(rbp - S - 40);
   auto ends = mc.run(s, {jf.insnOffsets.at(1)}, CallContract::Clobbers);
   bool task = helper && !ssOnBuffer;
-  TvStatus worst = TvStatus::Proved;
-  std::string detail;
-  if (vacuous(c, c.bool_val(true), ends))
-    worst = TvStatus::Failed, detail = "vacuous";
-  for (auto &e : ends) {
-    if (worst == TvStatus::Failed)
-      break;
-    z3::expr bad = c.bool_val(e.stop.rfind("at:", 0) != 0);
-    if (e.stop.rfind("at:", 0) == 0) {
-      bad = e.r[4] != s.r[4] || e.r[5] != s.r[5] || e.r[12] != s.r[12] || e.r[3] != s.r[3] ||
-            e.r[13] != s.r[13] || e.r[14] != s.r[14] || e.r[15] != s.r[15] || e.rspAtCall.size() != 1;
-      if (e.rspAtCall.size() == 1)
-        bad = bad || e.rspAtCall[0] != (task ? s.r[12] : s.r[4]);
-    }
-    std::string d;
-    TvStatus st = check(c, e.path && bad, d, [&](const z3::model &mdl) {
-      std::string o = "rsp " + hex(val(mdl, s.r[4])) + " before";
-      if (!e.rspAtCall.empty())
-        o += ", " + hex(val(mdl, e.rspAtCall[0])) + " at the call (r12 " + hex(val(mdl, s.r[12])) + ")";
-      return o + ", " + hex(val(mdl, e.r[4])) + " after (path: " + e.stop + ")";
-    });
-    if (st != TvStatus::Proved) {
-      worst = st, detail = d;
-      break;
-    }
-  }
+  auto [worst, detail] = eachEnd(
+      c, c.bool_val(true), ends,
+      [&](const State &e) {
+        z3::expr bad = c.bool_val(e.stop.rfind("at:", 0) != 0);
+        if (e.stop.rfind("at:", 0) == 0) {
+          bad = e.r[4] != s.r[4] || e.r[5] != s.r[5] || e.r[12] != s.r[12] || e.r[3] != s.r[3] ||
+                e.r[13] != s.r[13] || e.r[14] != s.r[14] || e.r[15] != s.r[15] || e.rspAtCall.size() != 1;
+          if (e.rspAtCall.size() == 1)
+            bad = bad || e.rspAtCall[0] != (task ? s.r[12] : s.r[4]);
+        }
+        return bad;
+      },
+      [&](const z3::model &mdl, const State &e, const std::string &) {
+        std::string o = "rsp " + hex(val(mdl, s.r[4])) + " before";
+        if (!e.rspAtCall.empty())
+          o += ", " + hex(val(mdl, e.rspAtCall[0])) + " at the call (r12 " + hex(val(mdl, s.r[12])) + ")";
+        return o + ", " + hex(val(mdl, e.r[4])) + " after (path: " + e.stop + ")";
+      });
   addSince("frame", name, t0, worst, detail);
 }
 
@@ -1139,35 +1112,23 @@ void Prover::ssCallbackEntry(const std::string &name) {
   z3::expr pre = apart(top - bv(64), 128, bv(rsp0 - 64), 128) && z3::ugt(top, bv(1 << 20)) &&
                  z3::ult(top, bv(1ull << 47)) && apart(top - bv(64), 128, bv(slotAt), 8) &&
                  apart(top - bv(64), 128, bv(kGs + jit::kThisCpuOff), 8);
-  TvStatus worst = TvStatus::Proved;
-  std::string detail;
-  if (vacuous(c, pre, ends))
-    worst = TvStatus::Failed, detail = "vacuous: no input meets the precondition";
-  for (auto &e : ends) {
-    if (worst != TvStatus::Proved)
-      break;
-    std::vector<z3::expr> bads;
-    if (e.stop.rfind("at:", 0) != 0)
-      bads.push_back(c.bool_val(true));
-    else
-      bads = {e.r[4] != top - bv(16) || e.r[5] != e.r[4],
-              mc.load(e.mem, top - bv(8), 8) != mc.load(s.mem, bv(rsp0), 8),
-              mc.load(e.mem, top - bv(16), 8) != s.r[5],
-              e.r[12] != bv(rsp0 - 8) || mc.load(e.mem, bv(rsp0 - 8), 8) != s.r[12],
-              e.r[7] != s.r[7] || e.r[6] != s.r[6] || e.r[2] != s.r[2] || e.r[1] != s.r[1] || e.r[8] != s.r[8],
-              e.r[3] != s.r[3] || e.r[13] != s.r[13] || e.r[14] != s.r[14] || e.r[15] != s.r[15]};
-    for (auto &bad : bads) {
-      std::string d;
-      TvStatus st = check(c, pre && e.path && bad, d, [&](const z3::model &mdl) {
+  auto [worst, detail] = eachEnd(
+      c, pre, ends,
+      [&](const State &e) {
+        if (e.stop.rfind("at:", 0) != 0)
+          return std::vector<z3::expr>{c.bool_val(true)};
+        return std::vector<z3::expr>{
+            e.r[4] != top - bv(16) || e.r[5] != e.r[4],
+            mc.load(e.mem, top - bv(8), 8) != mc.load(s.mem, bv(rsp0), 8),
+            mc.load(e.mem, top - bv(16), 8) != s.r[5],
+            e.r[12] != bv(rsp0 - 8) || mc.load(e.mem, bv(rsp0 - 8), 8) != s.r[12],
+            e.r[7] != s.r[7] || e.r[6] != s.r[6] || e.r[2] != s.r[2] || e.r[1] != s.r[1] || e.r[8] != s.r[8],
+            e.r[3] != s.r[3] || e.r[13] != s.r[13] || e.r[14] != s.r[14] || e.r[15] != s.r[15]};
+      },
+      [&](const z3::model &mdl, const State &e, const std::string &) {
         return "rsp " + hex(val(mdl, e.r[4])) + " at the call, the callback top " + hex(val(mdl, top)) +
                " (path: " + e.stop + ")";
       });
-      if (st != TvStatus::Proved) {
-        worst = st, detail = d;
-        break;
-      }
-    }
-  }
   addSince("frame", name, t0, worst, detail);
 }
 
@@ -1206,48 +1167,33 @@ void Prover::ssCallbackTop(const std::string &name) {
   const uint64_t want = rbp - S - 40 - (costs.callbackGap("bpf_for_each_map_elem") - costs.linkBytes);
   z3::expr pre = c.bool_val(true);
   const bool task = !ssOnBuffer;
-  TvStatus worst = TvStatus::Proved;
-  std::string detail;
-  if (vacuous(c, pre, ends))
-    worst = TvStatus::Failed, detail = "vacuous";
-  for (auto &e : ends) {
-    if (worst != TvStatus::Proved)
-      break;
-    std::vector<z3::expr> bads;
-    if (e.stop.rfind("at:", 0) != 0 || e.memAtCall.size() != 1) {
-      bads.push_back(c.bool_val(true));
-    } else {
-      z3::expr frameSame = c.bool_val(true);
-      for (uint64_t a = rbp - 64; a < rbp + 16; a += 8) // BPF's 64 bytes, saved rbp, return address
-        frameSame = frameSame && mc.load(e.mem, bv(a), 8) == mc.load(s.mem, bv(a), 8);
-      bads = {mc.load(e.memAtCall[0], slot, 8) != bv(want),
-              e.rspAtCall[0] != (task ? s.r[12] : s.r[4]),
-              e.argsAtCall[0].rdi != s.r[7] || e.argsAtCall[0].rsi != s.r[6],
-              mc.load(e.mem, slot, 8) != mc.load(s.mem, slot, 8),
-              !frameSame,
-              e.r[4] != s.r[4] || e.r[5] != s.r[5] || e.r[12] != s.r[12] || e.r[3] != s.r[3] ||
-                  e.r[13] != s.r[13] || e.r[14] != s.r[14] || e.r[15] != s.r[15]};
-    }
-    const char *what[] = {"at the call, <callback top> is not the frame's bottom less the helper's stack",
-                          "rsp at the call", "the arguments at the call",
-                          "after the call, <callback top> is not put back", "the frame's bytes changed",
-                          "registers after the call"};
-    for (size_t b = 0; b < bads.size(); ++b) {
-      std::string d;
-      TvStatus st = check(c, pre && e.path && bads[b], d, [&](const z3::model &mdl) {
-        std::string o = bads.size() > 1 ? what[b] : "the path";
+  auto [worst, detail] = eachEnd(
+      c, pre, ends,
+      [&](const State &e) {
+        if (e.stop.rfind("at:", 0) != 0 || e.memAtCall.size() != 1)
+          return std::vector<Fact>{{c.bool_val(true), "the path"}};
+        z3::expr frameSame = c.bool_val(true);
+        for (uint64_t a = rbp - 64; a < rbp + 16; a += 8) // BPF's 64 bytes, saved rbp, return address
+          frameSame = frameSame && mc.load(e.mem, bv(a), 8) == mc.load(s.mem, bv(a), 8);
+        return std::vector<Fact>{
+            {mc.load(e.memAtCall[0], slot, 8) != bv(want),
+             "at the call, <callback top> is not the frame's bottom less the helper's stack"},
+            {e.rspAtCall[0] != (task ? s.r[12] : s.r[4]), "rsp at the call"},
+            {e.argsAtCall[0].rdi != s.r[7] || e.argsAtCall[0].rsi != s.r[6], "the arguments at the call"},
+            {mc.load(e.mem, slot, 8) != mc.load(s.mem, slot, 8), "after the call, <callback top> is not put back"},
+            {!frameSame, "the frame's bytes changed"},
+            {e.r[4] != s.r[4] || e.r[5] != s.r[5] || e.r[12] != s.r[12] || e.r[3] != s.r[3] ||
+                 e.r[13] != s.r[13] || e.r[14] != s.r[14] || e.r[15] != s.r[15],
+             "registers after the call"}};
+      },
+      [&](const z3::model &mdl, const State &e, const std::string &what) {
+        std::string o = what;
         if (!e.memAtCall.empty())
           o += " (<callback top> " + hex(val(mdl, mc.load(e.memAtCall[0], slot, 8))) + " at the call, " +
                hex(val(mdl, mc.load(e.mem, slot, 8))) + " after, " + hex(val(mdl, mc.load(s.mem, slot, 8))) +
                " before; want " + hex(want) + " at the call)";
         return o + " (path: " + e.stop + ")";
       });
-      if (st != TvStatus::Proved) {
-        worst = st, detail = d;
-        break;
-      }
-    }
-  }
   addSince("frame", name, t0, worst, detail);
 }
 
@@ -1281,43 +1227,33 @@ void Prover::ssInlinedLoop(const std::string &name) {
   auto ends = mc.run(s, {jf.insnOffsets.at(1)}, CallContract::Clobbers);
   // r1 = nr (rdi), r3 = ctx (rdx), r4 = flags (rcx)
   z3::expr pre = s.r[1] == bv(0) && z3::ugt(s.r[7], bv(0)) && z3::ule(s.r[7], bv(2));
-  TvStatus worst = S == 64 + kStackSwitchLoopSpill ? TvStatus::Proved : TvStatus::Failed;
-  std::string detail = worst == TvStatus::Proved ? "" : "the frame is " + std::to_string(S) + " bytes, not 64 + 24";
-  if (worst == TvStatus::Proved && vacuous(c, pre, ends))
-    worst = TvStatus::Failed, detail = "vacuous";
-  for (auto &e : ends) {
-    if (worst != TvStatus::Proved)
-      break;
-    std::vector<z3::expr> bads;
-    if (e.stop.rfind("at:", 0) != 0) {
-      bads.push_back(c.bool_val(true));
-    } else {
-      z3::expr frameSame = c.bool_val(true);
-      for (uint64_t a = rbp - 64; a < rbp + 16; a += 8)
-        frameSame = frameSame && mc.load(e.mem, bv(a), 8) == mc.load(s.mem, bv(a), 8);
-      z3::expr calls = c.bool_val(true);
-      for (size_t k = 0; k < e.rspAtCall.size(); ++k)
-        calls = calls && e.rspAtCall[k] == s.r[4] && e.argsAtCall[k].rdi == bv(k) && e.argsAtCall[k].rsi == s.r[2];
-      bads = {e.r[3] != s.r[3] || e.r[13] != s.r[13] || e.r[14] != s.r[14],
-              !calls,
-              e.r[0] != bv(e.rspAtCall.size()),
-              !frameSame,
-              e.r[4] != s.r[4] || e.r[5] != s.r[5] || e.r[12] != s.r[12] || e.r[15] != s.r[15]};
-    }
-    const char *what[] = {"r6-r8 not back after the loop", "a call of the callback", "r0 is not the calls made",
-                          "BPF's frame or the frame record changed", "rsp, rbp, r12 or r9 after the loop"};
-    for (size_t b = 0; b < bads.size(); ++b) {
-      std::string d;
-      TvStatus st = check(c, pre && e.path && bads[b], d, [&](const z3::model &mdl) {
-        return std::string(bads.size() > 1 ? what[b] : "the path") + ": nr " + hex(val(mdl, s.r[7])) + ", " +
-               std::to_string(e.rspAtCall.size()) + " calls (path: " + e.stop + ")";
+  if (S != 64 + kStackSwitchLoopSpill)
+    return addSince("frame", name, t0, TvStatus::Failed,
+                    "the frame is " + std::to_string(S) + " bytes, not 64 + 24");
+  auto [worst, detail] = eachEnd(
+      c, pre, ends,
+      [&](const State &e) {
+        if (e.stop.rfind("at:", 0) != 0)
+          return std::vector<Fact>{{c.bool_val(true), "the path"}};
+        z3::expr frameSame = c.bool_val(true);
+        for (uint64_t a = rbp - 64; a < rbp + 16; a += 8)
+          frameSame = frameSame && mc.load(e.mem, bv(a), 8) == mc.load(s.mem, bv(a), 8);
+        z3::expr calls = c.bool_val(true);
+        for (size_t k = 0; k < e.rspAtCall.size(); ++k)
+          calls = calls && e.rspAtCall[k] == s.r[4] && e.argsAtCall[k].rdi == bv(k) &&
+                  e.argsAtCall[k].rsi == s.r[2];
+        return std::vector<Fact>{
+            {e.r[3] != s.r[3] || e.r[13] != s.r[13] || e.r[14] != s.r[14], "r6-r8 not back after the loop"},
+            {!calls, "a call of the callback"},
+            {e.r[0] != bv(e.rspAtCall.size()), "r0 is not the calls made"},
+            {!frameSame, "BPF's frame or the frame record changed"},
+            {e.r[4] != s.r[4] || e.r[5] != s.r[5] || e.r[12] != s.r[12] || e.r[15] != s.r[15],
+             "rsp, rbp, r12 or r9 after the loop"}};
+      },
+      [&](const z3::model &mdl, const State &e, const std::string &what) {
+        return what + ": nr " + hex(val(mdl, s.r[7])) + ", " + std::to_string(e.rspAtCall.size()) +
+               " calls (path: " + e.stop + ")";
       });
-      if (st != TvStatus::Proved) {
-        worst = st, detail = d;
-        break;
-      }
-    }
-  }
   addSince("frame", name, t0, worst, detail);
 }
 
