@@ -672,11 +672,12 @@ void compareSummary(const Object &obj, const CallGraph &g, const VerifyOptions &
         EXPECT_FALSE(together[p]) << "decided a system it does not handle";
         continue;
       }
-      if (alone.verdict != Verdict::Safe)
+      if (alone.verdict != Verdict::Safe) {
         EXPECT_FALSE(together[p]) << "safe where the program's own search is "
                                   << verdictName(alone.verdict);
-      else if (!c.mayLeaveSafe)
+      } else if (!c.mayLeaveSafe) {
         EXPECT_TRUE(together[p]) << "a safe program left open";
+      }
       if (!together[p]) {
         c.leftOpen += alone.verdict == Verdict::Safe;
         continue;
@@ -977,9 +978,10 @@ TEST(StackSwitch, X86FramesBelowTheLinkFrameWithHeadroom) {
   // chain to leaf (work 128, leaf 64) needs less: 16 + 312 + 184 + 120 + 168
   EXPECT_EQ(bytes["prog0"], 16u + 312 + 168 + 1024 + 8);
   EXPECT_EQ(bytes["prog2"], 16u + 120 + 168 + 1024);
-  for (auto &fp : r.layout.frames)
+  for (auto &fp : r.layout.frames) {
     if (fp.function == "work")
       EXPECT_EQ(fp.frame, 128u + 56) << fp.program;
+  }
   // on the task stack: the return address into the entry and its r12;
   // nested programs are entered on the buffer (the kfunc runs there)
   for (auto &p : r.programs)
@@ -1023,10 +1025,12 @@ TEST(StackSwitch, AHelpersCallbackStartsBelowTheHelpersStack) {
   o.scheme = Scheme::StackSwitch;
   Report r = verify(*l.obj, *l.graph, o);
   for (auto &fp : r.layout.frames) {
-    if (fp.function == "each_prog")
+    if (fp.function == "each_prog") {
       EXPECT_EQ(fp.frame, 32u + 8 + 56) << "BPF's 32, the kept callback top, the x86 overhead";
-    if (fp.function == "each_cb")
+    }
+    if (fp.function == "each_cb") {
       EXPECT_EQ(fp.frame, 128u + 56);
+    }
   }
   // link, each_prog, the helper's reserve + r12, the callback's link
   // frame, each_cb, headroom
