@@ -979,8 +979,9 @@ TEST(StackSwitch, X86FramesBelowTheLinkFrameWithHeadroom) {
   EXPECT_EQ(bytes["prog0"], 16u + 312 + 168 + 1024 + 8);
   EXPECT_EQ(bytes["prog2"], 16u + 120 + 168 + 1024);
   for (auto &fp : r.layout.frames) {
-    if (fp.function == "work")
+    if (fp.function == "work") {
       EXPECT_EQ(fp.frame, 128u + 56) << fp.program;
+    }
   }
   // on the task stack: the return address into the entry and its r12;
   // nested programs are entered on the buffer (the kfunc runs there)
