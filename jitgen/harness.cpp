@@ -65,7 +65,15 @@ public:
       return 0;
     }
     auto fn = reinterpret_cast<uint64_t (*)(uint64_t, uint64_t, uint64_t, uint64_t, uint64_t)>(addr);
-    return fn(args[0], args[1], args[2], args[3], args[4]);
+    // a helper calling back: the callback's own helper calls must run below
+    // this helper's live C++ frames on the harness's stack, not over them
+    // (as runProgram does for a nested program)
+    volatile char here = 0;
+    uint64_t savedSp = harnessSp;
+    harnessSp = (uint64_t(uintptr_t(&here)) - 4096) & ~uint64_t(15);
+    uint64_t r = fn(args[0], args[1], args[2], args[3], args[4]);
+    harnessSp = savedSp;
+    return r;
   }
   uint64_t runProgram(const std::string &program, void *ctx) override {
     auto it = entries_.find(program);

@@ -114,17 +114,23 @@ TEST(JitDifferential, ThousandsOfRandomProgramsRunLikeTheInterpreter) {
 // with rsp on the programs' buffers, validated, run beside the interpreter
 // with every guard intact, and the frame-pointer unwinder's backtrace equal
 // to the interpreter's call chain at every helper and kfunc call (inlined
-// bpf_loop callbacks included). Objects with what the scheme's JIT refuses
-// by name (a callback entered from a helper) are counted, not run.
+// bpf_loop callbacks included). A third of the seeds call some callbacks
+// through bpf_for_each_map_elem: they start below the helper's stack
+// (<callback top>). Objects with what the scheme's JIT refuses by name (a
+// function entered from a helper and called from BPF too) are counted,
+// not run.
 TEST(JitDifferential, StackSwitchRunsLikeTheInterpreterAndUnwinds) {
   uint64_t n = 700;
   if (const char *e = getenv("PSTACK_DIFF_SEEDS"))
     n = std::stoull(e) / 2;
   std::string work = test::tempPath("random-ss.o");
   size_t objects = 0, refused = 0, unproved = 0, runs = 0, backtraces = 0, tailCalls = 0, v4 = 0;
+  size_t forEach = 0; // objects run with a bpf_for_each_map_elem callback
   for (uint64_t seed = 1; seed <= n; ++seed) {
     // half the objects with cpu v4 forms and legacy packet loads
-    auto ro = test::randomObject(seed, optionsFor(seed));
+    test::RandomOptions opts = optionsFor(seed);
+    opts.forEach = seed % 3 == 0;
+    auto ro = test::randomObject(seed, opts);
     Object obj = test::loadRandomObject(ro, work);
     CallGraph g(obj);
     VerifyOptions o;
@@ -153,16 +159,22 @@ TEST(JitDifferential, StackSwitchRunsLikeTheInterpreterAndUnwinds) {
                                   << ro.asmText;
     ++objects;
     v4 += optionsFor(seed).v4;
+    bool each = false;
+    for (auto &f : obj.functions)
+      for (auto &cb : f.callbacks)
+        each |= cb.via == "bpf_for_each_map_elem";
+    forEach += each;
     for (auto &p : ro.programs) {
       RunRequest req;
       req.program = p;
       req.ctx = test::randomContext(seed);
       RunResult ref = interpret(obj, req);
-      ASSERT_TRUE(ref.ok) << p << ": " << ref.error;
+      ASSERT_TRUE(ref.ok) << p << ": " << ref.error << "\n" << ro.asmText;
       RunResult jit = runJit(obj, img, req);
       ASSERT_TRUE(jit.ok) << p << ": " << jit.error << "\n" << ro.asmText;
-      if (ref.r0Defined) // a failed tail call leaves r0 without a value
+      if (ref.r0Defined) { // a failed tail call leaves r0 without a value
         ASSERT_EQ(jit.r0, ref.r0) << p << "\n" << ro.asmText;
+      }
       ASSERT_EQ(jit.maps, ref.maps) << p << "\n" << ro.asmText;
       ASSERT_TRUE(jit.guardsBroken.empty()) << p << ": " << jit.guardsBroken[0];
       BacktraceMatch m = compareBacktraces(ref, jit);
@@ -173,13 +185,15 @@ TEST(JitDifferential, StackSwitchRunsLikeTheInterpreterAndUnwinds) {
     }
   }
   std::cerr << "stack-switch: " << objects << " objects (" << v4 << " with cpu v4 forms and legacy loads), " << runs << " program runs, " << tailCalls
-            << " tail calls, " << backtraces << " backtraces matched; " << refused
+            << " tail calls, " << backtraces << " backtraces matched, " << forEach
+            << " objects with bpf_for_each_map_elem callbacks; " << refused
             << " refused by name, " << unproved << " not proved safe in time\n";
   EXPECT_GE(objects, n * 8 / 10);
   // (about 140 per object over the default 700 seeds; 88 over the
   // sanitizer run's 75: the bound is that unwinding happens, not its rate)
   EXPECT_GT(backtraces, 40 * objects);
   EXPECT_GT(tailCalls, objects / 2);
+  EXPECT_GT(forEach, objects / 20);
 }
 
 // The same programs catch the emitter's semantic mutants at run time.

@@ -66,6 +66,7 @@ struct FnSpec {
   uint32_t height = 1;  // frames on its deepest call chain, itself included
   bool tailCalls = false;
   bool generated = false;
+  bool forEach = false; // a callback of bpf_for_each_map_elem, not bpf_loop
   uint32_t frame = 8;   // bytes, multiple of 8
 };
 
@@ -117,7 +118,12 @@ public:
     def_ = 0;
     pinned_ = 0;
     height_ = 1;
-    if (f.kind == Kind::Callback) {
+    if (f.kind == Kind::Callback && f.forEach) {
+      // the context is r4; the key (0..3) stands in for bpf_loop's index
+      line(R(6) + " = " + R(4));
+      line(W(1) + " = *(u32 *)(r2 + 0)");
+      def_ = bit(1);
+    } else if (f.kind == Kind::Callback) {
       line(R(6) + " = " + R(2));
       def_ = bit(1); // the loop index
     } else {
@@ -687,6 +693,18 @@ private:
         cbs.push_back(&g);
     if (cbs.empty())
       return false;
+    const FnSpec &cb = *cbs[rng_.below(uint32_t(cbs.size()))];
+    if (cb.forEach) {
+      line("r1 = arr ll");
+      line("r2 = " + cb.name + " ll");
+      line("r3 = r6");
+      line("r4 = 0");
+      line("call 164");
+      killArgs();
+      def_ |= bit(0);
+      height_ = std::max<uint32_t>(height_, 2);
+      return true;
+    }
     if (rng_.chance(60)) {
       line("r1 = " + std::to_string(rng_.below(o_.maxLoopIterations + 1)));
     } else {
@@ -696,7 +714,7 @@ private:
         m *= 2;
       line(W(1) + " &= " + std::to_string(m - 1));
     }
-    line("r2 = " + cbs[rng_.below(uint32_t(cbs.size()))]->name + " ll");
+    line("r2 = " + cb.name + " ll");
     line("r3 = r6");
     line("r4 = 0");
     line("call 181");
@@ -804,6 +822,7 @@ RandomObject randomObject(uint64_t seed, const RandomOptions &opts) {
     f.name = "cb" + std::to_string(i);
     f.kind = Kind::Callback;
     f.nargs = 2;
+    f.forEach = opts.forEach && rng.chance(50);
     fns.push_back(f);
   }
   for (auto &f : fns)

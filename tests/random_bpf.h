@@ -57,6 +57,12 @@ struct RandomOptions {
   // gotol and may_goto over one instruction) and LD_ABS/LD_IND on the
   // context, written as bytes.
   bool v4 = false;
+  // some callbacks called by bpf_for_each_map_elem over `arr` instead of
+  // bpf_loop: a helper that calls back into BPF (r1 the map, r2 the key,
+  // r3 the value, r4 the context), which stack-switch places below the
+  // helper's stack. Off by default: per-prog and per-subprog JITs refuse
+  // such callbacks by name.
+  bool forEach = false;
 };
 
 struct RandomObject {
