@@ -825,13 +825,13 @@ void Emitter::divmodNoPush(const Insn &in, bool w, bool mod, bool sign) {
   bool x = in.opcode & isa::SRC_X;
   uint8_t d = reg(in.dst), s = reg(in.src);
   // where the divisor is read from once rax/rdx are saved
-  auto srcNow = [&](uint8_t r) -> uint8_t { return r == RAX ? R10 : r == RDX ? R11 : r; };
+  auto srcNow = [&](uint8_t r) -> uint8_t { return r == RAX ? uint8_t(R10) : r == RDX ? uint8_t(R11) : r; };
   uint8_t div; // the register divided by
   if (d == RAX) {
     a_.movRR(true, R11, RDX);
     div = R10;
     if (x)
-      a_.movRR(true, R10, srcNow(s) == R10 ? RAX : srcNow(s));
+      a_.movRR(true, R10, srcNow(s) == R10 ? uint8_t(RAX) : srcNow(s));
     else
       a_.movImm(w, R10, int32_t(in.imm));
   } else if (d == RDX) {
@@ -874,7 +874,7 @@ void Emitter::divmodNoPush(const Insn &in, bool w, bool mod, bool sign) {
     a_.grp3(w, 6, div); // div
   }
   // the result to dst (a 32-bit move zero-extends)
-  a_.movRR(w, d == RDX ? RDX : d, mod ? RDX : RAX);
+  a_.movRR(w, d, mod ? RDX : RAX);
   if (zero)
     divisorCases(w, mod, d, zero, minusOne);
   if (d == RAX) {
@@ -1104,7 +1104,10 @@ void Emitter::callOut(const Insn &in, JitFixup::Kind k, const std::string &name,
       callbackTopAddress();
       a_.load(8, R10, R11, 0);
       a_.store(8, RBP, callbackSlotDisp(), R10);
-      a_.lea(R10, RBP, -frameBottom() - int32_t(layout_.stackSwitch.callbackGap(cb->via) - kLinkBytes));
+      int32_t gap = int32_t(layout_.stackSwitch.callbackGap(cb->via) - kLinkBytes);
+      if (mutant_ == JitMutant::CallbackGapShort)
+        gap -= 64;
+      a_.lea(R10, RBP, -frameBottom() - gap);
       a_.store(8, R11, 0, R10);
     }
     // helpers: on_buffer, the call pushes onto the buffer; task_stack, rsp

@@ -25,6 +25,7 @@ using namespace jit;
 constexpr uint8_t kGuardByte = 0xeb;   // as the kernel's 0xEB9F... guard pattern
 constexpr uint32_t kHarnessGuard = 16; // see emit.cpp
 constexpr size_t kTrampBytes = 96;
+constexpr uint8_t kHelperFill = 0x5a; // a helper's stack use, stack-switch on the buffer
 
 // What a trampoline records at every helper and kfunc call, for the
 // unwinder: the caller's rbp, the return address, rsp, which trampoline.
@@ -71,8 +72,11 @@ public:
     volatile char here = 0;
     uint64_t savedSp = harnessSp;
     harnessSp = (uint64_t(uintptr_t(&here)) - 4096) & ~uint64_t(15);
+    const HelperStack helper = lastHelper_; // the helper calling back
     uint64_t r = fn(args[0], args[1], args[2], args[3], args[4]);
     harnessSp = savedSp;
+    checkHelperStack(helper);
+    lastHelper_ = helper; // (it may call back again)
     return r;
   }
   uint64_t runProgram(const std::string &program, void *ctx) override {
@@ -86,8 +90,12 @@ public:
     volatile char here = 0;
     uint64_t savedSp = harnessSp;
     harnessSp = (uint64_t(uintptr_t(&here)) - 4096) & ~uint64_t(15);
+    const HelperStack helper = lastHelper_;
     uint64_t r = fn(ctx);
     harnessSp = savedSp;
+    // (no helper of this activation is live any more: a timer's callback,
+    // run after the program, is no helper's)
+    lastHelper_ = helper;
     rt_.programStack.pop_back();
     return r;
   }
@@ -118,6 +126,23 @@ private:
   std::set<uint64_t> starts_;
   std::vector<std::string> trampKeys_;        // callInfo.key -> "h<id>" | "k<name>"
   uint64_t areaLo_ = 0, areaHi_ = 0, taskLo_ = 0, taskHi_ = 0;
+  // stack-switch, helpers on the buffer: the bytes the last helper called
+  // may use below its caller's frame (its reserve, filled with a pattern
+  // at the call); a callback it calls must leave them as they were
+  struct HelperStack {
+    uint64_t bottom = 0, bytes = 0;
+    std::string name;
+  };
+  HelperStack lastHelper_;
+  void checkHelperStack(const HelperStack &h) {
+    for (uint64_t a = h.bottom - h.bytes; h.bytes > 8 && a < h.bottom - 8; ++a)
+      if (*reinterpret_cast<const uint8_t *>(uintptr_t(a)) != kHelperFill) {
+        rt_.fail("stack-switch: a callback of " + h.name + " wrote " + std::to_string(h.bottom - a) +
+                 " bytes below its caller's frame, inside the " + std::to_string(h.bytes) +
+                 " bytes the helper may use there");
+        return;
+      }
+  }
   // the function a code address is in (nullptr: not JITed code)
   const JitFunction *functionAt(uint64_t addr, uint64_t *start = nullptr) const {
     auto it = byStart_.upper_bound(addr);
@@ -209,8 +234,10 @@ void Linked::atCallOut() {
     std::string name = key[0] == 'h' ? (hn ? hn : "") : key.substr(1);
     uint64_t reserve = c.irqHeadroom + c.reserveOf(name);
     uint64_t bottom = ci.rsp + 8; // the calling frame's bottom
-    if (reserve > 8 && bottom - reserve >= areaLo_ - (1 << 20))
-      std::memset(reinterpret_cast<void *>(uintptr_t(bottom - reserve)), 0x5a, reserve - 8);
+    if (reserve > 8 && bottom - reserve >= areaLo_ - (1 << 20)) {
+      std::memset(reinterpret_cast<void *>(uintptr_t(bottom - reserve)), kHelperFill, reserve - 8);
+      lastHelper_ = {bottom, c.reserveOf(name), name};
+    }
   }
 }
 

@@ -17,6 +17,7 @@ enum class JitMutant {
   LinkOffBy8,           // stack-switch: the link frame 8 bytes below the buffer's top
   NoSwitchBack,         // stack-switch: the entry returns without moving rsp back
   CallbackTopKept,      // stack-switch: the per-CPU callback top not put back after the helper
+  CallbackGapShort,     // stack-switch: a helper's callback starts 64 bytes inside the helper's stack
   LoopSpillInFrame,     // stack-switch: an inlined bpf_loop keeps r6-r8 in BPF's own bytes
   SignExtendWidth,      // movsx from 8 bits sign-extends 16
   SignedDivNoMinusOne,  // sdiv/smod by a register without the -1 case

@@ -71,8 +71,9 @@ std::string findingsText(const std::vector<JitFinding> &fs) {
 // tail call that failed before the exit — every map byte, and the guard
 // words of every buffer.
 void expectSameRun(const Program &p, const RunResult &ref, const RunResult &jit, const std::string &where) {
-  if (p.type != ProgType::Unknown && p.type != ProgType::StructOps && ref.r0Defined)
+  if (p.type != ProgType::Unknown && p.type != ProgType::StructOps && ref.r0Defined) {
     EXPECT_EQ(jit.r0, ref.r0) << where << " " << p.name;
+  }
   EXPECT_EQ(jit.maps, ref.maps) << where << " " << p.name;
   EXPECT_TRUE(jit.guardsBroken.empty())
       << where << " " << p.name << ": guard words of " << (jit.guardsBroken.empty() ? "" : jit.guardsBroken[0]);
@@ -593,9 +594,11 @@ TEST(JitStackSwitchCode, TheEntrySwitchesToItsBufferTopAndBack) {
   ASSERT_NE(f, nullptr);
   EXPECT_EQ(f->plan.frame, 64u + 56);
   uint64_t top = bufferTop(img, "prog2");
-  for (auto &b : img.buffers)
-    if (b.name == "prog2")
+  for (auto &b : img.buffers) {
+    if (b.name == "prog2") {
       EXPECT_EQ(b.bytes, 16u + 120 + 168 + 1024);
+    }
+  }
   std::vector<std::string> want = {
       "nopl (%rax,%rax)", "nopl (%rax)", "pushq %r12", "movq %rsp, %r12",
       "movabsq $" + std::to_string(top) + ", %r11", "addq %gs:40, %r11", "movq %r11, %rsp",
@@ -767,6 +770,29 @@ TEST(JitStackSwitchCode, AHelpersCallbackSwitchesToTheTopItsCallerLeft) {
   }
 }
 
+// A callback started inside the stack its helper may use (64 bytes short
+// of the gap) is caught three ways: the validator names the call, and the
+// run, where the callback's frame overwrites the helper's reserve (the
+// harness fills it at the call and checks it after the callback), names
+// the helper and the bytes; translation validation: proofs_test's Mutant.
+TEST(JitStackSwitchCode, ACallbackInsideItsHelpersStackIsCaughtAtRunTime) {
+  auto v = verifyStackSwitch("callbacks", true);
+  JitOptions jo;
+  jo.programs = {"each_prog"};
+  JitImage good = jitCompile(v->obj, v->rep.layout, jo);
+  RunRequest req;
+  req.program = "each_prog";
+  RunResult ok = runJit(v->obj, good, req);
+  ASSERT_TRUE(ok.ok) << ok.error;
+  JitImage bad = jitCompileMutant(v->obj, v->rep.layout, jo, JitMutant::CallbackGapShort);
+  std::string fs = findingsText(validateJit(v->obj, bad));
+  EXPECT_NE(fs.find("without <callback top> set to the frame's bottom less 1032"), std::string::npos) << fs;
+  RunResult r = runJit(v->obj, bad, req);
+  EXPECT_FALSE(r.ok);
+  EXPECT_NE(r.error.find("a callback of bpf_for_each_map_elem wrote"), std::string::npos) << r.error;
+  EXPECT_NE(r.error.find("inside the 1024 bytes the helper may use there"), std::string::npos) << r.error;
+}
+
 // A timer's callback is a new activation, as the model's Async event
 // starts it: its entry switches to the top of its program's buffer (the
 // model's alias trace puts it at [16, 16 + 216) there, over the live
@@ -828,7 +854,7 @@ TEST(JitStackSwitchCode, RefusesALayoutProvedWithOtherFrameCosts) {
 // a subprog sees program > subprog, as the interpreter's chain.
 TEST(JitStackSwitchCode, BacktracesThroughSubprogFrames) {
   auto v = verifyCase("frames", Scheme::StackSwitch);
-  JitImage img = jitCompile(v->obj, v->rep.layout, {true});
+  JitImage img = jitCompile(v->obj, v->rep.layout, JitOptions{true, {}});
   RunRequest req;
   req.program = "frames";
   RunResult ref = interpret(v->obj, req), jit = runJit(v->obj, img, req);
