@@ -352,6 +352,19 @@ struct Prover {
     return {};
   }
 
+  // stack-switch, a switch to the buffer (an entry's, a helper's
+  // callback's) from `s` to `e`: rsp and rbp at `top` - 16, where the link
+  // frame holds the return address (read from the task stack at rsp0) and
+  // the caller's rbp; r12 the task rsp, the caller's r12 saved there
+  static std::vector<z3::expr> switchFacts(const Machine &mc, const State &s, const State &e, const z3::expr &top,
+                                           uint64_t rsp0) {
+    auto bv = [&](uint64_t v) { return top.ctx().bv_val(v, 64); };
+    return {e.r[4] != top - bv(16) || e.r[5] != e.r[4],
+            mc.load(e.mem, top - bv(8), 8) != mc.load(s.mem, bv(rsp0), 8),
+            mc.load(e.mem, top - bv(16), 8) != s.r[5],
+            e.r[12] != bv(rsp0 - 8) || mc.load(e.mem, bv(rsp0 - 8), 8) != s.r[12]};
+  }
+
   // the obligation's answer, timed from t0
   void addSince(const std::string &group, const std::string &name,
                 std::chrono::steady_clock::time_point t0, TvStatus st, const std::string &detail) {
@@ -867,13 +880,10 @@ void Prover::ssEntry(const std::string &name) {
       [&](const State &e) {
         if (e.stop.rfind("at:", 0) != 0)
           return std::vector<z3::expr>{c.bool_val(true)};
-        return std::vector<z3::expr>{
-            e.r[4] != top - bv(16) || e.r[5] != e.r[4],
-            mc.load(e.mem, top - bv(8), 8) != mc.load(s.mem, bv(rsp0), 8),
-            mc.load(e.mem, top - bv(16), 8) != s.r[5],
-            e.r[12] != bv(rsp0 - 8) || mc.load(e.mem, bv(rsp0 - 8), 8) != s.r[12],
-            e.r[0] != s.r[0] || e.r[3] != s.r[3] || e.r[13] != s.r[13] || e.r[14] != s.r[14] ||
-                e.r[15] != s.r[15] || e.r[9] != s.r[9]};
+        std::vector<z3::expr> facts = switchFacts(mc, s, e, top, rsp0);
+        facts.push_back(e.r[0] != s.r[0] || e.r[3] != s.r[3] || e.r[13] != s.r[13] || e.r[14] != s.r[14] ||
+                        e.r[15] != s.r[15] || e.r[9] != s.r[9]);
+        return facts;
       },
       [&](const z3::model &mdl, const State &e, const std::string &) {
         return "rsp " + hex(val(mdl, e.r[4])) + " at the call, the buffer's top " + hex(val(mdl, top)) +
@@ -1117,13 +1127,11 @@ void Prover::ssCallbackEntry(const std::string &name) {
       [&](const State &e) {
         if (e.stop.rfind("at:", 0) != 0)
           return std::vector<z3::expr>{c.bool_val(true)};
-        return std::vector<z3::expr>{
-            e.r[4] != top - bv(16) || e.r[5] != e.r[4],
-            mc.load(e.mem, top - bv(8), 8) != mc.load(s.mem, bv(rsp0), 8),
-            mc.load(e.mem, top - bv(16), 8) != s.r[5],
-            e.r[12] != bv(rsp0 - 8) || mc.load(e.mem, bv(rsp0 - 8), 8) != s.r[12],
-            e.r[7] != s.r[7] || e.r[6] != s.r[6] || e.r[2] != s.r[2] || e.r[1] != s.r[1] || e.r[8] != s.r[8],
-            e.r[3] != s.r[3] || e.r[13] != s.r[13] || e.r[14] != s.r[14] || e.r[15] != s.r[15]};
+        std::vector<z3::expr> facts = switchFacts(mc, s, e, top, rsp0);
+        facts.push_back(e.r[7] != s.r[7] || e.r[6] != s.r[6] || e.r[2] != s.r[2] || e.r[1] != s.r[1] ||
+                        e.r[8] != s.r[8]);
+        facts.push_back(e.r[3] != s.r[3] || e.r[13] != s.r[13] || e.r[14] != s.r[14] || e.r[15] != s.r[15]);
+        return facts;
       },
       [&](const z3::model &mdl, const State &e, const std::string &) {
         return "rsp " + hex(val(mdl, e.r[4])) + " at the call, the callback top " + hex(val(mdl, top)) +
