@@ -238,7 +238,10 @@ TEST(Obligations, EveryCaseIsReprovedByZ3AndCvc5) {
       o.collectObligations = true;
       o.timeoutSeconds = 60;
       Report rep = verify(obj, g, o);
-      ASSERT_EQ(rep.verdict, Verdict::Safe) << key << " " << scheme;
+      std::string why;
+      for (auto &p : rep.programs)
+        why += p.name + ": " + verdictName(p.verdict) + " " + p.reason + "; ";
+      ASSERT_EQ(rep.verdict, Verdict::Safe) << key << " " << scheme << ": " << why;
       ++safe;
       auto fs = writeObligations(rep, test::casePath(key), dir + "/" + key + "." + scheme);
       files.insert(files.end(), fs.begin(), fs.end());
@@ -251,38 +254,31 @@ TEST(Obligations, EveryCaseIsReprovedByZ3AndCvc5) {
   for (auto &f : files)
     certificates += f.engine == "certificate";
   EXPECT_GE(certificates, safe * 9 / 10) << "most proofs are the search's certificate";
-  // the bounded engine's obligations too, per program and property
-  for (const char *key : {"recursion", "tailcalls", "tail_256"}) {
+  // the Z3 engines' own obligations too: the bounded engine's per program
+  // and property, Spacer's invariant against each Horn rule
+  auto engineFiles = [&](const char *key, VerifyOptions::Engine engine, const std::string &name) {
     Object obj = test::loadCase(key);
     CallGraph g(obj);
     VerifyOptions o;
     o.scheme = Scheme::PerProg;
-    o.engine = VerifyOptions::Engine::Bounded;
+    o.engine = engine;
     o.collectObligations = true;
     o.timeoutSeconds = 60;
     Report rep = verify(obj, g, o);
-    ASSERT_EQ(rep.verdict, Verdict::Safe) << key;
-    auto fs = writeObligations(rep, test::casePath(key), dir + "/" + key + ".bounded");
-    ASSERT_GE(fs.size(), rep.programs.size()) << key;
-    EXPECT_EQ(fs[0].engine, "bounded");
+    std::string why;
+    for (auto &p : rep.programs)
+      why += p.name + ": " + verdictName(p.verdict) + " " + p.reason + "; ";
+    EXPECT_EQ(rep.verdict, Verdict::Safe) << key << " " << name << ": " << why;
+    auto fs = writeObligations(rep, test::casePath(key), dir + "/" + key + "." + name);
+    EXPECT_GE(fs.size(), engine == VerifyOptions::Engine::Bounded ? rep.programs.size() : 1u) << key;
+    for (auto &f : fs)
+      EXPECT_EQ(f.engine, name) << key;
     files.insert(files.end(), fs.begin(), fs.end());
-  }
-  // Spacer's proofs too: the invariant against each Horn rule
-  for (const char *key : {"kfuncs", "nested"}) {
-    Object obj = test::loadCase(key);
-    CallGraph g(obj);
-    VerifyOptions o;
-    o.scheme = Scheme::PerProg;
-    o.engine = VerifyOptions::Engine::Unbounded;
-    o.collectObligations = true;
-    o.timeoutSeconds = 60;
-    Report rep = verify(obj, g, o);
-    ASSERT_EQ(rep.verdict, Verdict::Safe) << key;
-    auto fs = writeObligations(rep, test::casePath(key), dir + "/" + key + ".spacer");
-    ASSERT_FALSE(fs.empty());
-    EXPECT_EQ(fs[0].engine, "spacer");
-    files.insert(files.end(), fs.begin(), fs.end());
-  }
+  };
+  for (const char *key : {"recursion", "tailcalls", "tail_256"})
+    engineFiles(key, VerifyOptions::Engine::Bounded, "bounded");
+  for (const char *key : {"kfuncs", "nested"})
+    engineFiles(key, VerifyOptions::Engine::Unbounded, "spacer");
   auto checks = recheckObligations(files, 60, 2);
   ASSERT_EQ(checks.size(), files.size());
   for (auto &c : checks) {
