@@ -577,9 +577,13 @@ void Analyzer::call(const Insn &in, State &s) {
     }
   }
   // After the call: r1-r5 are dead, r0 is the result. A callee given a
-  // pointer into this frame may have written anything there; given only
-  // pointers into its callers' frames (our own arguments), not, unless a
-  // pointer to this frame was left where it can find one.
+  // pointer into this frame may have written there; given only pointers
+  // into its callers' frames (our own arguments), not, unless a pointer to
+  // this frame was left where it can find one. What it writes is never a
+  // stack pointer: the verifier refuses to spill one into another frame
+  // than the writer's own (check_stack_write_fixed_off: "cannot spill
+  // pointers to stack into stack frame of the caller"; a write at a
+  // variable offset leaves STACK_MISC).
   bool intoThisFrame = s.frameEscaped;
   for (int a = 1; a <= nargs; ++a)
     intoThisFrame |= s.r[a].kind == Val::Fp || s.r[a].kind == Val::Top;
@@ -587,7 +591,7 @@ void Analyzer::call(const Insn &in, State &s) {
     s.r[a] = Val::scalar();
   if (passesStack && intoThisFrame && cs && cs->kind == CallKind::Local)
     for (auto &[o, sv] : s.slots)
-      sv = join(sv, ret);
+      sv = join(sv, Val::scalar());
   // Helpers never return stack pointers (the kernel has no such return
   // type); a kfunc may hand back a buffer it was given (bpf_dynptr_slice),
   // unless its prototype returns a scalar or a struct pointer (the
