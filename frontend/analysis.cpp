@@ -502,10 +502,14 @@ void Analyzer::call(const Insn &in, State &s) {
       fn_.pointerArgs.push_back(pa);
       touch(in.index, v, 0, 1, true); // the pointer itself is in the frame
       // The callee reads a pointer it finds in our frame as a plain number
-      // (see load()); that is only sound when our frame holds none.
-      for (auto &[o, sv] : s.slots)
-        if (v.kind == Val::Fp && sv.isStack())
-          noteUnbounded(in.index, "passes a frame holding stack pointers to " + cs->target);
+      // (see load()); that is only sound when our frame holds none, or
+      // when the kernel verifies the callee alone (it reads our frame as
+      // PTR_TO_MEM: what it loads there is a number to it too).
+      const Function *callee = obj_.function(cs->target);
+      if (!(callee && callee->verifiedAlone))
+        for (auto &[o, sv] : s.slots)
+          if (v.kind == Val::Fp && sv.isStack())
+            noteUnbounded(in.index, "passes a frame holding stack pointers to " + cs->target);
     } else {
       // helpers and kfuncs touch [p, p + size): nothing below p
       touch(in.index, v, 0, 1, true);
@@ -966,14 +970,21 @@ std::map<std::string, uint8_t> numberArguments(const Object &obj) {
   // site, and no helper running it as a callback, passes one there (the
   // kernel knows each argument's type from the caller; without this a
   // spilled argument looks like a pointer into some caller's frame). Global
-  // functions (verified alone, callable from other objects) and callbacks
-  // of what we do not know keep every argument a possible pointer.
-  std::set<std::string> opaque;
+  // functions (callable from other objects) and callbacks of what we do not
+  // know keep every argument a possible pointer, unless the kernel verifies
+  // the function alone: then it types the arguments from BTF (scalar, ctx,
+  // PTR_TO_MEM, arena, BTF object: btf_prepare_func_args), never as stack
+  // pointers, and the caller checks the memory it passes against its own
+  // frame.
+  std::set<std::string> opaque, callbacks;
   std::map<std::string, uint8_t> stackArgs;
   for (auto &f : obj.functions) {
     for (auto &pa : f.pointerArgs)
       stackArgs[pa.callee] |= uint8_t(1u << pa.arg);
+    for (auto &fa : f.functionArgs)
+      callbacks.insert(fa.func);
     for (auto &cb : f.callbacks) {
+      callbacks.insert(cb.callback);
       bool known = false;
       for (auto &h : kCallbackHelpers)
         known |= cb.via == h.name;
@@ -985,6 +996,10 @@ std::map<std::string, uint8_t> numberArguments(const Object &obj) {
   }
   std::map<std::string, uint8_t> out;
   for (auto &f : obj.functions) {
+    if (f.verifiedAlone && !callbacks.count(f.name)) {
+      out[f.name] = 0x3e;
+      continue;
+    }
     if (f.isProgram || f.global || opaque.count(f.name))
       continue;
     uint8_t bits = uint8_t(0x3e & ~stackArgs[f.name]); // r1..r5

@@ -179,7 +179,13 @@ struct Function {
   uint32_t sectionIndex = 0;
   uint64_t offset = 0; // byte offset in its section
   bool isProgram = false;
+  // a global symbol other objects may link to (default visibility: libbpf
+  // marks hidden ones static in BTF, and the kernel verifies those as it
+  // does static functions)
   bool global = false;
+  // the kernel verifies it alone (BTF FUNC linkage global, func info in
+  // .BTF.ext): its arguments are typed from BTF, never stack pointers
+  bool verifiedAlone = false;
   std::vector<Insn> insns;
   FrameSize frame;
   std::vector<CallSite> calls;

@@ -59,6 +59,10 @@ std::optional<std::set<std::string>> parseBtfKsyms(Bytes btf);
 // What each function in BTF returns (by name), kfuncs among them.
 std::map<std::string, KfuncReturn> parseBtfFuncReturns(Bytes btf);
 
+// Names of the BTF FUNCs with global linkage (none when the BTF cannot be
+// read).
+std::set<std::string> parseBtfGlobalFuncs(Bytes btf);
+
 // An object's line info, built once and then shared (Insn::loc aliases it):
 // every record's location, whose strings are views into what `owner` keeps
 // (libbpf's copy of the BTF strings) or into `made` (strings built while
