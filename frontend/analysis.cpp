@@ -20,6 +20,7 @@
 #include <deque>
 #include <queue>
 #include <set>
+#include <unordered_map>
 
 namespace pstack::detail {
 
@@ -482,11 +483,15 @@ void Analyzer::call(const Insn &in, State &s) {
   int nargs = 5;
   if (cs && cs->kind == CallKind::Helper)
     nargs = helperArgs(cs->helper);
+  // (a local callee reads only the registers it uses: see settleCallees)
+  auto passed = [&](int a) {
+    return a <= nargs && !(cs && cs->kind == CallKind::Local && !(cs->calleeArgs & (1u << a)));
+  };
   Val ret = Val::scalar();
   bool passesStack = false;
   for (int a = 1; a <= nargs; ++a) {
     const Val &v = s.r[a];
-    if (!v.isStack())
+    if (!v.isStack() || !passed(a))
       continue;
     passesStack = true;
     ret = join(ret, v);
@@ -505,8 +510,7 @@ void Analyzer::call(const Insn &in, State &s) {
       // (see load()); that is only sound when our frame holds none, or
       // when the kernel verifies the callee alone (it reads our frame as
       // PTR_TO_MEM: what it loads there is a number to it too).
-      const Function *callee = obj_.function(cs->target);
-      if (!(callee && callee->verifiedAlone))
+      if (!cs->calleeAlone)
         for (auto &[o, sv] : s.slots)
           if (v.kind == Val::Fp && sv.isStack())
             noteUnbounded(in.index, "passes a frame holding stack pointers to " + cs->target);
@@ -590,7 +594,7 @@ void Analyzer::call(const Insn &in, State &s) {
   // variable offset leaves STACK_MISC).
   bool intoThisFrame = s.frameEscaped;
   for (int a = 1; a <= nargs; ++a)
-    intoThisFrame |= s.r[a].kind == Val::Fp || s.r[a].kind == Val::Top;
+    intoThisFrame |= passed(a) && (s.r[a].kind == Val::Fp || s.r[a].kind == Val::Top);
   for (int a = 1; a <= 5; ++a)
     s.r[a] = Val::scalar();
   if (passesStack && intoThisFrame && cs && cs->kind == CallKind::Local)
@@ -951,6 +955,131 @@ void Analyzer::run() {
 }
 
 } // namespace
+
+namespace {
+
+// Registers an instruction may read (bit n: rn): a local call what its
+// callee reads of r1-r5 (`calleeArgs`), a helper its arguments, a kfunc
+// r1-r5; an instruction of no known form, all.
+uint16_t readsOf(const Insn &in, const CallSite *cs, const std::vector<uint8_t> &live,
+                 const std::unordered_map<std::string, size_t> &byName) {
+  using isa::Form;
+  const auto bit = [](unsigned r) { return uint16_t(r <= 10 ? 1u << r : 0); };
+  const uint16_t src = (in.opcode & isa::SRC_X) ? bit(in.src) : 0;
+  switch (isa::form(in)) {
+  case Form::Alu:
+  case Form::SignedDivMod:
+    return uint16_t(src | (isa::op(in.opcode) == isa::MOV ? 0 : bit(in.dst)));
+  case Form::MovSx:
+  case Form::AddrSpaceCast:
+  case Form::Load:
+  case Form::LoadSx:
+  case Form::LoadAcquire:
+    return bit(in.src);
+  case Form::ByteSwap:
+  case Form::Bswap:
+  case Form::StoreImm:
+    return bit(in.dst);
+  case Form::LdImm64:
+  case Form::Ja:
+  case Form::Gotol:
+  case Form::MayGoto:
+    return 0;
+  case Form::LegacyLoad:
+    return uint16_t(bit(6) | bit(in.src));
+  case Form::Store:
+  case Form::StoreRelease:
+    return uint16_t(bit(in.dst) | bit(in.src));
+  case Form::Atomic:
+    return uint16_t(bit(in.dst) | bit(in.src) | bit(0));
+  case Form::CondJump:
+    return uint16_t(bit(in.dst) | src);
+  case Form::Exit:
+    return bit(0);
+  case Form::Call: {
+    if (cs && cs->kind == CallKind::Helper)
+      return uint16_t(((1u << (helperArgs(cs->helper) + 1)) - 1) & 0x3e);
+    if (cs && cs->kind == CallKind::Local) {
+      auto it = byName.find(cs->target);
+      return it == byName.end() ? 0x3e : live[it->second];
+    }
+    return 0x3e;
+  }
+  default:
+    return 0x7ff;
+  }
+}
+
+// r1-r5 a function may read before writing them (bit a: r<a>), its
+// callees' reads at its calls taken from `live`.
+uint8_t entryReads(const Function &fn, const std::vector<uint8_t> &live,
+                   const std::unordered_map<std::string, size_t> &byName) {
+  const size_t n = fn.insns.size();
+  if (n == 0)
+    return 0;
+  std::unordered_map<uint32_t, size_t> pos;
+  for (size_t p = 0; p < n; ++p)
+    pos[fn.insns[p].index] = p;
+  std::unordered_map<uint32_t, const CallSite *> calls;
+  for (auto &c : fn.calls)
+    calls[c.insn] = &c;
+  std::vector<uint16_t> in(n, 0);
+  for (bool changed = true; changed;) {
+    changed = false;
+    for (size_t p = n; p-- > 0;) {
+      const Insn &insn = fn.insns[p];
+      const isa::Form form = isa::form(insn);
+      uint16_t out = 0;
+      auto edge = [&](int64_t t) {
+        auto it = t >= 0 ? pos.find(uint32_t(t)) : pos.end();
+        out |= it == pos.end() ? uint16_t(0x7ff) : in[it->second]; // (the analysis refuses it)
+      };
+      if (form != isa::Form::Exit) {
+        if (auto t = isa::jumpTarget(insn))
+          edge(*t);
+        if (form != isa::Form::Ja && form != isa::Form::Gotol && p + 1 < n)
+          out |= in[p + 1];
+      }
+      auto c = calls.find(insn.index);
+      const uint16_t v = uint16_t(readsOf(insn, c == calls.end() ? nullptr : c->second, live, byName) |
+                                  (out & ~isa::writes(insn)));
+      if (v != in[p]) {
+        in[p] = v;
+        changed = true;
+      }
+    }
+  }
+  return uint8_t(in[0] & 0x3e);
+}
+
+} // namespace
+
+void settleCallees(Object &obj) {
+  std::unordered_map<std::string, size_t> byName;
+  for (size_t i = 0; i < obj.functions.size(); ++i)
+    byName[obj.functions[i].name] = i;
+  // the least fixpoint: a register no path reads (through callees too) is
+  // dead at entry, whatever recursion there is
+  std::vector<uint8_t> live(obj.functions.size(), 0);
+  for (bool changed = true; changed;) {
+    changed = false;
+    for (size_t i = 0; i < obj.functions.size(); ++i) {
+      uint8_t l = uint8_t(live[i] | entryReads(obj.functions[i], live, byName));
+      if (l != live[i]) {
+        live[i] = l;
+        changed = true;
+      }
+    }
+  }
+  for (auto &f : obj.functions)
+    for (auto &c : f.calls) {
+      if (c.kind != CallKind::Local)
+        continue;
+      auto it = byName.find(c.target);
+      c.calleeArgs = it == byName.end() ? 0x3e : live[it->second];
+      c.calleeAlone = it != byName.end() && obj.functions[it->second].verifiedAlone;
+    }
+}
 
 void analyzeFunction(Object &obj, Function &fn, const std::map<uint32_t, LdImmTarget> &ldimm,
                      uint8_t numberArgs) {

@@ -114,6 +114,10 @@ struct CallSite {
   int32_t helper = 0;      // helper id for Helper
   std::string target;      // callee function (Local) or kfunc name (Kfunc)
   KfuncReturn returns = KfuncReturn::Unknown; // Kfunc
+  // Local: the arguments the callee may read (bit a: r<a>); a register it
+  // never reads before writing it passes nothing, whatever it holds
+  uint8_t calleeArgs = 0x3e;
+  bool calleeAlone = false; // Local: the kernel verifies the callee alone
 };
 
 struct TailCallSite {

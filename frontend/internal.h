@@ -124,6 +124,10 @@ struct LdImmTarget {
 // pointer (numberArguments); the analysis's outputs are replaced.
 void analyzeFunction(Object &obj, Function &fn, const std::map<uint32_t, LdImmTarget> &ldimm,
                      uint8_t numberArgs = 0);
+// Before the frame analysis: what each local call's callee reads of r1-r5
+// (CallSite::calleeArgs) and whether the kernel verifies it alone.
+void settleCallees(Object &obj);
+
 // After every function is analysed and finishFrames ran: per static subprog,
 // the arguments no caller passes a stack pointer in.
 std::map<std::string, uint8_t> numberArguments(const Object &obj);

@@ -205,6 +205,7 @@ Object Loader::run() {
   readMaps();
   readProgArraySlots();
   resolveCalls();
+  detail::settleCallees(obj_);
   readLines();
   std::vector<std::map<uint32_t, detail::LdImmTarget>> targets;
   for (auto &f : obj_.functions) {
