@@ -504,16 +504,26 @@ void Analyzer::call(const Insn &in, State &s) {
         continue;
       }
       PointerArg pa{in.index, cs->target, uint8_t(a), int32_t(v.lo), v.kind == Val::Arg, v.arg};
+      // The callee reads a pointer it finds in our frame as a plain number
+      // (see load()); that is only sound where it cannot reach one: none at
+      // or above the pointer (up to r10), none in the bytes it touches below
+      // it (settled in finishFrames), or when the kernel verifies the
+      // callee alone (it reads our frame as PTR_TO_MEM: what it loads there
+      // is a number to it too).
+      if (v.kind == Val::Fp && !cs->calleeAlone) {
+        bool reached = s.anySlotPtr;
+        for (auto &[o, sv] : s.slots)
+          if (sv.isStack()) {
+            if (o + 8 > v.lo)
+              reached = true;
+            else
+              pa.ptrSlot = int32_t(std::max<int64_t>(pa.ptrSlot, o));
+          }
+        if (reached)
+          noteUnbounded(in.index, "passes a frame holding stack pointers to " + cs->target);
+      }
       fn_.pointerArgs.push_back(pa);
       touch(in.index, v, 0, 1, true); // the pointer itself is in the frame
-      // The callee reads a pointer it finds in our frame as a plain number
-      // (see load()); that is only sound when our frame holds none, or
-      // when the kernel verifies the callee alone (it reads our frame as
-      // PTR_TO_MEM: what it loads there is a number to it too).
-      if (!cs->calleeAlone)
-        for (auto &[o, sv] : s.slots)
-          if (v.kind == Val::Fp && sv.isStack())
-            noteUnbounded(in.index, "passes a frame holding stack pointers to " + cs->target);
     } else {
       // helpers and kfuncs touch [p, p + size): nothing below p
       touch(in.index, v, 0, 1, true);
@@ -1236,6 +1246,23 @@ void finishFrames(Object &obj) {
         }
       }
   }
+  // A callee that touches a slot holding a stack pointer below the pointer
+  // it got (or whose reach is not known) would read that pointer as a number
+  for (auto &f : obj.functions)
+    for (auto &pa : f.pointerArgs) {
+      if (pa.ptrSlot == INT32_MIN || pa.fromArg || pa.offset == INT32_MIN)
+        continue;
+      auto it = byName.find(pa.callee);
+      bool reach = it == byName.end() || !it->second->frame.bounded || pa.arg > 5 ||
+                   int64_t(pa.offset) - it->second->argDeepest[pa.arg] < int64_t(pa.ptrSlot) + 8;
+      bool dup = false;
+      for (auto &u : f.frame.unbounded)
+        dup |= u.insn == pa.insn;
+      if (reach && !dup) {
+        f.frame.unbounded.push_back({pa.insn, "passes a frame holding stack pointers to " + pa.callee});
+        f.frame.bounded = false;
+      }
+    }
   for (auto &f : obj.functions) {
     if (changed && f.frame.bytes > uint32_t(kKernelFrameCap)) {
       f.frame.bounded = false;

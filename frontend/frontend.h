@@ -168,6 +168,9 @@ struct PointerArg {
   int32_t offset = 0;
   bool fromArg = false; // the pointer is this function's own argument
   uint8_t ownArg = 0;   // ... number `ownArg`, plus `offset`
+  // the highest slot below the pointer that holds a stack pointer (a
+  // callee reaching it would read that pointer as a number): none, INT32_MIN
+  int32_t ptrSlot = INT32_MIN;
 };
 
 // What an ld_imm64 loads, from its relocation (or src_reg 4): a map's
