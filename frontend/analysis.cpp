@@ -20,6 +20,7 @@
 #include <deque>
 #include <queue>
 #include <set>
+#include <unordered_map>
 
 namespace pstack::detail {
 
@@ -482,11 +483,15 @@ void Analyzer::call(const Insn &in, State &s) {
   int nargs = 5;
   if (cs && cs->kind == CallKind::Helper)
     nargs = helperArgs(cs->helper);
+  // (a local callee reads only the registers it uses: see settleCallees)
+  auto passed = [&](int a) {
+    return a <= nargs && !(cs && cs->kind == CallKind::Local && !(cs->calleeArgs & (1u << a)));
+  };
   Val ret = Val::scalar();
   bool passesStack = false;
   for (int a = 1; a <= nargs; ++a) {
     const Val &v = s.r[a];
-    if (!v.isStack())
+    if (!v.isStack() || !passed(a))
       continue;
     passesStack = true;
     ret = join(ret, v);
@@ -499,13 +504,26 @@ void Analyzer::call(const Insn &in, State &s) {
         continue;
       }
       PointerArg pa{in.index, cs->target, uint8_t(a), int32_t(v.lo), v.kind == Val::Arg, v.arg};
+      // The callee reads a pointer it finds in our frame as a plain number
+      // (see load()); that is only sound where it cannot reach one: none at
+      // or above the pointer (up to r10), none in the bytes it touches below
+      // it (settled in finishFrames), or when the kernel verifies the
+      // callee alone (it reads our frame as PTR_TO_MEM: what it loads there
+      // is a number to it too).
+      if (v.kind == Val::Fp && !cs->calleeAlone) {
+        bool reached = s.anySlotPtr;
+        for (auto &[o, sv] : s.slots)
+          if (sv.isStack()) {
+            if (o + 8 > v.lo)
+              reached = true;
+            else
+              pa.ptrSlot = int32_t(std::max<int64_t>(pa.ptrSlot, o));
+          }
+        if (reached)
+          noteUnbounded(in.index, "passes a frame holding stack pointers to " + cs->target);
+      }
       fn_.pointerArgs.push_back(pa);
       touch(in.index, v, 0, 1, true); // the pointer itself is in the frame
-      // The callee reads a pointer it finds in our frame as a plain number
-      // (see load()); that is only sound when our frame holds none.
-      for (auto &[o, sv] : s.slots)
-        if (v.kind == Val::Fp && sv.isStack())
-          noteUnbounded(in.index, "passes a frame holding stack pointers to " + cs->target);
     } else {
       // helpers and kfuncs touch [p, p + size): nothing below p
       touch(in.index, v, 0, 1, true);
@@ -577,17 +595,21 @@ void Analyzer::call(const Insn &in, State &s) {
     }
   }
   // After the call: r1-r5 are dead, r0 is the result. A callee given a
-  // pointer into this frame may have written anything there; given only
-  // pointers into its callers' frames (our own arguments), not, unless a
-  // pointer to this frame was left where it can find one.
+  // pointer into this frame may have written there; given only pointers
+  // into its callers' frames (our own arguments), not, unless a pointer to
+  // this frame was left where it can find one. What it writes is never a
+  // stack pointer: the verifier refuses to spill one into another frame
+  // than the writer's own (check_stack_write_fixed_off: "cannot spill
+  // pointers to stack into stack frame of the caller"; a write at a
+  // variable offset leaves STACK_MISC).
   bool intoThisFrame = s.frameEscaped;
   for (int a = 1; a <= nargs; ++a)
-    intoThisFrame |= s.r[a].kind == Val::Fp || s.r[a].kind == Val::Top;
+    intoThisFrame |= passed(a) && (s.r[a].kind == Val::Fp || s.r[a].kind == Val::Top);
   for (int a = 1; a <= 5; ++a)
     s.r[a] = Val::scalar();
   if (passesStack && intoThisFrame && cs && cs->kind == CallKind::Local)
     for (auto &[o, sv] : s.slots)
-      sv = join(sv, ret);
+      sv = join(sv, Val::scalar());
   // Helpers never return stack pointers (the kernel has no such return
   // type); a kfunc may hand back a buffer it was given (bpf_dynptr_slice),
   // unless its prototype returns a scalar or a struct pointer (the
@@ -944,6 +966,131 @@ void Analyzer::run() {
 
 } // namespace
 
+namespace {
+
+// Registers an instruction may read (bit n: rn): a local call what its
+// callee reads of r1-r5 (`calleeArgs`), a helper its arguments, a kfunc
+// r1-r5; an instruction of no known form, all.
+uint16_t readsOf(const Insn &in, const CallSite *cs, const std::vector<uint8_t> &live,
+                 const std::unordered_map<std::string, size_t> &byName) {
+  using isa::Form;
+  const auto bit = [](unsigned r) { return uint16_t(r <= 10 ? 1u << r : 0); };
+  const uint16_t src = (in.opcode & isa::SRC_X) ? bit(in.src) : 0;
+  switch (isa::form(in)) {
+  case Form::Alu:
+  case Form::SignedDivMod:
+    return uint16_t(src | (isa::op(in.opcode) == isa::MOV ? 0 : bit(in.dst)));
+  case Form::MovSx:
+  case Form::AddrSpaceCast:
+  case Form::Load:
+  case Form::LoadSx:
+  case Form::LoadAcquire:
+    return bit(in.src);
+  case Form::ByteSwap:
+  case Form::Bswap:
+  case Form::StoreImm:
+    return bit(in.dst);
+  case Form::LdImm64:
+  case Form::Ja:
+  case Form::Gotol:
+  case Form::MayGoto:
+    return 0;
+  case Form::LegacyLoad:
+    return uint16_t(bit(6) | bit(in.src));
+  case Form::Store:
+  case Form::StoreRelease:
+    return uint16_t(bit(in.dst) | bit(in.src));
+  case Form::Atomic:
+    return uint16_t(bit(in.dst) | bit(in.src) | bit(0));
+  case Form::CondJump:
+    return uint16_t(bit(in.dst) | src);
+  case Form::Exit:
+    return bit(0);
+  case Form::Call: {
+    if (cs && cs->kind == CallKind::Helper)
+      return uint16_t(((1u << (helperArgs(cs->helper) + 1)) - 1) & 0x3e);
+    if (cs && cs->kind == CallKind::Local) {
+      auto it = byName.find(cs->target);
+      return it == byName.end() ? 0x3e : live[it->second];
+    }
+    return 0x3e;
+  }
+  default:
+    return 0x7ff;
+  }
+}
+
+// r1-r5 a function may read before writing them (bit a: r<a>), its
+// callees' reads at its calls taken from `live`.
+uint8_t entryReads(const Function &fn, const std::vector<uint8_t> &live,
+                   const std::unordered_map<std::string, size_t> &byName) {
+  const size_t n = fn.insns.size();
+  if (n == 0)
+    return 0;
+  std::unordered_map<uint32_t, size_t> pos;
+  for (size_t p = 0; p < n; ++p)
+    pos[fn.insns[p].index] = p;
+  std::unordered_map<uint32_t, const CallSite *> calls;
+  for (auto &c : fn.calls)
+    calls[c.insn] = &c;
+  std::vector<uint16_t> in(n, 0);
+  for (bool changed = true; changed;) {
+    changed = false;
+    for (size_t p = n; p-- > 0;) {
+      const Insn &insn = fn.insns[p];
+      const isa::Form form = isa::form(insn);
+      uint16_t out = 0;
+      auto edge = [&](int64_t t) {
+        auto it = t >= 0 ? pos.find(uint32_t(t)) : pos.end();
+        out |= it == pos.end() ? uint16_t(0x7ff) : in[it->second]; // (the analysis refuses it)
+      };
+      if (form != isa::Form::Exit) {
+        if (auto t = isa::jumpTarget(insn))
+          edge(*t);
+        if (form != isa::Form::Ja && form != isa::Form::Gotol && p + 1 < n)
+          out |= in[p + 1];
+      }
+      auto c = calls.find(insn.index);
+      const uint16_t v = uint16_t(readsOf(insn, c == calls.end() ? nullptr : c->second, live, byName) |
+                                  (out & ~isa::writes(insn)));
+      if (v != in[p]) {
+        in[p] = v;
+        changed = true;
+      }
+    }
+  }
+  return uint8_t(in[0] & 0x3e);
+}
+
+} // namespace
+
+void settleCallees(Object &obj) {
+  std::unordered_map<std::string, size_t> byName;
+  for (size_t i = 0; i < obj.functions.size(); ++i)
+    byName[obj.functions[i].name] = i;
+  // the least fixpoint: a register no path reads (through callees too) is
+  // dead at entry, whatever recursion there is
+  std::vector<uint8_t> live(obj.functions.size(), 0);
+  for (bool changed = true; changed;) {
+    changed = false;
+    for (size_t i = 0; i < obj.functions.size(); ++i) {
+      uint8_t l = uint8_t(live[i] | entryReads(obj.functions[i], live, byName));
+      if (l != live[i]) {
+        live[i] = l;
+        changed = true;
+      }
+    }
+  }
+  for (auto &f : obj.functions)
+    for (auto &c : f.calls) {
+      if (c.kind != CallKind::Local)
+        continue;
+      auto it = byName.find(c.target);
+      c.calleeArgs = it == byName.end() ? 0x3e : live[it->second];
+      c.calleeAlone = it != byName.end() && obj.functions[it->second].verifiedAlone;
+    }
+}
+
 void analyzeFunction(Object &obj, Function &fn, const std::map<uint32_t, LdImmTarget> &ldimm,
                      uint8_t numberArgs) {
   fn.frame = {};
@@ -962,14 +1109,21 @@ std::map<std::string, uint8_t> numberArguments(const Object &obj) {
   // site, and no helper running it as a callback, passes one there (the
   // kernel knows each argument's type from the caller; without this a
   // spilled argument looks like a pointer into some caller's frame). Global
-  // functions (verified alone, callable from other objects) and callbacks
-  // of what we do not know keep every argument a possible pointer.
-  std::set<std::string> opaque;
+  // functions (callable from other objects) and callbacks of what we do not
+  // know keep every argument a possible pointer, unless the kernel verifies
+  // the function alone: then it types the arguments from BTF (scalar, ctx,
+  // PTR_TO_MEM, arena, BTF object: btf_prepare_func_args), never as stack
+  // pointers, and the caller checks the memory it passes against its own
+  // frame.
+  std::set<std::string> opaque, callbacks;
   std::map<std::string, uint8_t> stackArgs;
   for (auto &f : obj.functions) {
     for (auto &pa : f.pointerArgs)
       stackArgs[pa.callee] |= uint8_t(1u << pa.arg);
+    for (auto &fa : f.functionArgs)
+      callbacks.insert(fa.func);
     for (auto &cb : f.callbacks) {
+      callbacks.insert(cb.callback);
       bool known = false;
       for (auto &h : kCallbackHelpers)
         known |= cb.via == h.name;
@@ -981,6 +1135,10 @@ std::map<std::string, uint8_t> numberArguments(const Object &obj) {
   }
   std::map<std::string, uint8_t> out;
   for (auto &f : obj.functions) {
+    if (f.verifiedAlone && !callbacks.count(f.name)) {
+      out[f.name] = 0x3e;
+      continue;
+    }
     if (f.isProgram || f.global || opaque.count(f.name))
       continue;
     uint8_t bits = uint8_t(0x3e & ~stackArgs[f.name]); // r1..r5
@@ -1088,6 +1246,23 @@ void finishFrames(Object &obj) {
         }
       }
   }
+  // A callee that touches a slot holding a stack pointer below the pointer
+  // it got (or whose reach is not known) would read that pointer as a number
+  for (auto &f : obj.functions)
+    for (auto &pa : f.pointerArgs) {
+      if (pa.ptrSlot == INT32_MIN || pa.fromArg || pa.offset == INT32_MIN)
+        continue;
+      auto it = byName.find(pa.callee);
+      bool reach = it == byName.end() || !it->second->frame.bounded || pa.arg > 5 ||
+                   int64_t(pa.offset) - it->second->argDeepest[pa.arg] < int64_t(pa.ptrSlot) + 8;
+      bool dup = false;
+      for (auto &u : f.frame.unbounded)
+        dup |= u.insn == pa.insn;
+      if (reach && !dup) {
+        f.frame.unbounded.push_back({pa.insn, "passes a frame holding stack pointers to " + pa.callee});
+        f.frame.bounded = false;
+      }
+    }
   for (auto &f : obj.functions) {
     if (changed && f.frame.bytes > uint32_t(kKernelFrameCap)) {
       f.frame.bounded = false;

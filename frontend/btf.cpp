@@ -175,6 +175,21 @@ std::map<std::string, KfuncReturn> parseBtfFuncReturns(Bytes raw) {
   return out;
 }
 
+std::set<std::string> parseBtfGlobalFuncs(Bytes raw) {
+  std::set<std::string> out;
+  std::string error;
+  BtfPtr btf = openBtf(raw, error);
+  if (!btf)
+    return out;
+  const uint32_t n = btf__type_cnt(btf.get());
+  for (uint32_t id = 1; id < n; ++id) {
+    const struct btf_type *f = btf__type_by_id(btf.get(), id);
+    if (f && btf_is_func(f) && btf_vlen(f) == BTF_FUNC_GLOBAL) // (linkage: the vlen field)
+      out.insert(nameOf(btf.get(), f->name_off));
+  }
+  return out;
+}
+
 LineTable parseBtfExtLines(const std::string &file, Bytes btfRaw, Bytes ext) {
   LineTable out;
   std::string err;

@@ -114,6 +114,10 @@ struct CallSite {
   int32_t helper = 0;      // helper id for Helper
   std::string target;      // callee function (Local) or kfunc name (Kfunc)
   KfuncReturn returns = KfuncReturn::Unknown; // Kfunc
+  // Local: the arguments the callee may read (bit a: r<a>); a register it
+  // never reads before writing it passes nothing, whatever it holds
+  uint8_t calleeArgs = 0x3e;
+  bool calleeAlone = false; // Local: the kernel verifies the callee alone
 };
 
 struct TailCallSite {
@@ -164,6 +168,9 @@ struct PointerArg {
   int32_t offset = 0;
   bool fromArg = false; // the pointer is this function's own argument
   uint8_t ownArg = 0;   // ... number `ownArg`, plus `offset`
+  // the highest slot below the pointer that holds a stack pointer (a
+  // callee reaching it would read that pointer as a number): none, INT32_MIN
+  int32_t ptrSlot = INT32_MIN;
 };
 
 // What an ld_imm64 loads, from its relocation (or src_reg 4): a map's
@@ -179,7 +186,13 @@ struct Function {
   uint32_t sectionIndex = 0;
   uint64_t offset = 0; // byte offset in its section
   bool isProgram = false;
+  // a global symbol other objects may link to (default visibility: libbpf
+  // marks hidden ones static in BTF, and the kernel verifies those as it
+  // does static functions)
   bool global = false;
+  // the kernel verifies it alone (BTF FUNC linkage global, func info in
+  // .BTF.ext): its arguments are typed from BTF, never stack pointers
+  bool verifiedAlone = false;
   std::vector<Insn> insns;
   FrameSize frame;
   std::vector<CallSite> calls;

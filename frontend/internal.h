@@ -59,6 +59,10 @@ std::optional<std::set<std::string>> parseBtfKsyms(Bytes btf);
 // What each function in BTF returns (by name), kfuncs among them.
 std::map<std::string, KfuncReturn> parseBtfFuncReturns(Bytes btf);
 
+// Names of the BTF FUNCs with global linkage (none when the BTF cannot be
+// read).
+std::set<std::string> parseBtfGlobalFuncs(Bytes btf);
+
 // An object's line info, built once and then shared (Insn::loc aliases it):
 // every record's location, whose strings are views into what `owner` keeps
 // (libbpf's copy of the BTF strings) or into `made` (strings built while
@@ -120,6 +124,10 @@ struct LdImmTarget {
 // pointer (numberArguments); the analysis's outputs are replaced.
 void analyzeFunction(Object &obj, Function &fn, const std::map<uint32_t, LdImmTarget> &ldimm,
                      uint8_t numberArgs = 0);
+// Before the frame analysis: what each local call's callee reads of r1-r5
+// (CallSite::calleeArgs) and whether the kernel verifies it alone.
+void settleCallees(Object &obj);
+
 // After every function is analysed and finishFrames ran: per static subprog,
 // the arguments no caller passes a stack pointer in.
 std::map<std::string, uint8_t> numberArguments(const Object &obj);

@@ -111,7 +111,7 @@ struct Symbol {
   std::string name;
   uint32_t section = 0; // 0: undefined
   uint64_t value = 0, size = 0;
-  uint8_t type = 0, binding = 0;
+  uint8_t type = 0, binding = 0, visibility = 0;
 };
 
 struct Reloc {
@@ -205,6 +205,7 @@ Object Loader::run() {
   readMaps();
   readProgArraySlots();
   resolveCalls();
+  detail::settleCallees(obj_);
   readLines();
   std::vector<std::map<uint32_t, detail::LdImmTarget>> targets;
   for (auto &f : obj_.functions) {
@@ -317,6 +318,7 @@ void Loader::readSymbols(const ELF64LEObjectFile &elf) {
       s.size = sym.st_size;
       s.type = sym.getType();
       s.binding = sym.getBinding();
+      s.visibility = sym.getVisibility();
       if (s.type == ELF::STT_SECTION && s.name.empty())
         s.name = sections_[s.section].name;
       symbols_.push_back(std::move(s));
@@ -414,7 +416,8 @@ void Loader::splitFunctions() {
       f.isProgram = sec.name != ".text";
       for (const Symbol &s : symbols_)
         if (s.section == sec.index && s.value == off && s.name == f.name)
-          f.global = s.binding == ELF::STB_GLOBAL;
+          f.global = s.binding == ELF::STB_GLOBAL && s.visibility != ELF::STV_HIDDEN &&
+                     s.visibility != ELF::STV_INTERNAL;
       // instructions are decoded later; their extent is kept aside
       slots_.push_back((end - off) / 8);
       fnAt_[{sec.index, off}] = obj_.functions.size();
@@ -681,6 +684,13 @@ void Loader::resolveCalls() {
   if (const Section *btf = sectionByName(".BTF")) {
     ksyms = detail::parseBtfKsyms(btf->bytes);
     returns = detail::parseBtfFuncReturns(btf->bytes);
+    // global subprogs the kernel verifies alone (libbpf keeps func info
+    // only with .BTF.ext, and marks hidden ones static: see `global`)
+    if (sectionByName(".BTF.ext")) {
+      const std::set<std::string> globals = detail::parseBtfGlobalFuncs(btf->bytes);
+      for (auto &f : obj_.functions)
+        f.verifiedAlone = !f.isProgram && f.global && globals.count(f.name);
+    }
   }
   auto kfuncReturn = [&](const std::string &name) {
     auto it = returns.find(name);

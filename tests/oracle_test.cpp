@@ -306,6 +306,7 @@ TEST(Oracle, JitMatchesTheRunningKernelsPrivateStackJit) {
             {"callbacks/timer_prog", "the verifier inlines the array-map lookup and passes "
                                      "bpf_timer_set_callback its hidden prog->aux argument"},
             {"frames/fr_key", "the verifier inlines the hash-map lookup (r0 += value offset)"},
+            {"global_args/h_entry", "the verifier inlines the array-map lookup (as timer_prog)"},
             {"nested/prog0", "bpf_nest_run is a __weak kfunc the kernel lacks: libbpf resolves it to "
                              "0 and the verifier removes the dead call"},
             {"nested/prog1", "the missing __weak kfunc (as prog0)"},
