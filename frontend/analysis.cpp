@@ -917,7 +917,10 @@ void Analyzer::run() {
         continue;
       }
       State merged = joinStates(in_[q], std::move(edge));
-      if (++visits[q] > 8)
+      // widening where a back edge arrives (q at or before p): every cycle
+      // has one, so loops still settle, and a value a loop body computes
+      // afresh from narrowed numbers keeps its bounds at the joins inside
+      if (++visits[q] > 8 && q <= p)
         widen(merged, in_[q]);
       if (visits[q] > 64)
         forgetNumbers(merged); // a loop the widening did not settle

@@ -307,6 +307,8 @@ TEST(Oracle, JitMatchesTheRunningKernelsPrivateStackJit) {
                                      "bpf_timer_set_callback its hidden prog->aux argument"},
             {"frames/fr_key", "the verifier inlines the hash-map lookup (r0 += value offset)"},
             {"global_args/h_entry", "the verifier inlines the array-map lookup (as timer_prog)"},
+            {"member_vptr/q", "the verifier walks the loop with the index exact, finds the bounds checks "
+                              "always taken and hard-wires them (the `off = 0` paths dropped as dead code)"},
             {"nested/prog0", "bpf_nest_run is a __weak kfunc the kernel lacks: libbpf resolves it to "
                              "0 and the verifier removes the dead call"},
             {"nested/prog1", "the missing __weak kfunc (as prog0)"},
